@@ -1,0 +1,1 @@
+//! Decoding and classifying inputs before anything else looks at them.

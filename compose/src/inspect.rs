@@ -1,0 +1,1 @@
+//! Structure of a component: imports, exports, nested modules, producers and WIT.

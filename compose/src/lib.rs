@@ -1,0 +1,8 @@
+//! Composition, validation and inspection of WebAssembly components.
+//!
+//! This crate works on bytes already in memory: it reads no files and does no network I/O.
+//! Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
+
+pub mod input;
+pub mod inspect;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! Validation with `wasmparser`, feature detection and target profiles.
