@@ -1,0 +1,155 @@
+//! Data-driven CLI tests, in the style of wasm-tools' `tests/cli/`.
+//!
+//! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
+//! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
+//! `%tmp` a fresh scratch directory and `%root` the workspace root. A `RUN:` must exit 0 and a
+//! `FAIL:` must not. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
+//! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Case {
+    file: PathBuf,
+    index: Option<usize>,
+    args: String,
+    should_fail: bool,
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut cases = Vec::new();
+    collect(&root.join("tests/cli"), &mut cases);
+    cases.retain(|c| filter.as_ref().is_none_or(|f| c.file.to_string_lossy().contains(f.as_str())));
+    let bless = std::env::var_os("BLESS").is_some();
+    let (mut passed, mut failed) = (0, 0);
+    for case in &cases {
+        match run(&root, case, bless) {
+            Ok(()) => passed += 1,
+            Err(msg) => {
+                failed += 1;
+                eprintln!("FAILED {}:\n{msg}\n", case.file.display());
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 || cases.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+fn collect(dir: &Path, cases: &mut Vec<Case>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, cases);
+            continue;
+        }
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if matches!(ext, "stdout" | "stderr") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let commands: Vec<(bool, String)> = text
+            .lines()
+            .map_while(|l| {
+                let l = l.trim_start();
+                ["#", ";;", "//"]
+                    .iter()
+                    .find_map(|c| l.strip_prefix(c))
+                    .map(str::trim)
+            })
+            .filter_map(|l| {
+                l.strip_prefix("RUN:")
+                    .map(|a| (false, a.trim().to_string()))
+                    .or_else(|| l.strip_prefix("FAIL:").map(|a| (true, a.trim().to_string())))
+            })
+            .collect();
+        let many = commands.len() > 1;
+        for (i, (should_fail, args)) in commands.into_iter().enumerate() {
+            cases.push(Case {
+                file: path.clone(),
+                index: many.then_some(i),
+                args,
+                should_fail,
+            });
+        }
+    }
+}
+
+fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let rel = case.file.strip_prefix(root).unwrap();
+    let args: Vec<String> = case
+        .args
+        .split_whitespace()
+        .map(|a| {
+            a.replace("%tmp", &tmp.path().to_string_lossy())
+                .replace("%root", &root.to_string_lossy())
+                .replace('%', &rel.to_string_lossy())
+        })
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_wtool"))
+        .args(&args)
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .map_err(|e| format!("spawning wtool: {e}"))?;
+    let normalize = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .replace(&*tmp.path().to_string_lossy(), "%tmp")
+            .replace(&*root.to_string_lossy(), "%root")
+            .replace("\r\n", "\n")
+    };
+    let mut problems = String::new();
+    if output.status.success() == case.should_fail {
+        problems += &format!(
+            "expected {} but wtool exited with {}\nstderr:\n{}\n",
+            if case.should_fail { "failure" } else { "success" },
+            output.status,
+            normalize(&output.stderr)
+        );
+    }
+    if output.status.code().is_none() {
+        problems += "wtool was killed by a signal (a panic abort?)\n";
+    }
+    if String::from_utf8_lossy(&output.stderr).contains("panicked at") {
+        problems += "wtool panicked\n";
+    }
+    for (suffix, actual) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let name = match case.index {
+            Some(i) => format!("{}.{i}.{suffix}", case.file.display()),
+            None => format!("{}.{suffix}", case.file.display()),
+        };
+        let actual = normalize(actual);
+        if bless {
+            if actual.is_empty() {
+                let _ = std::fs::remove_file(&name);
+            } else {
+                std::fs::write(&name, &actual).unwrap();
+            }
+            continue;
+        }
+        let expected = std::fs::read_to_string(&name).unwrap_or_default();
+        if expected != actual {
+            let diff = similar::TextDiff::from_lines(&expected, &actual);
+            problems += &format!(
+                "{suffix} differs from {name} (BLESS=1 rewrites it):\n{}\n",
+                diff.unified_diff().header("expected", "actual")
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("wtool {}\n{problems}", args.join(" ")))
+    }
+}

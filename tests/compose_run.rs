@@ -1,0 +1,1 @@
+//! Composes the real fixtures with the `wtool` binary and runs the results in wasmtime.
