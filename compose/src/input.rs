@@ -79,7 +79,7 @@ pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
         name: name.to_string(),
         kind,
         message: e.message().to_string(),
-        offset: e.offset(),
+        offset: e.offset() as usize,
     };
     let mut only_types = kind == ArtifactKind::Component;
     let mut depth = 0usize;
