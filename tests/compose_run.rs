@@ -15,14 +15,22 @@ logged 4 messages
 #[test]
 fn app_with_rust_logger() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = compose(dir.path(), "components/app.wasm", &["components/logger.wasm"]);
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger.wasm"],
+    );
     assert_eq!(run_command(&bytes), RUST_LOGGER_OUTPUT);
 }
 
 #[test]
 fn app_with_python_logger() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = compose(dir.path(), "components/app.wasm", &["components/py-logger.wasm"]);
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/py-logger.wasm"],
+    );
     assert_eq!(
         run_command(&bytes),
         "py-logger [info] app started
@@ -35,12 +43,19 @@ logged 4 messages
     // Rust and Python import different WASI 0.2 patch versions; each interface is imported
     // once, at one version, after the merge.
     let imports = imports(&bytes);
-    let mut bases: Vec<&str> = imports.iter().map(|i| i.split('@').next().unwrap()).collect();
+    let mut bases: Vec<&str> = imports
+        .iter()
+        .map(|i| i.split('@').next().unwrap())
+        .collect();
     let total = bases.len();
     bases.dedup();
     bases.sort();
     bases.dedup();
-    assert_eq!(bases.len(), total, "duplicate imports after merging: {imports:?}");
+    assert_eq!(
+        bases.len(),
+        total,
+        "duplicate imports after merging: {imports:?}"
+    );
 }
 
 #[test]
@@ -64,7 +79,11 @@ logged 3 messages
 #[test]
 fn app_with_newer_patch_logger() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = compose(dir.path(), "components/app.wasm", &["components/logger-0.1.3.wasm"]);
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger-0.1.3.wasm"],
+    );
     assert_eq!(
         run_command(&bytes),
         RUST_LOGGER_OUTPUT.replace("rust-logger [", "rust-logger@0.1.3 [")
@@ -119,7 +138,11 @@ fn output_is_deterministic_and_independent_of_paths() {
 #[test]
 fn provenance_records_every_input_digest() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = compose(dir.path(), "components/app.wasm", &["components/logger.wasm"]);
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger.wasm"],
+    );
     let mut provenance = None;
     let mut producers = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
@@ -139,7 +162,9 @@ fn provenance_records_every_input_digest() {
         assert_eq!(provenance["inputs"][i]["file"], format!("{name}.wasm"));
     }
     assert!(
-        producers.iter().any(|p| p.windows(5).any(|w| w == b"wtool")),
+        producers
+            .iter()
+            .any(|p| p.windows(5).any(|w| w == b"wtool")),
         "no producers section names wtool"
     );
 }

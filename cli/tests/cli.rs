@@ -17,11 +17,18 @@ struct Case {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut cases = Vec::new();
     collect(&root.join("tests/cli"), &mut cases);
-    cases.retain(|c| filter.as_ref().is_none_or(|f| c.file.to_string_lossy().contains(f.as_str())));
+    cases.retain(|c| {
+        filter
+            .as_ref()
+            .is_none_or(|f| c.file.to_string_lossy().contains(f.as_str()))
+    });
     let bless = std::env::var_os("BLESS").is_some();
     let (mut passed, mut failed) = (0, 0);
     for case in &cases {
@@ -69,7 +76,10 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
             .filter_map(|l| {
                 l.strip_prefix("RUN:")
                     .map(|a| (false, a.trim().to_string()))
-                    .or_else(|| l.strip_prefix("FAIL:").map(|a| (true, a.trim().to_string())))
+                    .or_else(|| {
+                        l.strip_prefix("FAIL:")
+                            .map(|a| (true, a.trim().to_string()))
+                    })
             })
             .collect();
         let many = commands.len() > 1;
@@ -113,7 +123,11 @@ fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
     if output.status.success() == case.should_fail {
         problems += &format!(
             "expected {} but wtool exited with {}\nstderr:\n{}\n",
-            if case.should_fail { "failure" } else { "success" },
+            if case.should_fail {
+                "failure"
+            } else {
+                "success"
+            },
             output.status,
             normalize(&output.stderr)
         );

@@ -141,11 +141,12 @@ pub fn compose(
                 })
             }
         }
-        let package = Package::from_bytes(package_name, None, input.bytes.clone(), graph.types_mut())
-            .map_err(|e| ComposeError::InvalidComponent {
-                name: input.name.clone(),
-                detail: format!("{e:#}"),
-            })?;
+        let package =
+            Package::from_bytes(package_name, None, input.bytes.clone(), graph.types_mut())
+                .map_err(|e| ComposeError::InvalidComponent {
+                    name: input.name.clone(),
+                    detail: format!("{e:#}"),
+                })?;
         let id = graph
             .register_package(package)
             .map_err(|e| ComposeError::Encode(e.into()))?;
@@ -164,14 +165,22 @@ pub fn compose(
     if plan.links.is_empty() && inputs.len() > 1 {
         return Err(ComposeError::NothingPlugged {
             socket: inputs[0].name.clone(),
-            imports: graph.types()[nodes[0].world].imports.keys().cloned().collect(),
+            imports: graph.types()[nodes[0].world]
+                .imports
+                .keys()
+                .cloned()
+                .collect(),
             unused: plan.unused,
         });
     }
 
     let instances = build_graph(&mut graph, &packages, &plan, &package_names)?;
     let socket_instance = instances[&0];
-    let socket_exports: Vec<String> = graph.types()[nodes[0].world].exports.keys().cloned().collect();
+    let socket_exports: Vec<String> = graph.types()[nodes[0].world]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
     for name in &socket_exports {
         let alias = graph
             .alias_instance_export(socket_instance, name)
@@ -219,10 +228,20 @@ fn package_names(inputs: &[Input]) -> Vec<String> {
             let stem = file.split('.').next().unwrap_or(file);
             let clean: String = stem
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             let clean = clean.trim_matches('-').to_string();
-            if clean.is_empty() { "input".to_string() } else { clean }
+            if clean.is_empty() {
+                "input".to_string()
+            } else {
+                clean
+            }
         })
         .collect();
     let mut names = Vec::with_capacity(stems.len());
@@ -277,9 +296,11 @@ fn validate_output(
     let features = options.features.unwrap_or_else(|| {
         // Inputs were already validated with every feature on by wac; if one of them needs
         // more than the defaults, the output inherits that need.
-        let needs_more = inputs
-            .iter()
-            .any(|i| wasmparser::Validator::new_with_features(default).validate_all(&i.bytes).is_err());
+        let needs_more = inputs.iter().any(|i| {
+            wasmparser::Validator::new_with_features(default)
+                .validate_all(&i.bytes)
+                .is_err()
+        });
         if needs_more {
             wasmparser::WasmFeatures::all()
         } else {
@@ -313,10 +334,13 @@ fn host_imports(bytes: &[u8], plan: &Plan) -> Result<Vec<HostImport>, ComposeErr
     }
     for unfilled in &plan.unfilled {
         // Not found by exact name means the encoder merged it into another semver version.
-        let position = out.iter().position(|h| h.name == unfilled.import).or_else(|| {
-            out.iter()
-                .position(|h| are_semver_compatible(&h.name, &unfilled.import))
-        });
+        let position = out
+            .iter()
+            .position(|h| h.name == unfilled.import)
+            .or_else(|| {
+                out.iter()
+                    .position(|h| are_semver_compatible(&h.name, &unfilled.import))
+            });
         if let Some(i) = position {
             out[i].wanted_by.push(Want {
                 input: unfilled.consumer_name.clone(),

@@ -54,7 +54,11 @@ pub enum InputError {
 pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
     const MAGIC: &[u8] = b"\0asm";
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        let shown = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+        let shown = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>();
         let found = if bytes.is_empty() {
             "an empty file".to_string()
         } else {

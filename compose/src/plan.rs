@@ -163,9 +163,11 @@ pub fn find_export<'m>(
     exports: &'m indexmap::IndexMap<String, ItemKind>,
     import: &str,
 ) -> Option<(&'m String, &'m ItemKind)> {
-    exports
-        .get_key_value(import)
-        .or_else(|| exports.iter().find(|(e, _)| are_semver_compatible(e, import)))
+    exports.get_key_value(import).or_else(|| {
+        exports
+            .iter()
+            .find(|(e, _)| are_semver_compatible(e, import))
+    })
 }
 
 /// If `from` already reaches `to` through decided links, the path of inputs between them.

@@ -52,6 +52,7 @@ pub fn stamp(mut component: Vec<u8>, inputs: &[InputDigest]) -> Vec<u8> {
         name: SECTION.into(),
         data: json.into(),
     };
+    component.push(wasm_encoder::ComponentSectionId::CoreCustom.into());
     wasm_encoder::Encode::encode(&section, &mut component);
     component
 }

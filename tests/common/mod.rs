@@ -80,7 +80,8 @@ impl WasiView for Host {
 /// Runs a `wasi:cli/run` component in wasmtime and returns what it printed on stdout.
 pub fn run_command(bytes: &[u8]) -> String {
     let engine = Engine::default();
-    let component = Component::from_binary(&engine, bytes).expect("wasmtime compiles the component");
+    let component =
+        Component::from_binary(&engine, bytes).expect("wasmtime compiles the component");
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
     let stdout = MemoryOutputPipe::new(1 << 20);
@@ -94,7 +95,10 @@ pub fn run_command(bytes: &[u8]) -> String {
     );
     let command = WasiCommand::instantiate(&mut store, &component, &linker)
         .expect("the composition instantiates with only WASI from the host");
-    let result = command.wasi_cli_run().call_run(&mut store).expect("run traps not");
+    let result = command
+        .wasi_cli_run()
+        .call_run(&mut store)
+        .expect("run traps not");
     assert!(result.is_ok(), "the command returned an error exit");
     String::from_utf8(stdout.contents().to_vec()).unwrap()
 }

@@ -38,7 +38,11 @@ impl Args {
             bail!("`--json` prints the report on stdout, so the component needs `-o FILE`");
         }
         let socket = load(&self.socket)?;
-        let plugs = self.plugs.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
+        let plugs = self
+            .plugs
+            .iter()
+            .map(|p| load(p))
+            .collect::<Result<Vec<_>>>()?;
         let composition = compose(socket, plugs, &ComposeOptions::default())?;
 
         let bytes = if self.wat {
@@ -56,7 +60,11 @@ impl Args {
         } else if !global.quiet {
             eprint!("{}", composition.report);
             if let Some(path) = &self.output {
-                eprintln!("wrote {} ({} bytes)", path.display(), composition.report.size);
+                eprintln!(
+                    "wrote {} ({} bytes)",
+                    path.display(),
+                    composition.report.size
+                );
             }
         }
         Ok(ExitCode::SUCCESS)
