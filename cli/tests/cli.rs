@@ -3,7 +3,8 @@
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
 //! `%tmp` a fresh scratch directory and `%root` the workspace root. A `RUN:` must exit 0 and a
-//! `FAIL:` must not. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
+//! `FAIL:` must not. Commands run in a scratch directory where `fixtures/` and `tests/` resolve
+//! to the workspace's. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
 //! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
 
 use std::path::{Path, PathBuf};
@@ -95,7 +96,13 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
 }
 
 fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
+    // Each case runs in a scratch directory that sees the workspace's `fixtures/` and `tests/`
+    // through symlinks, so book examples such as `-o composed.wasm` run verbatim and leave
+    // nothing in the checkout.
     let tmp = tempfile::tempdir().unwrap();
+    for dir in ["fixtures", "tests"] {
+        std::os::unix::fs::symlink(root.join(dir), tmp.path().join(dir)).unwrap();
+    }
     let rel = case.file.strip_prefix(root).unwrap();
     let args: Vec<String> = case
         .args
@@ -108,7 +115,7 @@ fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
         .collect();
     let output = Command::new(env!("CARGO_BIN_EXE_wtool"))
         .args(&args)
-        .current_dir(root)
+        .current_dir(tmp.path())
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
         .output()
