@@ -131,40 +131,43 @@ pub fn compose(
     let mut graph = CompositionGraph::new();
     let mut packages = Vec::with_capacity(inputs.len());
     let package_names = package_names(&inputs);
-    for (input, package_name) in inputs.iter().zip(&package_names) {
+    let mut names = Vec::with_capacity(inputs.len());
+    for (input, package_name) in inputs.into_iter().zip(&package_names) {
         match classify(&input.name, &input.bytes)? {
             ArtifactKind::Component => {}
             kind => {
                 return Err(ComposeError::NotAComponent {
-                    name: input.name.clone(),
+                    name: input.name,
                     kind,
                 })
             }
         }
-        let package =
-            Package::from_bytes(package_name, None, input.bytes.clone(), graph.types_mut())
-                .map_err(|e| ComposeError::InvalidComponent {
-                    name: input.name.clone(),
-                    detail: format!("{e:#}"),
-                })?;
+        // The bytes move into the package: holding a second copy of an 18 MB input is what
+        // would push peak memory past twice the input size.
+        let package = Package::from_bytes(package_name, None, input.bytes, graph.types_mut())
+            .map_err(|e| ComposeError::InvalidComponent {
+                name: input.name.clone(),
+                detail: format!("{e:#}"),
+            })?;
         let id = graph
             .register_package(package)
             .map_err(|e| ComposeError::Encode(e.into()))?;
         packages.push(id);
+        names.push(input.name);
     }
 
-    let nodes: Vec<Node> = inputs
+    let nodes: Vec<Node> = names
         .iter()
         .zip(&packages)
-        .map(|(input, &id)| Node {
-            name: &input.name,
+        .map(|(name, &id)| Node {
+            name,
             world: graph[id].ty(),
         })
         .collect();
     let plan = plan::plan(graph.types(), &nodes)?;
-    if plan.links.is_empty() && inputs.len() > 1 {
+    if plan.links.is_empty() && names.len() > 1 {
         return Err(ComposeError::NothingPlugged {
-            socket: inputs[0].name.clone(),
+            socket: names[0].clone(),
             imports: graph.types()[nodes[0].world]
                 .imports
                 .keys()
@@ -202,7 +205,7 @@ pub fn compose(
         })
         .map_err(|e| ComposeError::Encode(e.into()))?;
     let bytes = provenance::stamp(encoded, &digests);
-    validate_output(&bytes, &inputs, options)?;
+    validate_output(&bytes, options)?;
 
     let host_imports = host_imports(&bytes, &plan)?;
     Ok(Composition {
@@ -287,30 +290,20 @@ fn build_graph(
     Ok(instances)
 }
 
-fn validate_output(
-    bytes: &[u8],
-    inputs: &[Input],
-    options: &ComposeOptions,
-) -> Result<(), ComposeError> {
-    let default = wasmparser::WasmFeatures::default();
-    let features = options.features.unwrap_or_else(|| {
-        // Inputs were already validated with every feature on by wac; if one of them needs
-        // more than the defaults, the output inherits that need.
-        let needs_more = inputs.iter().any(|i| {
-            wasmparser::Validator::new_with_features(default)
-                .validate_all(&i.bytes)
-                .is_err()
-        });
-        if needs_more {
-            wasmparser::WasmFeatures::all()
-        } else {
-            default
-        }
-    });
-    wasmparser::Validator::new_with_features(features)
-        .validate_all(bytes)
-        .map(drop)
-        .map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), ComposeError> {
+    let check = |features| {
+        wasmparser::Validator::new_with_features(features)
+            .validate_all(bytes)
+            .map(drop)
+            .map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+    };
+    match options.features {
+        Some(features) => check(features),
+        // wac already validated every input with all features on. An output that only passes
+        // that way inherits a need some input had; composition itself adds no new feature.
+        None => check(wasmparser::WasmFeatures::default())
+            .or_else(|_| check(wasmparser::WasmFeatures::all())),
+    }
 }
 
 /// The output's imports, traced back to the inputs that asked for them.
