@@ -29,6 +29,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".wtool-")
         .suffix(".tmp")
         .tempfile_in(dir)
+        .map_err(without_temp_path)
         .with_context(context)?;
     tmp.write_all(bytes).with_context(context)?;
     tmp.as_file().sync_all().with_context(context)?;
@@ -36,4 +37,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(context)?;
     Ok(())
+}
+
+/// tempfile names its random scratch path in errors; the user never chose that path, so the
+/// message keeps only the operating system's reason.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let message = e.to_string();
+    let reason = message.split(" at path ").next().unwrap_or(&message);
+    std::io::Error::new(e.kind(), reason.to_string())
 }

@@ -110,7 +110,7 @@ pub fn imports(bytes: &[u8]) -> Vec<String> {
         match payload.unwrap() {
             wasmparser::Payload::ComponentImportSection(reader) => {
                 for import in reader {
-                    names.push(import.unwrap().name.0.to_string());
+                    names.push(import.unwrap().name.name.to_string());
                 }
             }
             wasmparser::Payload::ModuleSection { .. }
