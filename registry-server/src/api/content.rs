@@ -19,7 +19,7 @@ pub async fn sources(
     };
     let digest = match parse_hash(&raw, "content digest") {
         Ok(d) => d,
-        Err(res) => return res,
+        Err(e) => return e.into_response(),
     };
     let Some(size) = state.service.blobs().size(&digest) else {
         let e = ContentError::ContentDigestNotFound(digest);
@@ -51,12 +51,12 @@ pub async fn download(
         Ok(Path(p)) => p,
         Err(e) => return message(StatusCode::BAD_REQUEST, format!("invalid path: {e}")),
     };
-    let digest: AnyHash = match raw
+    let parsed = raw
         .strip_prefix("sha256-")
-        .map(|hex| parse_hash(&format!("sha256:{hex}"), "content digest"))
-    {
-        Some(Ok(d)) => d,
-        _ => {
+        .and_then(|hex| parse_hash(&format!("sha256:{hex}"), "content digest").ok());
+    let digest: AnyHash = match parsed {
+        Some(d) => d,
+        None => {
             return message(
                 StatusCode::NOT_FOUND,
                 format!("no content named `{}`", truncate(&raw)),

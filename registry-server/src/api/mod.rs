@@ -126,22 +126,28 @@ impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
     }
 }
 
+/// A request refused at the edge, answered as a JSON 400.
+pub struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        message(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
 /// Parses a `sha256:<64 lowercase hex>` path segment; anything else is refused at the edge.
-pub fn parse_hash(raw: &str, what: &str) -> Result<AnyHash, Response> {
+pub fn parse_hash(raw: &str, what: &str) -> Result<AnyHash, BadRequest> {
     let valid = raw.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
     if !valid {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "invalid {what} `{}`: expected `sha256:` and 64 lowercase hex digits",
-                truncate(raw)
-            ),
-        ));
+        return Err(BadRequest(format!(
+            "invalid {what} `{}`: expected `sha256:` and 64 lowercase hex digits",
+            truncate(raw)
+        )));
     }
     raw.parse::<AnyHash>()
-        .map_err(|e| message(StatusCode::BAD_REQUEST, format!("invalid {what}: {e}")))
+        .map_err(|e| BadRequest(format!("invalid {what}: {e}")))
 }
 
 /// Keeps echoed request data short in error messages and logs.

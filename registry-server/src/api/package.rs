@@ -91,7 +91,7 @@ pub async fn publish(
     };
     let log_id: LogId = match parse_hash(&raw_log_id, "log id") {
         Ok(h) => h.into(),
-        Err(res) => return res,
+        Err(e) => return e.into_response(),
     };
     let name = body.package_name.clone().into_owned();
     let expected = LogId::package_log::<warg_crypto::hash::Sha256>(&name);
@@ -119,8 +119,8 @@ pub async fn publish(
     if let Err(e) = state.service.precheck(&log_id, &name, &envelope) {
         return package_error(e);
     }
-    if let Err(res) = authorize(&state, &headers, &name, &envelope) {
-        return res;
+    if let Some(refusal) = authorize(&state, &headers, &name, &envelope) {
+        return refusal;
     }
     let record_id = RecordId::package_record::<warg_crypto::hash::Sha256>(&envelope);
     let outcome = state.service.submit(log_id, name, envelope).await;
@@ -128,29 +128,32 @@ pub async fn publish(
 }
 
 /// A publish needs a namespace token, a key listed in the authorized-keys policy, or an
-/// operator who allowed anonymous publishing. Signatures are checked in every case.
+/// operator who allowed anonymous publishing. Signatures are checked in every case. Returns the
+/// refusal, if any.
 fn authorize(
     state: &Shared,
     headers: &HeaderMap,
     name: &warg_protocol::registry::PackageName,
     envelope: &ProtoEnvelope<package::PackageRecord>,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let token =
-        check_bearer(state.service.store().as_ref(), header, name.namespace()).map_err(|e| {
+    let token = match check_bearer(state.service.store().as_ref(), header, name.namespace()) {
+        Ok(t) => t,
+        Err(e) => {
             tracing::error!("token lookup failed: {e}");
-            message(StatusCode::INTERNAL_SERVER_ERROR, "token lookup failed")
-        })?;
-    if token == TokenCheck::Valid {
-        return Ok(());
-    }
-    if state.authorized_keys.allows(name, envelope) == Some(true) {
-        return Ok(());
-    }
-    if state.allow_anonymous_publish && token == TokenCheck::Missing {
-        return Ok(());
+            return Some(message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "token lookup failed",
+            ));
+        }
+    };
+    if token == TokenCheck::Valid
+        || state.authorized_keys.allows(name, envelope) == Some(true)
+        || (state.allow_anonymous_publish && token == TokenCheck::Missing)
+    {
+        return None;
     }
     let why = match token {
         TokenCheck::Missing => {
@@ -163,7 +166,7 @@ fn authorize(
         ),
         TokenCheck::Valid => unreachable!("handled above"),
     };
-    Err(package_error(PackageError::Unauthorized(why)))
+    Some(package_error(PackageError::Unauthorized(why)))
 }
 
 pub async fn status(
@@ -176,11 +179,11 @@ pub async fn status(
     };
     let log_id: LogId = match parse_hash(&raw_log, "log id") {
         Ok(h) => h.into(),
-        Err(res) => return res,
+        Err(e) => return e.into_response(),
     };
     let record_id: RecordId = match parse_hash(&raw_record, "record id") {
         Ok(h) => h.into(),
-        Err(res) => return res,
+        Err(e) => return e.into_response(),
     };
     match state.service.record_status(&log_id, &record_id) {
         Ok(outcome) => record_response(&state, StatusCode::OK, record_id, outcome),
