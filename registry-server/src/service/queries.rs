@@ -256,47 +256,34 @@ impl Service {
             .unwrap_or(0))
     }
 
+    /// Checkpoint verification for monitors. Unlike the reference server, the signature is
+    /// always checked cryptographically, so a forged checkpoint carrying a copied signature is
+    /// `invalid` rather than `verified`.
     pub fn verify_checkpoint(
         &self,
         body: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> CheckpointVerificationResponse {
         let state = self.core.read();
         let cp = &body.as_ref().checkpoint;
-        let (checkpoint, mut signature) = match state.checkpoints.get(&cp.log_length) {
-            Some(found) => {
-                let f = &found.as_ref().checkpoint;
-                let c = if f.log_root == cp.log_root && f.map_root == cp.map_root {
-                    VerificationState::Verified
-                } else {
-                    VerificationState::Invalid
-                };
-                let s = if found.signature() == body.signature() && found.key_id() == body.key_id()
-                {
-                    VerificationState::Verified
-                } else {
-                    VerificationState::Unverified
-                };
-                (c, s)
-            }
-            None => (VerificationState::Invalid, VerificationState::Unverified),
+        let checkpoint = match state.checkpoints.get(&cp.log_length) {
+            Some(found) if &found.as_ref().checkpoint == cp => VerificationState::Verified,
+            _ => VerificationState::Invalid,
         };
-        if signature == VerificationState::Unverified {
-            let op = &state.operator.state;
-            signature = match op.public_key(body.key_id()) {
-                Some(key)
-                    if TimestampedCheckpoint::verify(
-                        key,
-                        &body.as_ref().encode(),
-                        body.signature(),
-                    )
-                    .is_ok()
-                        && op.key_has_permission_to_sign_checkpoints(body.key_id()) =>
-                {
-                    VerificationState::Verified
-                }
-                _ => VerificationState::Invalid,
-            };
-        }
+        let op = &state.operator.state;
+        let signature = match op.public_key(body.key_id()) {
+            Some(key)
+                if TimestampedCheckpoint::verify(
+                    key,
+                    &body.as_ref().encode(),
+                    body.signature(),
+                )
+                .is_ok()
+                    && op.key_has_permission_to_sign_checkpoints(body.key_id()) =>
+            {
+                VerificationState::Verified
+            }
+            _ => VerificationState::Invalid,
+        };
         CheckpointVerificationResponse {
             checkpoint,
             signature,
@@ -481,17 +468,28 @@ impl Service {
                 .expect("present above");
             // Content may also have arrived through another record's upload meanwhile.
             let blobs = &self.core.blobs;
+            let arrived: Vec<String> = record
+                .missing
+                .iter()
+                .filter(|(d, _)| blobs.contains(d))
+                .map(|(_, nonce)| nonce.clone())
+                .collect();
             record.missing.retain(|d, _| !blobs.contains(d));
-            if record.missing.is_empty() && matches!(record.status, PendingStatus::Sourcing) {
-                record.status = PendingStatus::Processing;
-                Some((
-                    record.log_id.clone(),
-                    record.name.clone(),
-                    record.envelope.clone(),
-                ))
-            } else {
-                None
+            let ready =
+                if record.missing.is_empty() && matches!(record.status, PendingStatus::Sourcing) {
+                    record.status = PendingStatus::Processing;
+                    Some((
+                        record.log_id.clone(),
+                        record.name.clone(),
+                        record.envelope.clone(),
+                    ))
+                } else {
+                    None
+                };
+            for nonce in arrived {
+                pending.uploads.remove(&nonce);
             }
+            ready
         };
         match ready {
             Some((log_id, name, envelope)) => {
