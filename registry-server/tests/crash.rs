@@ -41,7 +41,12 @@ async fn acknowledged_records_survive_kill_9() {
         let publishing = async {
             loop {
                 version += 1;
-                let bytes = component(version);
+                // Every other release is large, so kills also land in the middle of uploads.
+                let bytes = if version.is_multiple_of(2) {
+                    sized_component(1 << 20, version as u8)
+                } else {
+                    component(version)
+                };
                 let v = format!("0.{version}.0");
                 match release(&client, &key, &pkg, &v, bytes.clone(), false).await {
                     Ok(_) => acknowledged.push((v, bytes)),

@@ -20,6 +20,11 @@ use crate::store::{StoreError, StoredRecord};
 
 pub type VerifiableMap = Map<Sha256, LogId, MapLeaf>;
 
+/// Map snapshots kept for inclusion proofs. Clients ask for proofs against the checkpoint they
+/// fetched moments before, and every commit makes a checkpoint, so only recent ones are needed;
+/// older checkpoints stay valid for `fetch/logs` and consistency proofs, which need no map.
+pub const MAP_SNAPSHOTS: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("registry index {found} is out of order (expected {expected})")]
@@ -204,7 +209,7 @@ impl State {
                     stored_cp.signature(),
                 )
                 .map_err(|_| ReplayError::CheckpointSignature(len))?;
-                state.map_snapshots.insert(len, state.map.clone());
+                state.keep_map_snapshot(len);
                 state.checkpoints.insert(len, stored_cp);
             }
         }
@@ -330,7 +335,14 @@ impl State {
     /// Records a checkpoint that the store has durably committed.
     pub fn publish_checkpoint(&mut self, checkpoint: SerdeEnvelope<TimestampedCheckpoint>) {
         let len = checkpoint.as_ref().checkpoint.log_length;
-        self.map_snapshots.insert(len, self.map.clone());
+        self.keep_map_snapshot(len);
         self.checkpoints.insert(len, checkpoint);
+    }
+
+    fn keep_map_snapshot(&mut self, len: RegistryLen) {
+        self.map_snapshots.insert(len, self.map.clone());
+        while self.map_snapshots.len() > MAP_SNAPSHOTS {
+            self.map_snapshots.pop_first();
+        }
     }
 }

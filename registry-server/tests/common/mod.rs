@@ -114,6 +114,40 @@ pub fn component(n: u32) -> Vec<u8> {
     .unwrap()
 }
 
+/// A valid component of roughly `size` bytes (one core module with one data segment), built
+/// by hand so large test inputs cost no WAT parsing.
+pub fn sized_component(size: usize, salt: u8) -> Vec<u8> {
+    fn uleb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let data: Vec<u8> = (0..size).map(|i| (i as u8) ^ salt).collect();
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    let mut mem = vec![1, 0];
+    uleb(size / 65536 + 1, &mut mem);
+    module.push(5);
+    uleb(mem.len(), &mut module);
+    module.extend(mem);
+    let mut seg = vec![1, 0, 0x41, 0, 0x0b];
+    uleb(data.len(), &mut seg);
+    seg.extend(&data);
+    module.push(11);
+    uleb(seg.len(), &mut module);
+    module.extend(seg);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    component.push(1);
+    uleb(module.len(), &mut component);
+    component.extend(module);
+    component
+}
+
 pub async fn store_content(client: &FileSystemClient, bytes: Vec<u8>) -> AnyHash {
     let s = stream::once(async move { Ok::<_, anyhow::Error>(bytes::Bytes::from(bytes)) });
     client
