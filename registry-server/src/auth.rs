@@ -61,3 +61,18 @@ pub fn check_bearer(
         Some(_) => TokenCheck::WrongNamespace,
     })
 }
+
+/// Whether the header carries any valid token (for registries that require one to read).
+pub fn has_valid_token(store: &dyn LogStore, header: Option<&str>) -> StoreResult<bool> {
+    let Some(token) = header.and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .map(str::trim)
+    }) else {
+        return Ok(false);
+    };
+    if !token.starts_with(PREFIX) || token.len() > 200 {
+        return Ok(false);
+    }
+    Ok(store.find_token(&hash_token(token))?.is_some())
+}

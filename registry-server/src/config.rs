@@ -40,6 +40,9 @@ pub struct Config {
     pub public_url: Option<String>,
     pub operator_key_file: Option<PathBuf>,
     pub allow_anonymous_publish: bool,
+    /// Require a valid token for API reads too (content downloads stay open: the client sends
+    /// no credentials there, and digests are unguessable).
+    pub require_read_token: bool,
     /// Largest accepted content blob, in bytes.
     pub max_content_bytes: u64,
     /// Largest accepted JSON request body, in bytes.
@@ -65,6 +68,7 @@ impl Default for Config {
             public_url: None,
             operator_key_file: None,
             allow_anonymous_publish: false,
+            require_read_token: false,
             max_content_bytes: 256 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
             validate_content: true,

@@ -85,6 +85,7 @@ impl RunningServer {
             content_policy: config.content_policy(),
             authorized_keys: config.authorized_keys.clone(),
             allow_anonymous_publish: config.allow_anonymous_publish,
+            require_read_token: config.require_read_token,
             max_json_bytes: config.max_json_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
             transfer_timeout: Duration::from_secs(config.transfer_timeout_secs.max(1)),

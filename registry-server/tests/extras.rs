@@ -130,3 +130,37 @@ async fn environment_overrides_config() {
         "listening on https://registry.example.test/base/"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_can_require_a_token() {
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let mut config = load_config(&dir, "127.0.0.1:0", false);
+    config.require_read_token = true;
+    let server = wtool_registry::server::RunningServer::start(config)
+        .await
+        .unwrap();
+    let url = server.public_url.to_string();
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(format!("{url}v1/fetch/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["content-type"], "application/json");
+    // The real client with a token publishes and reads as usual.
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&token));
+    let pkg = name("example:private");
+    release(&client, &new_key(), &pkg, "1.0.0", component(1), true)
+        .await
+        .unwrap();
+    let got = client
+        .download(&pkg, &"*".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), component(1));
+    server.shutdown().await.unwrap();
+}

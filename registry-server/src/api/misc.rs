@@ -39,7 +39,7 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
 }
 
 pub async fn ledger(State(state): State<Shared>) -> Response {
-    let len = state.service.published_length().unwrap_or(0);
+    let len = state.service.published_length();
     let sources = (0..len)
         .step_by(LEDGER_PAGE)
         .map(|start| LedgerSource {

@@ -31,6 +31,7 @@ pub struct AppState {
     pub content_policy: ContentPolicy,
     pub authorized_keys: AuthorizedKeys,
     pub allow_anonymous_publish: bool,
+    pub require_read_token: bool,
     pub max_json_bytes: usize,
     pub request_timeout: Duration,
     pub transfer_timeout: Duration,
@@ -173,6 +174,30 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
         return res;
     }
     let path = req.uri().path();
+    if state.require_read_token && path.starts_with("/v1/") && !path.starts_with("/v1/upload/") {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let refusal = match crate::auth::has_valid_token(state.service.store().as_ref(), header) {
+            Ok(true) => None,
+            Ok(false) => Some(message(
+                StatusCode::UNAUTHORIZED,
+                "this registry requires a bearer token for reads",
+            )),
+            Err(e) => {
+                tracing::error!("token lookup failed: {e}");
+                Some(message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "token lookup failed",
+                ))
+            }
+        };
+        if let Some(res) = refusal {
+            state.service.metrics().request(res.status().as_u16());
+            return res;
+        }
+    }
     let transfer = path.starts_with("/v1/upload/") || path.starts_with("/content/");
     let limit = if transfer {
         state.transfer_timeout

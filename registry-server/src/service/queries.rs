@@ -10,7 +10,6 @@ use indexmap::IndexMap;
 use std::time::Duration;
 use warg_api::v1::{
     fetch::{FetchError, FetchLogsResponse, PublishedRecord},
-    ledger::LedgerError,
     monitor::{CheckpointVerificationResponse, VerificationState},
     package::PackageError,
     proof::{ConsistencyResponse, InclusionResponse, ProofError},
@@ -249,11 +248,10 @@ impl Service {
             .collect()
     }
 
-    pub fn published_length(&self) -> Result<RegistryLen, LedgerError> {
-        Ok(self
-            .latest_checkpoint()
+    pub fn published_length(&self) -> RegistryLen {
+        self.latest_checkpoint()
             .map(|c| c.as_ref().checkpoint.log_length)
-            .unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Checkpoint verification for monitors. Unlike the reference server, the signature is
