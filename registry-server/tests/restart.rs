@@ -64,3 +64,31 @@ async fn second_server_on_same_data_dir_is_refused() {
     assert!(err.contains("in use"), "{err}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_store_is_refused_at_start() {
+    let dir = init_registry(&["example"]);
+    let db = rusqlite::Connection::open(data_dir(&dir).join("registry.db")).unwrap();
+    let envelope: String = db
+        .query_row(
+            "SELECT envelope FROM checkpoints WHERE log_length = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut forged: serde_json::Value = serde_json::from_str(&envelope).unwrap();
+    forged["contents"]["logRoot"] = serde_json::json!(format!("sha256:{}", "00".repeat(32)));
+    db.execute(
+        "UPDATE checkpoints SET envelope = ?1 WHERE log_length = 1",
+        [forged.to_string()],
+    )
+    .unwrap();
+    drop(db);
+    let res =
+        wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", false)).await;
+    let err = format!(
+        "{:#}",
+        res.err().expect("a forged checkpoint must stop the server")
+    );
+    assert!(err.contains("does not match"), "{err}");
+}
