@@ -4,7 +4,8 @@
 # p99 latency with 64 concurrent clients, and server peak memory (VmHWM).
 #
 # Usage: registry-server/bench/bench.sh [scratch dir]
-# Knobs: BENCH_PUBLISHES (10), BENCH_SECONDS (10), BENCH_BIG_MB (18).
+# Knobs: BENCH_PUBLISHES (10), BENCH_SECONDS (10), BENCH_BIG_MB (18), WTOOL_REGISTRY_BIN and
+# BENCH_DRIVER (use existing binaries instead of a release build).
 # warg-server is installed with `cargo install --locked` into the scratch dir, never the repo.
 set -euo pipefail
 
@@ -14,10 +15,16 @@ scratch="${1:-${TMPDIR:-/tmp}/wtool-registry-bench}"
 mkdir -p "$scratch"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 
-echo "== building wtool-registry and the driver (release)" >&2
-(cd "$repo" && cargo build --release -p wtool-registry --bin wtool-registry --example bench)
-wtool="$target/release/wtool-registry"
-driver="$target/release/examples/bench"
+# WTOOL_REGISTRY_BIN / BENCH_DRIVER skip the release build (e.g. to reuse existing binaries).
+if [ -n "${WTOOL_REGISTRY_BIN:-}" ] && [ -n "${BENCH_DRIVER:-}" ]; then
+  wtool="$WTOOL_REGISTRY_BIN"
+  driver="$BENCH_DRIVER"
+else
+  echo "== building wtool-registry and the driver (release)" >&2
+  (cd "$repo" && cargo build --release -p wtool-registry --bin wtool-registry --example bench)
+  wtool="$target/release/wtool-registry"
+  driver="$target/release/examples/bench"
+fi
 
 if [ ! -x "$scratch/warg/bin/warg-server" ]; then
   echo "== installing warg-server 0.10 into $scratch/warg" >&2

@@ -2,12 +2,13 @@
 //! reads from the in-memory state. Nothing here knows about HTTP.
 
 mod pending;
-mod queries;
+mod reads;
 pub mod state;
+mod submit;
 mod writer;
 
 pub use pending::{PendingStatus, SubmitOutcome};
-pub use queries::FetchLogsQuery;
+pub use reads::FetchLogsQuery;
 
 use crate::{
     metrics::Metrics,
