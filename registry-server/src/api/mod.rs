@@ -204,11 +204,21 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
     } else {
         state.request_timeout
     };
+    let method = req.method().clone();
+    let path = path.to_string();
+    let started = std::time::Instant::now();
     let res = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => message(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
     };
-    state.service.metrics().request(res.status().as_u16());
+    let status = res.status().as_u16();
+    state.service.metrics().request(status);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if res.status().is_server_error() {
+        tracing::warn!(%method, path = %truncate(&path), status, elapsed_ms, "request failed");
+    } else {
+        tracing::debug!(%method, path = %truncate(&path), status, elapsed_ms, "request");
+    }
     res
 }
 
