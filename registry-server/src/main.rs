@@ -1,11 +1,18 @@
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
-/// Self-hosted, warg-compatible registry server (under construction).
-#[derive(Parser)]
-#[command(name = "wtool-registry", version)]
-struct Cli {}
-
-fn main() -> anyhow::Result<()> {
-    Cli::parse();
-    Ok(())
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match wtool_registry::cli::run(wtool_registry::cli::Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,162 @@
+//! Configuration: a TOML file written by `init`, overridden by environment variables and flags
+//! (clap merges those two before they reach [`Config::apply`]).
+
+use crate::policy::{AuthorizedKeys, ContentPolicy};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "wtool-registry.toml";
+pub const KEY_FILE: &str = "operator.key";
+pub const DB_FILE: &str = "registry.db";
+pub const BLOB_DIR: &str = "blobs";
+pub const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file `{path}`: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid public URL `{0}`: {1}")]
+    PublicUrl(String, String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Directory holding the key, database and blobs; relative paths are relative to the
+    /// config file.
+    pub data_dir: PathBuf,
+    /// The URL clients use to reach this server (content URLs are built from it). Defaults to
+    /// `http://<listen address>/`.
+    pub public_url: Option<String>,
+    pub operator_key_file: Option<PathBuf>,
+    pub allow_anonymous_publish: bool,
+    /// Require a valid token for API reads too (content downloads stay open: the client sends
+    /// no credentials there, and digests are unguessable).
+    pub require_read_token: bool,
+    /// Largest accepted content blob, in bytes.
+    pub max_content_bytes: u64,
+    /// Largest accepted JSON request body, in bytes.
+    pub max_json_bytes: usize,
+    /// Validate content as WebAssembly components / WIT packages.
+    pub validate_content: bool,
+    pub allow_core_modules: bool,
+    /// Time limit for ordinary requests, in seconds.
+    pub request_timeout_secs: u64,
+    /// Time limit for content uploads and downloads, in seconds.
+    pub transfer_timeout_secs: u64,
+    /// Most records committed under one checkpoint.
+    pub batch_limit: usize,
+    #[serde(skip_serializing_if = "AuthorizedKeys::is_empty")]
+    pub authorized_keys: AuthorizedKeys,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8090".into(),
+            data_dir: PathBuf::from("."),
+            public_url: None,
+            operator_key_file: None,
+            allow_anonymous_publish: false,
+            require_read_token: false,
+            max_content_bytes: 256 * 1024 * 1024,
+            max_json_bytes: 1024 * 1024,
+            validate_content: true,
+            allow_core_modules: false,
+            request_timeout_secs: 30,
+            transfer_timeout_secs: 600,
+            batch_limit: 256,
+            authorized_keys: AuthorizedKeys::default(),
+        }
+    }
+}
+
+/// Values from flags and environment variables; `None` leaves the file's value.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub allow_anonymous_publish: bool,
+    pub max_content_bytes: Option<u64>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        if config.data_dir.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            config.data_dir = base.join(&config.data_dir);
+        }
+        Ok(config)
+    }
+
+    pub fn apply(&mut self, o: Overrides) {
+        if let Some(v) = o.listen {
+            self.listen = v;
+        }
+        if let Some(v) = o.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = o.public_url {
+            self.public_url = Some(v);
+        }
+        if o.allow_anonymous_publish {
+            self.allow_anonymous_publish = true;
+        }
+        if let Some(v) = o.max_content_bytes {
+            self.max_content_bytes = v;
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        match &self.operator_key_file {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => self.data_dir.join(p),
+            None => self.data_dir.join(KEY_FILE),
+        }
+    }
+
+    pub fn content_policy(&self) -> ContentPolicy {
+        ContentPolicy {
+            max_bytes: self.max_content_bytes,
+            validate_wasm: self.validate_content,
+            allow_core_modules: self.allow_core_modules,
+        }
+    }
+}
+
+/// Normalises a public URL so relative joins work: it must be absolute and end in `/`.
+pub fn normalize_public_url(raw: &str) -> Result<url::Url, ConfigError> {
+    let with_slash = if raw.ends_with('/') {
+        raw.to_string()
+    } else {
+        format!("{raw}/")
+    };
+    let url = url::Url::parse(&with_slash)
+        .map_err(|e| ConfigError::PublicUrl(raw.to_string(), e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::PublicUrl(
+            raw.to_string(),
+            "scheme must be http or https".into(),
+        ));
+    }
+    Ok(url)
+}

@@ -1,0 +1,280 @@
+//! Read paths: logs, names, proofs, ledger and checkpoint verification. Errors are the
+//! `warg-api` error enums, so the API layer only has to serialise them.
+
+use super::Service;
+use indexmap::IndexMap;
+use warg_api::v1::{
+    fetch::{FetchError, FetchLogsResponse, PublishedRecord},
+    monitor::{CheckpointVerificationResponse, VerificationState},
+    proof::{ConsistencyResponse, InclusionResponse, ProofError},
+};
+use warg_crypto::{
+    hash::{AnyHash, Sha256},
+    Encode, Signable,
+};
+use warg_protocol::{
+    registry::{
+        LogId, LogLeaf, MapLeaf, PackageName, RecordId, RegistryIndex, RegistryLen,
+        TimestampedCheckpoint,
+    },
+    ProtoEnvelope, PublishedProtoEnvelopeBody, SerdeEnvelope,
+};
+use warg_transparency::{
+    log::{LogData, LogProofBundle},
+    map::MapProofBundle,
+};
+
+pub struct FetchLogsQuery<'a> {
+    pub log_length: RegistryLen,
+    pub limit: u16,
+    pub operator: Option<&'a str>,
+    pub packages: &'a IndexMap<LogId, Option<String>>,
+}
+
+fn parse_token(token: &str) -> Result<RecordId, FetchError> {
+    token
+        .parse::<AnyHash>()
+        .map(RecordId::from)
+        .map_err(|_| FetchError::FetchTokenNotFound(token.to_string()))
+}
+
+fn published<R>(
+    envelope: &ProtoEnvelope<R>,
+    registry_index: RegistryIndex,
+    token: String,
+) -> PublishedRecord
+where
+    R: Clone,
+{
+    PublishedRecord {
+        envelope: PublishedProtoEnvelopeBody {
+            envelope: envelope.clone().into(),
+            registry_index,
+        },
+        fetch_token: token,
+    }
+}
+
+impl Service {
+    pub fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
+        self.core.read().latest_checkpoint().cloned()
+    }
+
+    pub fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<FetchLogsResponse, FetchError> {
+        let state = self.core.read();
+        if !state.checkpoints.contains_key(&q.log_length) {
+            return Err(FetchError::CheckpointNotFound(q.log_length));
+        }
+        let limit = q.limit as usize;
+        let op_id = super::state::operator_log_id();
+
+        // Fetch tokens are record ids; one is valid only for a committed record of that log.
+        let start_after = |log_id: &LogId, token: &str| -> Result<usize, FetchError> {
+            let rid = parse_token(token)?;
+            match state.positions.get(&rid) {
+                Some(p) if &p.log_id == log_id => Ok(p.index_in_log + 1),
+                _ => Err(FetchError::FetchTokenNotFound(token.to_string())),
+            }
+        };
+
+        let start = match q.operator {
+            Some(t) => start_after(&op_id, t)?,
+            None => 0,
+        };
+        let operator: Vec<PublishedRecord> = state
+            .operator
+            .entries
+            .iter()
+            .skip(start)
+            .take_while(|e| e.registry_index < q.log_length)
+            .take(limit)
+            .map(|e| {
+                let token = RecordId::operator_record::<Sha256>(&e.envelope).to_string();
+                published(&e.envelope, e.registry_index, token)
+            })
+            .collect();
+        let mut more = operator.len() == limit;
+
+        let mut packages = IndexMap::new();
+        for (log_id, token) in q.packages {
+            let log = state
+                .packages
+                .get(log_id)
+                .ok_or_else(|| FetchError::LogNotFound(log_id.clone()))?;
+            let start = match token {
+                Some(t) => start_after(log_id, t)?,
+                None => {
+                    // A log with nothing inside the requested checkpoint does not exist yet
+                    // from the client's point of view; an empty list would look like lying.
+                    if log.entries.first().map(|e| e.registry_index) >= Some(q.log_length) {
+                        return Err(FetchError::LogNotFound(log_id.clone()));
+                    }
+                    0
+                }
+            };
+            let records: Vec<PublishedRecord> = log
+                .entries
+                .iter()
+                .skip(start)
+                .take_while(|e| e.registry_index < q.log_length)
+                .take(limit)
+                .map(|e| {
+                    let token = RecordId::package_record::<Sha256>(&e.envelope).to_string();
+                    published(&e.envelope, e.registry_index, token)
+                })
+                .collect();
+            more |= records.len() == limit;
+            packages.insert(log_id.clone(), records);
+        }
+
+        Ok(FetchLogsResponse {
+            more,
+            operator,
+            packages,
+            warnings: Vec::new(),
+        })
+    }
+
+    pub fn package_names(
+        &self,
+        ids: &[LogId],
+    ) -> Result<IndexMap<LogId, Option<PackageName>>, FetchError> {
+        let state = self.core.read();
+        ids.iter()
+            .take(1000)
+            .map(|id| match state.packages.get(id) {
+                Some(log) => Ok((id.clone(), Some(log.name.clone()))),
+                None => Err(FetchError::LogNotFound(id.clone())),
+            })
+            .collect()
+    }
+
+    pub fn prove_inclusion(
+        &self,
+        log_length: RegistryLen,
+        leafs: &[RegistryIndex],
+    ) -> Result<InclusionResponse, ProofError> {
+        let state = self.core.read();
+        let map = state
+            .map_snapshots
+            .get(&log_length)
+            .ok_or(ProofError::CheckpointNotFound(log_length))?;
+        let map_root = map.root().clone();
+        let mut log_proofs = Vec::with_capacity(leafs.len());
+        let mut map_proofs = Vec::with_capacity(leafs.len());
+        for &leaf in leafs {
+            if leaf >= log_length {
+                return Err(ProofError::LeafNotFound(leaf));
+            }
+            let (LogLeaf { log_id, record_id }, node) = state
+                .leaves
+                .get(leaf)
+                .ok_or(ProofError::LeafNotFound(leaf))?;
+            log_proofs.push(state.log.prove_inclusion(*node, log_length));
+            let proof = map
+                .prove(log_id.clone())
+                .ok_or_else(|| ProofError::PackageLogNotIncluded(log_id.clone()))?;
+            let found = proof.evaluate(
+                log_id,
+                &MapLeaf {
+                    record_id: record_id.clone(),
+                },
+            );
+            if found != map_root {
+                return Err(ProofError::IncorrectProof {
+                    root: map_root.into(),
+                    found: found.into(),
+                });
+            }
+            map_proofs.push(proof);
+        }
+        let log = LogProofBundle::bundle(vec![], log_proofs, &state.log)
+            .map_err(|e| ProofError::BundleFailure(e.to_string()))?;
+        Ok(InclusionResponse {
+            log: log.encode(),
+            map: MapProofBundle::bundle(map_proofs).encode(),
+        })
+    }
+
+    pub fn prove_consistency(
+        &self,
+        from: RegistryLen,
+        to: RegistryLen,
+    ) -> Result<ConsistencyResponse, ProofError> {
+        let state = self.core.read();
+        for len in [from, to] {
+            if !state.checkpoints.contains_key(&len) {
+                return Err(ProofError::CheckpointNotFound(len));
+            }
+        }
+        if from > to {
+            return Err(ProofError::BundleFailure(format!(
+                "cannot prove consistency from log length {from} to the shorter length {to}"
+            )));
+        }
+        let proof = state.log.prove_consistency(from, to);
+        let bundle = LogProofBundle::bundle(vec![proof], vec![], &state.log)
+            .map_err(|e| ProofError::BundleFailure(e.to_string()))?;
+        Ok(ConsistencyResponse {
+            proof: bundle.encode(),
+        })
+    }
+
+    /// Leaves `[start, start + limit)` of the published log, for the ledger.
+    pub fn ledger_leaves(&self, start: RegistryIndex, limit: usize) -> Vec<LogLeaf> {
+        let state = self.core.read();
+        let published = state
+            .latest_checkpoint()
+            .map(|c| c.as_ref().checkpoint.log_length)
+            .unwrap_or(0);
+        state
+            .leaves
+            .iter()
+            .take(published)
+            .skip(start)
+            .take(limit)
+            .map(|(leaf, _)| leaf.clone())
+            .collect()
+    }
+
+    pub fn published_length(&self) -> RegistryLen {
+        self.latest_checkpoint()
+            .map(|c| c.as_ref().checkpoint.log_length)
+            .unwrap_or(0)
+    }
+
+    /// Checkpoint verification for monitors. Unlike the reference server, the signature is
+    /// always checked cryptographically, so a forged checkpoint carrying a copied signature is
+    /// `invalid` rather than `verified`.
+    pub fn verify_checkpoint(
+        &self,
+        body: &SerdeEnvelope<TimestampedCheckpoint>,
+    ) -> CheckpointVerificationResponse {
+        let state = self.core.read();
+        let cp = &body.as_ref().checkpoint;
+        let checkpoint = match state.checkpoints.get(&cp.log_length) {
+            Some(found) if &found.as_ref().checkpoint == cp => VerificationState::Verified,
+            _ => VerificationState::Invalid,
+        };
+        let op = &state.operator.state;
+        let signature = match op.public_key(body.key_id()) {
+            Some(key)
+                if TimestampedCheckpoint::verify(
+                    key,
+                    &body.as_ref().encode(),
+                    body.signature(),
+                )
+                .is_ok()
+                    && op.key_has_permission_to_sign_checkpoints(body.key_id()) =>
+            {
+                VerificationState::Verified
+            }
+            _ => VerificationState::Invalid,
+        };
+        CheckpointVerificationResponse {
+            checkpoint,
+            signature,
+            retry_after: None,
+        }
+    }
+}

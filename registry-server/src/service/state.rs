@@ -1,0 +1,348 @@
+//! The in-memory view of the registry, rebuilt from the store at start: the verifiable log, the
+//! map of log heads (one snapshot per checkpoint) and the per-log validated state.
+
+use std::collections::{BTreeMap, HashMap};
+use warg_crypto::{hash::Sha256, signing::PrivateKey, Encode, Signable};
+use warg_protocol::{
+    operator, package,
+    registry::{
+        Checkpoint, LogId, LogLeaf, MapLeaf, PackageName, RecordId, RegistryIndex, RegistryLen,
+        TimestampedCheckpoint,
+    },
+    ProtoEnvelope, SerdeEnvelope,
+};
+use warg_transparency::{
+    log::{LogBuilder, Node, VecLog},
+    map::Map,
+};
+
+use crate::store::{StoreError, StoredRecord};
+
+pub type VerifiableMap = Map<Sha256, LogId, MapLeaf>;
+
+/// Map snapshots kept for inclusion proofs. Clients ask for proofs against the checkpoint they
+/// fetched moments before, and every commit makes a checkpoint, so only recent ones are needed;
+/// older checkpoints stay valid for `fetch/logs` and consistency proofs, which need no map.
+pub const MAP_SNAPSHOTS: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("registry index {found} is out of order (expected {expected})")]
+    OutOfOrder { expected: usize, found: usize },
+    #[error("stored record `{0}` cannot be decoded: {1}")]
+    Decode(RecordId, String),
+    #[error("stored record `{0}` no longer validates: {1}")]
+    Invalid(RecordId, String),
+    #[error("stored checkpoint at log length {0} does not match the replayed log and map")]
+    CheckpointMismatch(RegistryLen),
+    #[error("stored checkpoint at log length {0} has an invalid signature")]
+    CheckpointSignature(RegistryLen),
+    #[error("the store has {records} records but its latest checkpoint covers {checkpoint}")]
+    Uncovered { records: usize, checkpoint: usize },
+    #[error("the store is empty; run `wtool-registry init` first")]
+    Empty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Committed<R> {
+    pub registry_index: RegistryIndex,
+    pub envelope: ProtoEnvelope<R>,
+}
+
+pub struct PackageLog {
+    pub name: PackageName,
+    pub state: package::LogState,
+    pub entries: Vec<Committed<package::PackageRecord>>,
+}
+
+#[derive(Default)]
+pub struct OperatorLog {
+    pub state: operator::LogState,
+    pub entries: Vec<Committed<operator::OperatorRecord>>,
+}
+
+/// Where a committed record sits: its log and its position in that log.
+#[derive(Clone)]
+pub struct Position {
+    pub log_id: LogId,
+    pub index_in_log: usize,
+    pub registry_index: RegistryIndex,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub log: VecLog<Sha256, LogLeaf>,
+    pub leaves: Vec<(LogLeaf, Node)>,
+    pub map: VerifiableMap,
+    pub map_snapshots: BTreeMap<RegistryLen, VerifiableMap>,
+    pub checkpoints: BTreeMap<RegistryLen, SerdeEnvelope<TimestampedCheckpoint>>,
+    pub operator: OperatorLog,
+    pub packages: HashMap<LogId, PackageLog>,
+    pub positions: HashMap<RecordId, Position>,
+}
+
+/// A record that passed validation, ready to be appended.
+pub enum Accepted {
+    Operator {
+        record_id: RecordId,
+        envelope: ProtoEnvelope<operator::OperatorRecord>,
+        state: operator::LogState,
+    },
+    Package {
+        log_id: LogId,
+        name: PackageName,
+        record_id: RecordId,
+        envelope: ProtoEnvelope<package::PackageRecord>,
+        state: package::LogState,
+    },
+}
+
+impl Accepted {
+    pub fn leaf(&self) -> LogLeaf {
+        match self {
+            Accepted::Operator { record_id, .. } => LogLeaf {
+                log_id: LogId::operator_log::<Sha256>(),
+                record_id: record_id.clone(),
+            },
+            Accepted::Package {
+                log_id, record_id, ..
+            } => LogLeaf {
+                log_id: log_id.clone(),
+                record_id: record_id.clone(),
+            },
+        }
+    }
+
+    pub fn to_stored(&self, registry_index: RegistryIndex) -> StoredRecord {
+        let leaf = self.leaf();
+        let (name, envelope) = match self {
+            Accepted::Operator { envelope, .. } => (None, envelope.to_protobuf()),
+            Accepted::Package { name, envelope, .. } => {
+                (Some(name.clone()), envelope.to_protobuf())
+            }
+        };
+        StoredRecord {
+            registry_index,
+            log_id: leaf.log_id,
+            record_id: leaf.record_id,
+            package_name: name,
+            envelope,
+        }
+    }
+}
+
+pub fn operator_log_id() -> LogId {
+    LogId::operator_log::<Sha256>()
+}
+
+/// Computes the checkpoint of a log and map; roots are hash strings, as signed.
+pub fn checkpoint_of(log: &VecLog<Sha256, LogLeaf>, map: &VerifiableMap) -> Checkpoint {
+    let c = log.checkpoint();
+    Checkpoint {
+        log_root: c.root().into(),
+        log_length: c.length() as RegistryLen,
+        map_root: map.root().clone().into(),
+    }
+}
+
+pub fn sign_checkpoint(
+    key: &PrivateKey,
+    checkpoint: Checkpoint,
+) -> anyhow::Result<SerdeEnvelope<TimestampedCheckpoint>> {
+    let timestamped = TimestampedCheckpoint::now(checkpoint)?;
+    Ok(SerdeEnvelope::signed_contents(key, timestamped)?)
+}
+
+impl State {
+    pub fn log_length(&self) -> RegistryLen {
+        self.log.length() as RegistryLen
+    }
+
+    pub fn latest_checkpoint(&self) -> Option<&SerdeEnvelope<TimestampedCheckpoint>> {
+        self.checkpoints.values().next_back()
+    }
+
+    /// Rebuilds the state from stored records and verifies every stored checkpoint against it.
+    pub fn replay(
+        records: Vec<StoredRecord>,
+        checkpoints: Vec<SerdeEnvelope<TimestampedCheckpoint>>,
+    ) -> Result<Self, ReplayError> {
+        if records.is_empty() {
+            return Err(ReplayError::Empty);
+        }
+        let mut by_len: BTreeMap<RegistryLen, SerdeEnvelope<TimestampedCheckpoint>> = checkpoints
+            .into_iter()
+            .map(|c| (c.as_ref().checkpoint.log_length, c))
+            .collect();
+        let last = by_len.keys().next_back().copied().unwrap_or(0);
+        if last != records.len() {
+            return Err(ReplayError::Uncovered {
+                records: records.len(),
+                checkpoint: last,
+            });
+        }
+        let mut state = State::default();
+        for (expected, stored) in records.into_iter().enumerate() {
+            if stored.registry_index != expected {
+                return Err(ReplayError::OutOfOrder {
+                    expected,
+                    found: stored.registry_index,
+                });
+            }
+            let accepted = state.revalidate(stored)?;
+            state.apply(accepted);
+            let len = state.log_length();
+            if let Some(stored_cp) = by_len.remove(&len) {
+                let computed = checkpoint_of(&state.log, &state.map);
+                if stored_cp.as_ref().checkpoint != computed {
+                    return Err(ReplayError::CheckpointMismatch(len));
+                }
+                let key = state
+                    .operator
+                    .state
+                    .public_key(stored_cp.key_id())
+                    .ok_or(ReplayError::CheckpointSignature(len))?;
+                TimestampedCheckpoint::verify(
+                    key,
+                    &stored_cp.as_ref().encode(),
+                    stored_cp.signature(),
+                )
+                .map_err(|_| ReplayError::CheckpointSignature(len))?;
+                state.keep_map_snapshot(len);
+                state.checkpoints.insert(len, stored_cp);
+            }
+        }
+        Ok(state)
+    }
+
+    fn revalidate(&self, stored: StoredRecord) -> Result<Accepted, ReplayError> {
+        let rid = stored.record_id.clone();
+        if stored.log_id == operator_log_id() {
+            let envelope =
+                ProtoEnvelope::<operator::OperatorRecord>::from_protobuf(&stored.envelope)
+                    .map_err(|e| ReplayError::Decode(rid.clone(), e.to_string()))?;
+            self.validate_operator(envelope)
+                .map_err(|e| ReplayError::Invalid(rid, e))
+        } else {
+            let name = stored
+                .package_name
+                .ok_or_else(|| ReplayError::Decode(rid.clone(), "missing package name".into()))?;
+            let envelope = ProtoEnvelope::<package::PackageRecord>::from_protobuf(&stored.envelope)
+                .map_err(|e| ReplayError::Decode(rid.clone(), e.to_string()))?;
+            self.validate_package(&stored.log_id, &name, envelope, None)
+                .map_err(|e| ReplayError::Invalid(rid, e))
+        }
+    }
+
+    pub fn validate_operator(
+        &self,
+        envelope: ProtoEnvelope<operator::OperatorRecord>,
+    ) -> Result<Accepted, String> {
+        let state = self
+            .operator
+            .state
+            .clone()
+            .validate(&envelope)
+            .map_err(|e| e.to_string())?;
+        Ok(Accepted::Operator {
+            record_id: RecordId::operator_record::<Sha256>(&envelope),
+            envelope,
+            state,
+        })
+    }
+
+    /// Validates a package record against `base` (the state after earlier records of the same
+    /// batch) or, if none, the committed state of its log.
+    pub fn validate_package(
+        &self,
+        log_id: &LogId,
+        name: &PackageName,
+        envelope: ProtoEnvelope<package::PackageRecord>,
+        base: Option<&package::LogState>,
+    ) -> Result<Accepted, String> {
+        let base = match base {
+            Some(s) => s.clone(),
+            None => self
+                .packages
+                .get(log_id)
+                .map(|p| p.state.clone())
+                .unwrap_or_default(),
+        };
+        let state = base.validate(&envelope).map_err(|e| e.to_string())?;
+        Ok(Accepted::Package {
+            log_id: log_id.clone(),
+            name: name.clone(),
+            record_id: RecordId::package_record::<Sha256>(&envelope),
+            envelope,
+            state,
+        })
+    }
+
+    /// Appends a validated record to the log, the map and its own log.
+    pub fn apply(&mut self, accepted: Accepted) {
+        let registry_index = self.log.length();
+        let leaf = accepted.leaf();
+        let node = self.log.push(&leaf);
+        self.map = self.map.insert(
+            leaf.log_id.clone(),
+            MapLeaf {
+                record_id: leaf.record_id.clone(),
+            },
+        );
+        self.leaves.push((leaf.clone(), node));
+        let index_in_log = match accepted {
+            Accepted::Operator {
+                envelope, state, ..
+            } => {
+                self.operator.state = state;
+                self.operator.entries.push(Committed {
+                    registry_index,
+                    envelope,
+                });
+                self.operator.entries.len() - 1
+            }
+            Accepted::Package {
+                log_id,
+                name,
+                envelope,
+                state,
+                ..
+            } => {
+                let log = self.packages.entry(log_id).or_insert_with(|| PackageLog {
+                    name,
+                    state: Default::default(),
+                    entries: Vec::new(),
+                });
+                log.state = state;
+                log.entries.push(Committed {
+                    registry_index,
+                    envelope,
+                });
+                log.entries.len() - 1
+            }
+        };
+        self.positions.insert(
+            leaf.record_id,
+            Position {
+                log_id: leaf.log_id,
+                index_in_log,
+                registry_index,
+            },
+        );
+    }
+
+    /// Records a checkpoint that the store has durably committed.
+    pub fn publish_checkpoint(&mut self, checkpoint: SerdeEnvelope<TimestampedCheckpoint>) {
+        let len = checkpoint.as_ref().checkpoint.log_length;
+        self.keep_map_snapshot(len);
+        self.checkpoints.insert(len, checkpoint);
+    }
+
+    fn keep_map_snapshot(&mut self, len: RegistryLen) {
+        self.map_snapshots.insert(len, self.map.clone());
+        while self.map_snapshots.len() > MAP_SNAPSHOTS {
+            self.map_snapshots.pop_first();
+        }
+    }
+}

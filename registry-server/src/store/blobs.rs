@@ -1,0 +1,85 @@
+//! Blob files: `blobs/sha256/<hex>`, written to `blobs/tmp/` first, fsynced and renamed so that a
+//! reader (or a crash) never sees a partial blob.
+
+use super::{digest_hex, BlobStore, StoreError, StoreResult};
+use std::{
+    fs::{self, File},
+    io::Write,
+    path::{Path, PathBuf},
+};
+use warg_crypto::hash::AnyHash;
+
+pub struct FsBlobStore {
+    final_dir: PathBuf,
+    tmp_dir: PathBuf,
+}
+
+impl FsBlobStore {
+    pub fn open(root: &Path) -> StoreResult<Self> {
+        let final_dir = root.join("sha256");
+        let tmp_dir = root.join("tmp");
+        fs::create_dir_all(&final_dir)?;
+        fs::create_dir_all(&tmp_dir)?;
+        // Leftovers of uploads interrupted by a crash are garbage: nothing refers to them.
+        for entry in fs::read_dir(&tmp_dir)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(Self { final_dir, tmp_dir })
+    }
+
+    fn final_path(&self, digest: &AnyHash) -> Option<PathBuf> {
+        digest_hex(digest).map(|hex| self.final_dir.join(hex))
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn contains(&self, digest: &AnyHash) -> bool {
+        self.final_path(digest).is_some_and(|p| p.is_file())
+    }
+
+    fn path(&self, digest: &AnyHash) -> Option<PathBuf> {
+        self.final_path(digest).filter(|p| p.is_file())
+    }
+
+    fn size(&self, digest: &AnyHash) -> Option<u64> {
+        self.path(digest)
+            .and_then(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+    }
+
+    fn writer(&self) -> StoreResult<BlobWriter> {
+        let tmp = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&self.tmp_dir)?;
+        Ok(BlobWriter {
+            tmp,
+            final_dir: self.final_dir.clone(),
+        })
+    }
+}
+
+/// An in-progress blob. Dropping it without committing deletes the temp file.
+pub struct BlobWriter {
+    tmp: tempfile::NamedTempFile,
+    final_dir: PathBuf,
+}
+
+impl BlobWriter {
+    pub fn write_all(&mut self, bytes: &[u8]) -> StoreResult<()> {
+        self.tmp.as_file_mut().write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Makes the blob durable under its digest. The caller has already checked the digest.
+    pub fn commit(self, digest: &AnyHash) -> StoreResult<()> {
+        let hex = digest_hex(digest)
+            .ok_or_else(|| StoreError::Corrupt(format!("unsupported digest `{digest}`")))?;
+        self.tmp.as_file().sync_all()?;
+        let target = self.final_dir.join(hex);
+        self.tmp
+            .persist(&target)
+            .map_err(|e| StoreError::Io(e.error))?;
+        File::open(&self.final_dir)?.sync_all()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! The embedded log store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
+//! transaction survives `kill -9` and power loss.
+
+use super::{LogStore, StoreError, StoreResult, StoredRecord, StoredToken};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::{path::Path, sync::Mutex};
+use warg_protocol::{
+    registry::{LogId, PackageName, RecordId, TimestampedCheckpoint},
+    SerdeEnvelope,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    registry_index INTEGER PRIMARY KEY,
+    log_id TEXT NOT NULL,
+    record_id TEXT NOT NULL UNIQUE,
+    package_name TEXT,
+    envelope BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    log_length INTEGER PRIMARY KEY,
+    envelope TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL UNIQUE,
+    namespaces TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+";
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+impl LogStore for SqliteStore {
+    fn load_records(&self) -> StoreResult<Vec<StoredRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT registry_index, log_id, record_id, package_name, envelope
+             FROM records ORDER BY registry_index",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (index, log_id, record_id, name, envelope) = row?;
+            let log_id: LogId = log_id
+                .parse::<warg_crypto::hash::AnyHash>()
+                .map_err(corrupt)?
+                .into();
+            let record_id: RecordId = record_id
+                .parse::<warg_crypto::hash::AnyHash>()
+                .map_err(corrupt)?
+                .into();
+            let package_name = name
+                .map(|n| PackageName::new(n).map_err(corrupt))
+                .transpose()?;
+            records.push(StoredRecord {
+                registry_index: usize::try_from(index).map_err(corrupt)?,
+                log_id,
+                record_id,
+                package_name,
+                envelope,
+            });
+        }
+        Ok(records)
+    }
+
+    fn load_checkpoints(&self) -> StoreResult<Vec<SerdeEnvelope<TimestampedCheckpoint>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT envelope FROM checkpoints ORDER BY log_length")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(corrupt)?);
+        }
+        Ok(out)
+    }
+
+    fn commit(
+        &self,
+        records: &[StoredRecord],
+        checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (registry_index, log_id, record_id, package_name, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in records {
+                insert.execute(params![
+                    r.registry_index as i64,
+                    r.log_id.to_string(),
+                    r.record_id.to_string(),
+                    r.package_name.as_ref().map(|n| n.to_string()),
+                    r.envelope,
+                ])?;
+            }
+            let json = serde_json::to_string(checkpoint).map_err(corrupt)?;
+            tx.execute(
+                "INSERT INTO checkpoints (log_length, envelope) VALUES (?1, ?2)",
+                params![checkpoint.as_ref().checkpoint.log_length as i64, json],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert_token(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.conn().execute(
+            "INSERT INTO tokens (id, secret_hash, namespaces, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, secret_hash, namespaces.join(","), now],
+        )?;
+        Ok(())
+    }
+
+    fn find_token(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT id, namespaces FROM tokens WHERE secret_hash = ?1 AND revoked = 0",
+                params![secret_hash],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(id, namespaces)| StoredToken {
+            id,
+            namespaces: namespaces
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }))
+    }
+
+    fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        let n = self
+            .conn()
+            .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", params![id])?;
+        Ok(n > 0)
+    }
+}

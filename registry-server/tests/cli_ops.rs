@@ -1,0 +1,155 @@
+//! The binary's commands and operational endpoints.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn init_writes_private_key_config_and_store() {
+    let dir = init_registry(&["example"]);
+    let data = data_dir(&dir);
+    let key_path = data.join("operator.key");
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    assert!(key.starts_with("ecdsa-p256:"), "{key}");
+    assert!(!key.ends_with('\n'), "no trailing newline");
+    assert!(data.join("wtool-registry.toml").is_file());
+    assert!(data.join("registry.db").is_file());
+    // A second init must not overwrite the registry.
+    let again = run_bin(&[
+        "init",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--namespace",
+        "x",
+    ]);
+    assert!(again.is_err());
+    // Invalid namespaces are refused up front.
+    let bad = tempfile::tempdir().unwrap();
+    let res = run_bin(&[
+        "init",
+        "--data-dir",
+        bad.path().to_str().unwrap(),
+        "--namespace",
+        "Bad_NS",
+    ]);
+    assert!(res
+        .unwrap_err()
+        .to_string()
+        .contains("not a valid namespace"));
+}
+
+#[test]
+fn namespace_add_and_tokens() {
+    let dir = init_registry(&["example"]);
+    let data = data_dir(&dir);
+    let d = data.to_str().unwrap();
+    let err = run_bin(&["token", "create", "--namespace", "later", "--data-dir", d]).unwrap_err();
+    assert!(err.to_string().contains("not defined"), "{err}");
+    run_bin(&["namespace", "add", "later", "--data-dir", d]).unwrap();
+    let list = run_bin(&["namespace", "list", "--data-dir", d]).unwrap();
+    assert_eq!(list.lines().collect::<Vec<_>>(), ["example", "later"]);
+    let token = run_bin(&["token", "create", "--namespace", "later", "--data-dir", d]).unwrap();
+    assert!(token.trim().starts_with("wtr_"));
+    // Defining a namespace twice is rejected by the operator log rules.
+    assert!(run_bin(&["namespace", "add", "later", "--data-dir", d]).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_endpoints_and_sigterm() {
+    let dir = init_registry(&["example"]);
+    let mut server = spawn_server(&dir, "127.0.0.1:0", &[]).unwrap();
+    let url = server.url.clone();
+    let wk = reqwest::get(format!("{url}.well-known/wasm-pkg/registry.json"))
+        .await
+        .unwrap();
+    assert_eq!(wk.headers()["content-type"], "application/json");
+    let wk: serde_json::Value = wk.json().await.unwrap();
+    assert_eq!(wk, serde_json::json!({ "wargUrl": url }));
+    let health: serde_json::Value = reqwest::get(format!("{url}healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let metrics = reqwest::get(format!("{url}metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("wtool_registry_log_length 1"), "{metrics}");
+
+    let pid = server.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorized_keys_and_anonymous_publish() {
+    let dir = init_registry(&["example"]);
+    let listed = new_key();
+    let mut config = load_config(&dir, "127.0.0.1:0", false);
+    config.authorized_keys = toml::from_str(&format!(
+        "[namespace.example]\nkeys = [\"{}\"]\n",
+        listed.public_key().fingerprint()
+    ))
+    .unwrap();
+    let server = wtool_registry::server::RunningServer::start(config)
+        .await
+        .unwrap();
+    let url = server.public_url.to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), None);
+    // A listed key publishes without a token; an unlisted one cannot.
+    release(
+        &client,
+        &listed,
+        &name("example:listed"),
+        "1.0.0",
+        component(1),
+        true,
+    )
+    .await
+    .unwrap();
+    let err = release(
+        &client,
+        &new_key(),
+        &name("example:unlisted"),
+        "1.0.0",
+        component(2),
+        true,
+    )
+    .await
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("unauthorized"), "{err:#}");
+    server.shutdown().await.unwrap();
+
+    // With anonymous publishing any validly signed record is accepted.
+    let server =
+        wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", true))
+            .await
+            .unwrap();
+    let url = server.public_url.to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let client = common::client(&url, cache.path(), None);
+    release(
+        &client,
+        &new_key(),
+        &name("example:anon"),
+        "1.0.0",
+        component(3),
+        true,
+    )
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
+}

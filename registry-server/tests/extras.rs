@@ -1,0 +1,166 @@
+//! Endpoints the 0.10 client never calls but monitors and tools do: names, ledger, checkpoint
+//! verification; and configuration through environment variables.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use warg_crypto::hash::Sha256;
+use warg_protocol::registry::LogId;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_ledger_and_verify() {
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let server = start(&dir, "127.0.0.1:0").await;
+    let url = server.public_url.to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&token));
+    let pkg = name("example:named");
+    release(&client, &new_key(), &pkg, "1.0.0", component(1), true)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let log_id = LogId::package_log::<Sha256>(&pkg).to_string();
+
+    let names: Value = http
+        .post(format!("{url}v1/fetch/names"))
+        .json(&json!({ "packages": [log_id.clone()] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        names,
+        json!({ "packages": { log_id.clone(): "example:named" } })
+    );
+
+    let ledger: Value = http
+        .get(format!("{url}v1/ledger"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger["hashAlgorithm"], "sha256");
+    assert_eq!(ledger["sources"][0]["firstRegistryIndex"], 0);
+    assert_eq!(ledger["sources"][0]["lastRegistryIndex"], 1);
+    let packed = http
+        .get(format!("{url}v1/ledger/records/0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        packed.headers()["content-type"],
+        "application/vnd.warg.ledger.packed"
+    );
+    let packed = packed.bytes().await.unwrap();
+    assert_eq!(packed.len(), 2 * 64);
+    assert_eq!(
+        hex::encode(&packed[64..96]),
+        log_id.strip_prefix("sha256:").unwrap()
+    );
+
+    let checkpoint: Value = http
+        .get(format!("{url}v1/fetch/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let verified: Value = http
+        .post(format!("{url}v1/verify/checkpoint"))
+        .json(&checkpoint)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        verified,
+        json!({ "checkpoint": "verified", "signature": "verified" })
+    );
+    let mut forged = checkpoint.clone();
+    forged["contents"]["logRoot"] = json!(format!("sha256:{}", "00".repeat(32)));
+    let verdict: Value = http
+        .post(format!("{url}v1/verify/checkpoint"))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verdict["checkpoint"], "invalid");
+    assert_eq!(verdict["signature"], "invalid");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_overrides_config() {
+    let dir = init_registry(&["example"]);
+    let data = data_dir(&dir);
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--data-dir", data.to_str().unwrap()])
+        .env("WTOOL_REGISTRY_LISTEN", "127.0.0.1:0")
+        .env(
+            "WTOOL_REGISTRY_PUBLIC_URL",
+            "https://registry.example.test/base",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        line.trim(),
+        "listening on https://registry.example.test/base/"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_can_require_a_token() {
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let mut config = load_config(&dir, "127.0.0.1:0", false);
+    config.require_read_token = true;
+    let server = wtool_registry::server::RunningServer::start(config)
+        .await
+        .unwrap();
+    let url = server.public_url.to_string();
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(format!("{url}v1/fetch/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["content-type"], "application/json");
+    // The real client with a token publishes and reads as usual.
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&token));
+    let pkg = name("example:private");
+    release(&client, &new_key(), &pkg, "1.0.0", component(1), true)
+        .await
+        .unwrap();
+    let got = client
+        .download(&pkg, &"*".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), component(1));
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,94 @@
+//! Restarting the server keeps every log and checkpoint: a client with cached state carries on
+//! without rewind errors.
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_client_updates_across_restart() {
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let server = start(&dir, "127.0.0.1:0").await;
+    let addr = server.local_addr.to_string();
+    let url = server.public_url.to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&token));
+    let key = new_key();
+    let pkg = name("example:restart");
+    release(&client, &key, &pkg, "0.1.0", component(1), true)
+        .await
+        .unwrap();
+    let before: serde_json::Value = reqwest::get(format!("{url}v1/fetch/checkpoint"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    server.shutdown().await.unwrap();
+
+    // Same address, so the client's cache (keyed by URL) is reused as is.
+    let server = start(&dir, &addr).await;
+    let after: serde_json::Value = reqwest::get(format!("{url}v1/fetch/checkpoint"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after, "restart must serve the same checkpoint");
+    client.update().await.unwrap();
+    release(&client, &key, &pkg, "0.2.0", component(2), false)
+        .await
+        .unwrap();
+    client.update().await.unwrap();
+
+    let cache2 = tempfile::tempdir().unwrap();
+    let fresh = common::client(&url, cache2.path(), None);
+    let got = fresh
+        .download(&pkg, &"*".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.version.to_string(), "0.2.0");
+    assert_eq!(std::fs::read(got.path).unwrap(), component(2));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_server_on_same_data_dir_is_refused() {
+    let dir = init_registry(&["example"]);
+    let server = start(&dir, "127.0.0.1:0").await;
+    let second =
+        wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", false)).await;
+    let err = format!("{:#}", second.err().expect("must be refused"));
+    assert!(err.contains("in use"), "{err}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_store_is_refused_at_start() {
+    let dir = init_registry(&["example"]);
+    let db = rusqlite::Connection::open(data_dir(&dir).join("registry.db")).unwrap();
+    let envelope: String = db
+        .query_row(
+            "SELECT envelope FROM checkpoints WHERE log_length = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut forged: serde_json::Value = serde_json::from_str(&envelope).unwrap();
+    forged["contents"]["logRoot"] = serde_json::json!(format!("sha256:{}", "00".repeat(32)));
+    db.execute(
+        "UPDATE checkpoints SET envelope = ?1 WHERE log_length = 1",
+        [forged.to_string()],
+    )
+    .unwrap();
+    drop(db);
+    let res =
+        wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", false)).await;
+    let err = format!(
+        "{:#}",
+        res.err().expect("a forged checkpoint must stop the server")
+    );
+    assert!(err.contains("does not match"), "{err}");
+}
