@@ -3,6 +3,8 @@
 //! This crate works on bytes already in memory: it reads no files and does no network I/O.
 //! Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
 
+pub mod features;
 pub mod input;
 pub mod inspect;
+pub mod profile;
 pub mod validate;
