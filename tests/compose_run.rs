@@ -1,1 +1,191 @@
 //! Composes the real fixtures with the `wtool` binary and runs the results in wasmtime.
+
+mod common;
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+const RUST_LOGGER_OUTPUT: &str = "rust-logger [info] app started
+rust-logger [debug] cache warmed
+rust-logger [warn] disk almost full
+rust-logger [error] connection lost
+logged 4 messages
+";
+
+#[test]
+fn app_with_rust_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), RUST_LOGGER_OUTPUT);
+}
+
+#[test]
+fn app_with_python_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/py-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "py-logger [info] app started
+py-logger [debug] cache warmed
+py-logger [warn] disk almost full
+py-logger [error] connection lost
+logged 4 messages
+"
+    );
+    // Rust and Python import different WASI 0.2 patch versions; each interface is imported
+    // once, at one version, after the merge.
+    let imports = imports(&bytes);
+    let mut bases: Vec<&str> = imports
+        .iter()
+        .map(|i| i.split('@').next().unwrap())
+        .collect();
+    let total = bases.len();
+    bases.dedup();
+    bases.sort();
+    bases.dedup();
+    assert_eq!(
+        bases.len(),
+        total,
+        "duplicate imports after merging: {imports:?}"
+    );
+}
+
+#[test]
+fn app_with_middleware_and_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "rust-logger [info] [mw] app started
+rust-logger [warn] [mw] disk almost full
+rust-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
+#[test]
+fn app_with_newer_patch_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger-0.1.3.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        RUST_LOGGER_OUTPUT.replace("rust-logger [", "rust-logger@0.1.3 [")
+    );
+}
+
+#[test]
+fn resources_cross_the_plug_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/counter-app.wasm",
+        &["components/counter-provider.wasm"],
+    );
+    assert_eq!(run_command(&bytes), "counter is 42\n");
+}
+
+#[test]
+fn output_is_deterministic_and_independent_of_paths() {
+    let first = tempfile::tempdir().unwrap();
+    let a = compose(
+        first.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/logger.wasm"],
+    );
+    // The same inputs copied elsewhere, under other directory names, give the same bytes.
+    let second = tempfile::tempdir().unwrap();
+    let copies = second.path().join("elsewhere");
+    std::fs::create_dir(&copies).unwrap();
+    for name in ["app", "middleware", "logger"] {
+        std::fs::copy(
+            fixture(&format!("components/{name}.wasm")),
+            copies.join(format!("{name}.wasm")),
+        )
+        .unwrap();
+    }
+    let out = second.path().join("out.wasm");
+    let output = wtool([
+        "compose".as_ref(),
+        copies.join("app.wasm").as_os_str(),
+        "--plug".as_ref(),
+        copies.join("middleware.wasm").as_os_str(),
+        "--plug".as_ref(),
+        copies.join("logger.wasm").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(output.status.success());
+    assert!(a == std::fs::read(out).unwrap(), "outputs differ");
+}
+
+#[test]
+fn provenance_records_every_input_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/logger.wasm"],
+    );
+    let mut provenance = None;
+    let mut producers = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::CustomSection(section) = payload.unwrap() {
+            match section.name() {
+                "wtool-provenance" => provenance = Some(section.data().to_vec()),
+                "producers" => producers.push(section.data().to_vec()),
+                _ => {}
+            }
+        }
+    }
+    let provenance: serde_json::Value = serde_json::from_slice(&provenance.unwrap()).unwrap();
+    for (i, name) in ["app", "logger"].iter().enumerate() {
+        let input = std::fs::read(fixture(&format!("components/{name}.wasm"))).unwrap();
+        let digest = hex(&Sha256::digest(&input));
+        assert_eq!(provenance["inputs"][i]["sha256"], digest.as_str());
+        assert_eq!(provenance["inputs"][i]["file"], format!("{name}.wasm"));
+    }
+    assert!(
+        producers
+            .iter()
+            .any(|p| p.windows(5).any(|w| w == b"wtool")),
+        "no producers section names wtool"
+    );
+}
+
+#[test]
+fn a_failed_compose_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("composed.wasm");
+    let output = wtool([
+        "compose".as_ref(),
+        fixture("components/app.wasm").as_os_str(),
+        "--plug".as_ref(),
+        fixture("edge/no-match-plug.wasm").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(!output.status.success());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

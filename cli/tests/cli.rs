@@ -3,7 +3,8 @@
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
 //! `%tmp` a fresh scratch directory and `%root` the workspace root. A `RUN:` must exit 0 and a
-//! `FAIL:` must not. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
+//! `FAIL:` must not. Commands run in a scratch directory where `fixtures/` and `tests/` resolve
+//! to the workspace's. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
 //! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
 
 use std::path::{Path, PathBuf};
@@ -17,11 +18,18 @@ struct Case {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut cases = Vec::new();
     collect(&root.join("tests/cli"), &mut cases);
-    cases.retain(|c| filter.as_ref().is_none_or(|f| c.file.to_string_lossy().contains(f.as_str())));
+    cases.retain(|c| {
+        filter
+            .as_ref()
+            .is_none_or(|f| c.file.to_string_lossy().contains(f.as_str()))
+    });
     let bless = std::env::var_os("BLESS").is_some();
     let (mut passed, mut failed) = (0, 0);
     for case in &cases {
@@ -69,7 +77,10 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
             .filter_map(|l| {
                 l.strip_prefix("RUN:")
                     .map(|a| (false, a.trim().to_string()))
-                    .or_else(|| l.strip_prefix("FAIL:").map(|a| (true, a.trim().to_string())))
+                    .or_else(|| {
+                        l.strip_prefix("FAIL:")
+                            .map(|a| (true, a.trim().to_string()))
+                    })
             })
             .collect();
         let many = commands.len() > 1;
@@ -85,7 +96,13 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
 }
 
 fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
+    // Each case runs in a scratch directory that sees the workspace's `fixtures/` and `tests/`
+    // through symlinks, so book examples such as `-o composed.wasm` run verbatim and leave
+    // nothing in the checkout.
     let tmp = tempfile::tempdir().unwrap();
+    for dir in ["fixtures", "tests"] {
+        std::os::unix::fs::symlink(root.join(dir), tmp.path().join(dir)).unwrap();
+    }
     let rel = case.file.strip_prefix(root).unwrap();
     let args: Vec<String> = case
         .args
@@ -98,7 +115,7 @@ fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
         .collect();
     let output = Command::new(env!("CARGO_BIN_EXE_wtool"))
         .args(&args)
-        .current_dir(root)
+        .current_dir(tmp.path())
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
         .output()
@@ -113,7 +130,11 @@ fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
     if output.status.success() == case.should_fail {
         problems += &format!(
             "expected {} but wtool exited with {}\nstderr:\n{}\n",
-            if case.should_fail { "failure" } else { "success" },
+            if case.should_fail {
+                "failure"
+            } else {
+                "success"
+            },
             output.status,
             normalize(&output.stderr)
         );

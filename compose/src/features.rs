@@ -48,11 +48,12 @@ pub enum Feature {
     CmGc,
     CmMap,
     Cm64,
+    CmValues,
 }
 
 impl Feature {
     /// Every feature, in the order reports list them.
-    pub const ALL: [Feature; 35] = [
+    pub const ALL: [Feature; 36] = [
         Feature::MutableGlobal,
         Feature::SaturatingFloatToInt,
         Feature::SignExtension,
@@ -88,6 +89,7 @@ impl Feature {
         Feature::CmGc,
         Feature::CmMap,
         Feature::Cm64,
+        Feature::CmValues,
     ];
 
     /// The wasmparser flag that must be enabled for a use of this feature to validate.
@@ -129,6 +131,7 @@ impl Feature {
             CmGc => WasmFeatures::CM_GC,
             CmMap => WasmFeatures::CM_MAP,
             Cm64 => WasmFeatures::CM64,
+            CmValues => WasmFeatures::CM_VALUES,
         }
     }
 
@@ -171,6 +174,7 @@ impl Feature {
             CmGc => "cm-gc",
             CmMap => "cm-map",
             Cm64 => "cm64",
+            CmValues => "cm-values",
         }
     }
 }

@@ -54,7 +54,11 @@ pub enum InputError {
 pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
     const MAGIC: &[u8] = b"\0asm";
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        let shown = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>();
+        let shown = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>();
         let found = if bytes.is_empty() {
             "an empty file".to_string()
         } else {
@@ -79,7 +83,7 @@ pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
         name: name.to_string(),
         kind,
         message: e.message().to_string(),
-        offset: e.offset(),
+        offset: e.offset() as usize,
     };
     let mut only_types = kind == ArtifactKind::Component;
     let mut depth = 0usize;

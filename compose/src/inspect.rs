@@ -106,9 +106,9 @@ pub enum InspectError {
 /// Reads the structure of `bytes` (named `name` in messages).
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<Inspection, InspectError> {
     let kind = classify(name, bytes)?;
-    let tree = tree(bytes).map_err(|e| InspectError::Read {
+    let tree = tree(bytes).map_err(|message| InspectError::Read {
         name: name.to_string(),
-        message: format!("{} at offset {:#x}", e.message(), e.offset()),
+        message,
     })?;
     let (world, wit_error) = match kind {
         ArtifactKind::Component => match wit_component::decode(bytes) {
@@ -165,7 +165,13 @@ fn new_node(kind: NodeKind, index: Option<u32>, range: Range<u64>) -> Node {
     }
 }
 
-fn tree(bytes: &[u8]) -> Result<Node, wasmparser::BinaryReaderError> {
+/// The nesting tree; errors are `message at offset`.
+fn tree(bytes: &[u8]) -> Result<Node, String> {
+    walk(bytes).map_err(|e| format!("{} at offset {:#x}", e.message(), e.offset()))?
+}
+
+/// `Ok(Err(_))` when the file ends before its last `End`.
+fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderError> {
     // Open nodes, innermost last. A nested module's node is pushed at its module section,
     // which carries its range, and popped at its `End`.
     let mut stack: Vec<Node> = Vec::new();
@@ -182,27 +188,28 @@ fn tree(bytes: &[u8]) -> Result<Node, wasmparser::BinaryReaderError> {
             }
             continue;
         }
-        let node = stack.last_mut().expect("a version payload comes first");
-        match payload {
+        let nested = match &payload {
             Payload::ModuleSection {
                 unchecked_range, ..
-            }
-            | Payload::ComponentSection {
+            } => Some((NodeKind::CoreModule, unchecked_range.clone())),
+            Payload::ComponentSection {
                 unchecked_range, ..
-            } => {
-                let kind = match payload {
-                    Payload::ModuleSection { .. } => NodeKind::CoreModule,
-                    _ => NodeKind::Component,
-                };
-                let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
-                let range = unchecked_range.start as u64..unchecked_range.end as u64;
-                stack.push(new_node(kind, Some(index), range));
-            }
+            } => Some((NodeKind::Component, unchecked_range.clone())),
+            _ => None,
+        };
+        let node = stack.last_mut().expect("a version payload comes first");
+        if let Some((kind, range)) = nested {
+            // Numbered among the parent's nodes of the same kind that came before.
+            let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
+            stack.push(new_node(kind, Some(index), range.start as u64..range.end as u64));
+            continue;
+        }
+        match payload {
             Payload::End(_) => {
                 let done = stack.pop().expect("an end closes an open node");
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
-                    None => return Ok(done),
+                    None => return Ok(Ok(done)),
                 }
             }
             Payload::ImportSection(reader) => {
@@ -280,10 +287,7 @@ fn tree(bytes: &[u8]) -> Result<Node, wasmparser::BinaryReaderError> {
     }
     // `classify` has already walked the file, so a missing `End` cannot happen here; answer
     // with an error rather than a panic all the same.
-    Err(wasmparser::BinaryReaderError::new(
-        "unexpected end of file",
-        bytes.len() as u64,
-    ))
+    Ok(Err(format!("unexpected end of file at offset {:#x}", bytes.len())))
 }
 
 fn core_type_ref_kind(ty: &TypeRef) -> &'static str {

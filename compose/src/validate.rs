@@ -270,7 +270,8 @@ impl Walk {
                 self.stack.push((self.frames.len() - 1, ModuleState::default()));
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
-                let frame = &mut self.frames[self.current()];
+                let current = self.current();
+                let frame = &mut self.frames[current];
                 let (kind, counter) = match payload {
                     Payload::ModuleSection { .. } => (NestedKind::CoreModule, &mut frame.modules),
                     _ => (NestedKind::Component, &mut frame.components),

@@ -532,6 +532,8 @@ fn canonical_feature(canon: &CanonicalFunction) -> Option<(Feature, &'static str
         C::ThreadSuspend { .. } => (CmThreading, "thread.suspend"),
         C::ThreadSuspendThenResume { .. } => (CmThreading, "thread.suspend-then-resume"),
         C::ThreadYieldThenResume { .. } => (CmThreading, "thread.yield-then-resume"),
+        C::ThreadSuspendThenPromote { .. } => (CmThreading, "thread.suspend-then-promote"),
+        C::ThreadYieldThenPromote { .. } => (CmThreading, "thread.yield-then-promote"),
     })
 }
 

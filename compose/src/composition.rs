@@ -1,0 +1,345 @@
+//! `compose`: read inputs → plan → build the wac graph → encode → stamp provenance → validate.
+
+use crate::explain::UnusedPlug;
+use crate::input::{classify, ArtifactKind, InputError};
+use crate::plan::{self, Link, Node, Plan, PlanError};
+use crate::provenance::{self, InputDigest};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wac_graph::types::{are_semver_compatible, Package};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId, Processor};
+
+/// One file handed to `compose`: the name to show in messages, and its bytes.
+pub struct Input {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ComposeOptions {
+    /// Features the output is validated with; `None` uses wasmparser's defaults, widened to
+    /// everything if an input already needs more.
+    pub features: Option<wasmparser::WasmFeatures>,
+}
+
+pub struct Composition {
+    pub bytes: Vec<u8>,
+    pub report: Report,
+}
+
+/// What happened, for people (the `Display` impl) and machines (`Serialize`).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub inputs: Vec<InputDigest>,
+    pub links: Vec<Link>,
+    /// Imports of the output, each with the inputs that asked for it (under the name they used).
+    pub host_imports: Vec<HostImport>,
+    pub unused_plugs: Vec<UnusedPlug>,
+    pub exports: Vec<String>,
+    pub size: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostImport {
+    pub name: String,
+    pub wanted_by: Vec<Want>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Want {
+    pub input: String,
+    /// The name this input imported; differs from the output's when semver-merged.
+    pub import: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(
+        "`{name}` is {kind}, but compose needs a component. {hint}",
+        hint = kind_hint(*.kind)
+    )]
+    NotAComponent { name: String, kind: ArtifactKind },
+    #[error("`{name}` is not a valid component: {detail}. Rebuild it, or check it with `wtool validate {name}`")]
+    InvalidComponent { name: String, detail: String },
+    #[error("{}", nothing_plugged(.socket, .imports, .unused))]
+    NothingPlugged {
+        socket: String,
+        imports: Vec<String>,
+        unused: Vec<UnusedPlug>,
+    },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("linking `{consumer}` import `{import}` to `{provider}` failed: {detail}")]
+    Link {
+        consumer: String,
+        import: String,
+        provider: String,
+        detail: String,
+    },
+    #[error("encoding the composition failed: {0:#}")]
+    Encode(anyhow::Error),
+    #[error(
+        "the composed component does not validate ({0}); this is a bug in wtool, please report \
+         it with the inputs"
+    )]
+    InvalidOutput(String),
+}
+
+fn kind_hint(kind: ArtifactKind) -> &'static str {
+    match kind {
+        ArtifactKind::CoreModule => {
+            "Turn the module into a component first (`wasm-tools component new`, or build for \
+             the wasm32-wasip2 target)"
+        }
+        ArtifactKind::WitPackage => {
+            "A WIT package only describes interfaces and has no code to plug in; pass the \
+             component that implements it"
+        }
+        ArtifactKind::Component => "",
+    }
+}
+
+fn nothing_plugged(socket: &str, imports: &[String], unused: &[UnusedPlug]) -> String {
+    let mut msg = if imports.is_empty() {
+        format!("no plug fills an import of `{socket}`: it imports nothing")
+    } else {
+        format!(
+            "no plug fills an import of `{socket}`, which imports:\n    {}",
+            imports.join("\n    ")
+        )
+    };
+    for plug in unused {
+        msg += &format!("\n  {plug}");
+    }
+    msg
+}
+
+pub fn compose(
+    socket: Input,
+    plugs: Vec<Input>,
+    options: &ComposeOptions,
+) -> Result<Composition, ComposeError> {
+    let inputs: Vec<Input> = std::iter::once(socket).chain(plugs).collect();
+    let digests = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| InputDigest::new(if i == 0 { "socket" } else { "plug" }, input))
+        .collect::<Vec<_>>();
+
+    let mut graph = CompositionGraph::new();
+    let mut packages = Vec::with_capacity(inputs.len());
+    let package_names = package_names(&inputs);
+    let mut names = Vec::with_capacity(inputs.len());
+    for (input, package_name) in inputs.into_iter().zip(&package_names) {
+        match classify(&input.name, &input.bytes)? {
+            ArtifactKind::Component => {}
+            kind => {
+                return Err(ComposeError::NotAComponent {
+                    name: input.name,
+                    kind,
+                })
+            }
+        }
+        // The bytes move into the package: holding a second copy of an 18 MB input is what
+        // would push peak memory past twice the input size.
+        let package = Package::from_bytes(package_name, None, input.bytes, graph.types_mut())
+            .map_err(|e| ComposeError::InvalidComponent {
+                name: input.name.clone(),
+                detail: format!("{e:#}"),
+            })?;
+        let id = graph
+            .register_package(package)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+        packages.push(id);
+        names.push(input.name);
+    }
+
+    let nodes: Vec<Node> = names
+        .iter()
+        .zip(&packages)
+        .map(|(name, &id)| Node {
+            name,
+            world: graph[id].ty(),
+        })
+        .collect();
+    let plan = plan::plan(graph.types(), &nodes)?;
+    if plan.links.is_empty() && names.len() > 1 {
+        return Err(ComposeError::NothingPlugged {
+            socket: names[0].clone(),
+            imports: graph.types()[nodes[0].world]
+                .imports
+                .keys()
+                .cloned()
+                .collect(),
+            unused: plan.unused,
+        });
+    }
+
+    let instances = build_graph(&mut graph, &packages, &plan, &package_names)?;
+    let socket_instance = instances[&0];
+    let socket_exports: Vec<String> = graph.types()[nodes[0].world]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
+    for name in &socket_exports {
+        let alias = graph
+            .alias_instance_export(socket_instance, name)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+        graph
+            .export(alias, name)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+    }
+
+    let version = env!("CARGO_PKG_VERSION");
+    let encoded = graph
+        .encode(EncodeOptions {
+            define_components: true,
+            validate: false,
+            processor: Some(Processor {
+                name: "wtool",
+                version,
+            }),
+        })
+        .map_err(|e| ComposeError::Encode(e.into()))?;
+    let bytes = provenance::stamp(encoded, &digests);
+    validate_output(&bytes, options)?;
+
+    let host_imports = host_imports(&bytes, &plan)?;
+    Ok(Composition {
+        report: Report {
+            inputs: digests,
+            links: plan.links,
+            host_imports,
+            unused_plugs: plan.unused,
+            exports: socket_exports,
+            size: bytes.len(),
+        },
+        bytes,
+    })
+}
+
+/// Package names only reach the output's name section, so they are derived from file stems
+/// (made unique), never from paths: the same inputs in another directory give the same bytes.
+fn package_names(inputs: &[Input]) -> Vec<String> {
+    let stems: Vec<String> = inputs
+        .iter()
+        .map(|i| {
+            let file = i.name.rsplit(['/', '\\']).next().unwrap_or(&i.name);
+            let stem = file.split('.').next().unwrap_or(file);
+            let clean: String = stem
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let clean = clean.trim_matches('-').to_string();
+            if clean.is_empty() {
+                "input".to_string()
+            } else {
+                clean
+            }
+        })
+        .collect();
+    let mut names = Vec::with_capacity(stems.len());
+    for (i, stem) in stems.iter().enumerate() {
+        let role = if i == 0 { "socket" } else { "plug" };
+        let dupes = stems.iter().filter(|s| *s == stem).count();
+        names.push(if dupes > 1 {
+            format!("{role}:{stem}{i}")
+        } else {
+            format!("{role}:{stem}")
+        });
+    }
+    names
+}
+
+/// Instantiates every used input once and wires the planned links.
+fn build_graph(
+    graph: &mut CompositionGraph,
+    packages: &[wac_graph::PackageId],
+    plan: &Plan,
+    names: &[String],
+) -> Result<BTreeMap<usize, NodeId>, ComposeError> {
+    let mut instances = BTreeMap::new();
+    for input in plan.used() {
+        let node = graph.instantiate(packages[input]);
+        graph.set_node_name(node, names[input].split(':').nth(1).unwrap_or("input"));
+        instances.insert(input, node);
+    }
+    for link in &plan.links {
+        let fail = |detail: String| ComposeError::Link {
+            consumer: link.consumer_name.clone(),
+            import: link.import.clone(),
+            provider: link.provider_name.clone(),
+            detail,
+        };
+        let alias = graph
+            .alias_instance_export(instances[&link.provider], &link.export)
+            .map_err(|e| fail(format!("{:#}", anyhow::Error::from(e))))?;
+        graph
+            .set_instantiation_argument(instances[&link.consumer], &link.import, alias)
+            .map_err(|e| fail(format!("{:#}", anyhow::Error::from(e))))?;
+    }
+    Ok(instances)
+}
+
+fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), ComposeError> {
+    let check = |features| {
+        wasmparser::Validator::new_with_features(features)
+            .validate_all(bytes)
+            .map(drop)
+            .map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+    };
+    match options.features {
+        Some(features) => check(features),
+        // wac already validated every input with all features on. An output that only passes
+        // that way inherits a need some input had; composition itself adds no new feature.
+        None => check(wasmparser::WasmFeatures::default())
+            .or_else(|_| check(wasmparser::WasmFeatures::all())),
+    }
+}
+
+/// The output's imports, traced back to the inputs that asked for them.
+fn host_imports(bytes: &[u8], plan: &Plan) -> Result<Vec<HostImport>, ComposeError> {
+    let mut out: Vec<HostImport> = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| ComposeError::InvalidOutput(e.to_string()))? {
+            wasmparser::Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    let import = import.map_err(|e| ComposeError::InvalidOutput(e.to_string()))?;
+                    out.push(HostImport {
+                        name: import.name.name.to_string(),
+                        wanted_by: Vec::new(),
+                    });
+                }
+            }
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => break,
+            _ => {}
+        }
+    }
+    for unfilled in &plan.unfilled {
+        // Not found by exact name means the encoder merged it into another semver version.
+        let position = out
+            .iter()
+            .position(|h| h.name == unfilled.import)
+            .or_else(|| {
+                out.iter()
+                    .position(|h| are_semver_compatible(&h.name, &unfilled.import))
+            });
+        if let Some(i) = position {
+            out[i].wanted_by.push(Want {
+                input: unfilled.consumer_name.clone(),
+                import: unfilled.import.clone(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,58 @@
+//! Recording what went into an output: the sha256 of every input, in a custom section.
+
+use crate::composition::Input;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Name of the custom section holding the provenance JSON.
+pub const SECTION: &str = "wtool-provenance";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputDigest {
+    pub role: &'static str,
+    /// The file name only: a path would make the output depend on where it was built.
+    pub file: String,
+    pub sha256: String,
+    pub size: usize,
+}
+
+impl InputDigest {
+    pub fn new(role: &'static str, input: &Input) -> Self {
+        let file = input
+            .name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&input.name)
+            .to_string();
+        Self {
+            role,
+            file,
+            sha256: hex::encode(Sha256::digest(&input.bytes)),
+            size: input.bytes.len(),
+        }
+    }
+}
+
+/// Appends the provenance section. Components may carry custom sections anywhere, and the
+/// end keeps every index in the encoded output unchanged.
+pub fn stamp(mut component: Vec<u8>, inputs: &[InputDigest]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Provenance<'a> {
+        tool: &'a str,
+        version: &'a str,
+        inputs: &'a [InputDigest],
+    }
+    let json = serde_json::to_vec(&Provenance {
+        tool: "wtool",
+        version: env!("CARGO_PKG_VERSION"),
+        inputs,
+    })
+    .expect("provenance serializes");
+    let section = wasm_encoder::CustomSection {
+        name: SECTION.into(),
+        data: json.into(),
+    };
+    component.push(wasm_encoder::ComponentSectionId::CoreCustom.into());
+    wasm_encoder::Encode::encode(&section, &mut component);
+    component
+}
