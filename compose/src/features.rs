@@ -225,7 +225,10 @@ pub fn all_flag_names() -> Vec<String> {
             }
         }
     }
-    names.iter().map(|n| n.to_lowercase().replace('_', "-")).collect()
+    names
+        .iter()
+        .map(|n| n.to_lowercase().replace('_', "-"))
+        .collect()
 }
 
 /// Looks a kebab-case flag name up in wasmparser's table.
@@ -290,7 +293,11 @@ mod tests {
     #[test]
     fn every_feature_name_parses_to_its_flag() {
         for feature in Feature::ALL {
-            assert_eq!(flag_by_name(feature.name()), Some(feature.flag()), "{feature}");
+            assert_eq!(
+                flag_by_name(feature.name()),
+                Some(feature.flag()),
+                "{feature}"
+            );
         }
     }
 

@@ -201,7 +201,11 @@ fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderEr
         if let Some((kind, range)) = nested {
             // Numbered among the parent's nodes of the same kind that came before.
             let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
-            stack.push(new_node(kind, Some(index), range.start as u64..range.end as u64));
+            stack.push(new_node(
+                kind,
+                Some(index),
+                range.start as u64..range.end as u64,
+            ));
             continue;
         }
         match payload {
@@ -287,7 +291,10 @@ fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderEr
     }
     // `classify` has already walked the file, so a missing `End` cannot happen here; answer
     // with an error rather than a panic all the same.
-    Ok(Err(format!("unexpected end of file at offset {:#x}", bytes.len())))
+    Ok(Err(format!(
+        "unexpected end of file at offset {:#x}",
+        bytes.len()
+    )))
 }
 
 fn core_type_ref_kind(ty: &TypeRef) -> &'static str {
@@ -373,7 +380,11 @@ fn world_entry(resolve: &Resolve, key: &WorldKey, item: &WorldItem) -> WorldEntr
         WorldItem::Type { id, .. } => WorldEntry {
             name,
             kind: "type",
-            items: vec![type_decl(resolve, &resolve.types[*id].name.clone().unwrap_or_default(), &resolve.types[*id].kind)],
+            items: vec![type_decl(
+                resolve,
+                &resolve.types[*id].name.clone().unwrap_or_default(),
+                &resolve.types[*id].kind,
+            )],
         },
     }
 }
@@ -410,7 +421,9 @@ fn type_decl(resolve: &Resolve, name: &str, kind: &TypeDefKind) -> String {
         TypeDefKind::Flags(_) => "flags",
         TypeDefKind::Variant(_) => "variant",
         TypeDefKind::Enum(_) => "enum",
-        TypeDefKind::Type(target) => return format!("type {name} = {}", type_name(resolve, target)),
+        TypeDefKind::Type(target) => {
+            return format!("type {name} = {}", type_name(resolve, target))
+        }
         _ => "type",
     };
     format!("{keyword} {name}")

@@ -142,6 +142,9 @@ mod tests {
     #[test]
     fn unknown_profile_lists_known_ones() {
         let err = profile("wasm4").unwrap_err().to_string();
-        assert!(err.contains("`wasm4`") && err.contains("wasmtime-winch"), "{err}");
+        assert!(
+            err.contains("`wasm4`") && err.contains("wasmtime-winch"),
+            "{err}"
+        );
     }
 }

@@ -165,10 +165,7 @@ pub fn validate(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<Repo
             let result = validator.validate(&body);
             *allocs = validator.into_allocations();
             match result.and_then(|()| scan::function(&body, frame, index)) {
-                Ok(uses) => Outcome {
-                    uses,
-                    error: None,
-                },
+                Ok(uses) => Outcome { uses, error: None },
                 Err(e) => Outcome {
                     uses: Uses::default(),
                     error: Some((order, frame, index, e)),
@@ -267,7 +264,8 @@ impl Walk {
                     components: 0,
                     function_names: HashMap::new(),
                 });
-                self.stack.push((self.frames.len() - 1, ModuleState::default()));
+                self.stack
+                    .push((self.frames.len() - 1, ModuleState::default()));
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
                 let current = self.current();

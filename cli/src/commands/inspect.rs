@@ -127,7 +127,13 @@ fn print_node(node: &Node, depth: usize, verbose: bool) {
                 let values: Vec<String> = p
                     .values
                     .iter()
-                    .map(|(n, v)| if v.is_empty() { n.clone() } else { format!("{n} {v}") })
+                    .map(|(n, v)| {
+                        if v.is_empty() {
+                            n.clone()
+                        } else {
+                            format!("{n} {v}")
+                        }
+                    })
                     .collect();
                 format!("{} {}", p.field, values.join(", "))
             })

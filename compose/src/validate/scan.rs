@@ -307,7 +307,11 @@ impl SectionScan<'_> {
     fn memory(&mut self, ty: wasmparser::MemoryType, offset: u64, name: &dyn Fn() -> String) {
         self.state.memories += 1;
         if self.state.memories == 2 {
-            self.note(Feature::MultiMemory, offset, format!("a second memory, {}", name()));
+            self.note(
+                Feature::MultiMemory,
+                offset,
+                format!("a second memory, {}", name()),
+            );
         }
         if ty.memory64 {
             self.note(Feature::Memory64, offset, format!("64-bit {}", name()));
@@ -420,7 +424,11 @@ impl SectionScan<'_> {
                 inner.extend(t);
             }
             D::FixedLengthList(t, _) => {
-                self.note(Feature::CmFixedLengthLists, offset, "a fixed-length list type");
+                self.note(
+                    Feature::CmFixedLengthLists,
+                    offset,
+                    "a fixed-length list type",
+                );
                 inner.push(t);
             }
             D::Map(k, v) => {
@@ -469,9 +477,11 @@ impl SectionScan<'_> {
         };
         for option in options {
             match option {
-                CanonicalOption::Async | CanonicalOption::Callback(_) => {
-                    self.note(Feature::CmAsync, offset, format!("the async option of `{name}`"))
-                }
+                CanonicalOption::Async | CanonicalOption::Callback(_) => self.note(
+                    Feature::CmAsync,
+                    offset,
+                    format!("the async option of `{name}`"),
+                ),
                 CanonicalOption::Gc | CanonicalOption::CoreType(_) => {
                     self.note(Feature::CmGc, offset, format!("the gc option of `{name}`"))
                 }
@@ -492,9 +502,7 @@ fn canonical_feature(canon: &CanonicalFunction) -> Option<(Feature, &'static str
         C::ResourceNew { .. } | C::ResourceDrop { .. } | C::ResourceRep { .. } => return None,
         C::ThreadSpawnRef { .. } => (SharedEverythingThreads, "thread.spawn-ref"),
         C::ThreadSpawnIndirect { .. } => (SharedEverythingThreads, "thread.spawn-indirect"),
-        C::ThreadAvailableParallelism => {
-            (SharedEverythingThreads, "thread.available-parallelism")
-        }
+        C::ThreadAvailableParallelism => (SharedEverythingThreads, "thread.available-parallelism"),
         C::BackpressureInc => (CmAsync, "backpressure.inc"),
         C::BackpressureDec => (CmAsync, "backpressure.dec"),
         C::TaskReturn { .. } => (CmAsync, "task.return"),
@@ -769,9 +777,9 @@ impl<'a> wasmparser::VisitSimdOperator<'a> for OpScan<'_> {
 pub(crate) fn instruction_name(visit: &str) -> String {
     let name = visit.strip_prefix("visit_").unwrap_or(visit);
     const PREFIXES: [&str; 22] = [
-        "i32", "i64", "f32", "f64", "v128", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4",
-        "f64x2", "memory", "table", "ref", "local", "global", "elem", "data", "struct", "array",
-        "any", "extern",
+        "i32", "i64", "f32", "f64", "v128", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2",
+        "memory", "table", "ref", "local", "global", "elem", "data", "struct", "array", "any",
+        "extern",
     ];
     match name.split_once('_') {
         Some((prefix, rest)) if PREFIXES.contains(&prefix) => format!("{prefix}.{rest}"),
