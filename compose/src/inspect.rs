@@ -201,11 +201,7 @@ fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderEr
         if let Some((kind, range)) = nested {
             // Numbered among the parent's nodes of the same kind that came before.
             let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
-            stack.push(new_node(
-                kind,
-                Some(index),
-                range.start as u64..range.end as u64,
-            ));
+            stack.push(new_node(kind, Some(index), range.start..range.end));
             continue;
         }
         match payload {

@@ -101,6 +101,8 @@ impl fmt::Display for Location {
     }
 }
 
+// Errors are made once per run, so their size does not matter.
+#[allow(clippy::result_large_err)]
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
     #[error(transparent)]
@@ -123,6 +125,7 @@ pub enum ValidateError {
 
 /// Validates `bytes` (named `name` in messages) with `features` enabled, and finds the
 /// post-MVP features it uses.
+#[allow(clippy::result_large_err)] // made once per run; see `ValidateError`
 pub fn validate(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<Report, ValidateError> {
     let kind = classify(name, bytes)?;
     let mut validator = Validator::new_with_features(features);
@@ -130,7 +133,7 @@ pub fn validate(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<Repo
     let mut uses = Uses::default();
     let mut jobs = Vec::new();
     let invalid = |walk: &Walk, e: wasmparser::BinaryReaderError, func: Option<u32>| {
-        invalid_in(name, kind, walk, walk.current(), func, e)
+        invalid_in(name, kind, features, walk, walk.current(), func, e)
     };
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| invalid(&walk, e, None))?;
@@ -174,7 +177,15 @@ pub fn validate(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<Repo
         })
         .reduce(Outcome::default, Outcome::merge);
     if let Some((_, frame, index, e)) = outcome.error {
-        return Err(invalid_in(name, kind, &walk, frame, Some(index), e));
+        return Err(invalid_in(
+            name,
+            kind,
+            features,
+            &walk,
+            frame,
+            Some(index),
+            e,
+        ));
     }
     let uses = uses.merge(outcome.uses);
     Ok(Report {
@@ -341,6 +352,7 @@ impl Walk {
 fn invalid_in(
     name: &str,
     kind: ArtifactKind,
+    features: WasmFeatures,
     walk: &Walk,
     frame: usize,
     func: Option<u32>,
@@ -359,6 +371,11 @@ fn invalid_in(
     }
     let missing_features = e.missing_wasm_feature().map(flag_names).unwrap_or_default();
     let hint = match missing_features.as_slice() {
+        // Some disabled features surface as decoding errors rather than feature errors.
+        [] if features != WasmFeatures::default() => "It may use a feature the selected \
+               feature set leaves out: validate it with the default features and `--target` \
+               to see what it uses and where"
+            .to_string(),
         [] => "Its producer emitted invalid WebAssembly: rebuild it with an up-to-date \
                toolchain, and report the problem to the producer if it persists"
             .to_string(),

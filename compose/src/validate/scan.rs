@@ -589,7 +589,7 @@ pub(crate) fn function(body: &FunctionBody<'_>, frame: usize, index: u32) -> Res
     let mut uses = Uses::default();
     for local in body.get_locals_reader()?.into_iter() {
         let (_, ty) = local?;
-        let offset = body.range().start as u64;
+        let offset = body.range().start;
         valtype_features(ty, &mut |feature| {
             uses.hit(feature, || Hit {
                 offset,
@@ -624,7 +624,7 @@ struct OpScan<'u> {
 impl OpScan<'_> {
     fn run(&mut self, mut reader: wasmparser::OperatorsReader<'_>) -> Result<()> {
         while !reader.eof() {
-            self.offset = reader.original_position() as u64;
+            self.offset = reader.original_position();
             reader.visit_operator(self)?;
         }
         Ok(())
@@ -644,11 +644,17 @@ impl OpScan<'_> {
         };
         if let Some(feature) = feature {
             let (offset, frame, func) = (self.offset, self.frame, self.func);
+            let in_const = self.in_const;
             self.uses.hit(feature, || Hit {
                 offset,
                 frame,
                 func,
-                what: What::Instr(visit),
+                what: if in_const {
+                    let name = instruction_name(visit);
+                    What::Text(format!("{name} in a constant expression").into())
+                } else {
+                    What::Instr(visit)
+                },
             });
         }
     }
