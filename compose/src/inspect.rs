@@ -1,1 +1,426 @@
 //! Structure of a component: imports, exports, nested modules, producers and WIT.
+//!
+//! The tree of nested artifacts comes from one wasmparser walk (the same walk
+//! `wasm-tools metadata show` does), so it works on any well-formed binary. The typed view of
+//! imports and exports, with function signatures, comes from decoding the component's WIT,
+//! which only succeeds for components whose types WIT can express; when it fails the tree's
+//! plain names and kinds are still there.
+
+use crate::input::{classify, ArtifactKind, InputError};
+use std::ops::Range;
+use wasmparser::{
+    ComponentExternalKind, ComponentTypeRef, ExternalKind, KnownCustom, Parser, Payload, TypeRef,
+};
+use wit_component::{DecodedWasm, WitPrinter};
+use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
+
+/// Everything `inspect` shows about one file.
+#[derive(Debug, serde::Serialize)]
+pub struct Inspection {
+    pub kind: ArtifactKind,
+    pub size: u64,
+    /// The input and everything nested in it.
+    pub tree: Node,
+    /// Imports and exports with their WIT types, when the component's WIT could be decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub world: Option<World>,
+    /// Why the WIT could not be decoded, for components.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wit_error: Option<String>,
+}
+
+/// A module or component and what it holds.
+#[derive(Debug, serde::Serialize)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// Position among its parent's modules (or components); `None` for the input itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// From the name section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Byte range in the input, as `wasm-tools metadata show` prints it.
+    pub range: Range<u64>,
+    pub size: u64,
+    pub producers: Vec<Producer>,
+    pub imports: Vec<Item>,
+    pub exports: Vec<Item>,
+    pub children: Vec<Node>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeKind {
+    CoreModule,
+    Component,
+}
+
+/// One field of a producers section: `language`, `processed-by` or `sdk`.
+#[derive(Debug, serde::Serialize)]
+pub struct Producer {
+    pub field: String,
+    /// Tool names with their versions.
+    pub values: Vec<(String, String)>,
+}
+
+/// An import or export by name and kind (`func`, `instance`, `memory`, ...).
+#[derive(Debug, serde::Serialize)]
+pub struct Item {
+    pub name: String,
+    pub kind: &'static str,
+}
+
+/// The component's imports and exports as WIT sees them.
+#[derive(Debug, serde::Serialize)]
+pub struct World {
+    pub imports: Vec<WorldEntry>,
+    pub exports: Vec<WorldEntry>,
+}
+
+/// An interface, function or type a world imports or exports.
+#[derive(Debug, serde::Serialize)]
+pub struct WorldEntry {
+    pub name: String,
+    /// `interface`, `func` or `type`.
+    pub kind: &'static str,
+    /// For interfaces, the types and functions inside, one WIT declaration each
+    /// (`log: func(level: level, message: string)`); for a function, its signature.
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("`{name}` could not be read: {message}")]
+    Read { name: String, message: String },
+    #[error(
+        "`{name}` is a core module, which has no WIT; WIT describes components. \
+         Build a component from it with `wasm-tools component new`"
+    )]
+    NoWit { name: String },
+    #[error("the WIT of `{name}` could not be decoded: {message}")]
+    Wit { name: String, message: String },
+}
+
+/// Reads the structure of `bytes` (named `name` in messages).
+pub fn inspect(name: &str, bytes: &[u8]) -> Result<Inspection, InspectError> {
+    let kind = classify(name, bytes)?;
+    let tree = tree(bytes).map_err(|message| InspectError::Read {
+        name: name.to_string(),
+        message,
+    })?;
+    let (world, wit_error) = match kind {
+        ArtifactKind::Component => match wit_component::decode(bytes) {
+            Ok(decoded) => (world(&decoded), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        },
+        _ => (None, None),
+    };
+    Ok(Inspection {
+        kind,
+        size: bytes.len() as u64,
+        tree,
+        world,
+        wit_error,
+    })
+}
+
+/// The WIT text of a component or WIT package, as `wasm-tools component wit` prints it.
+pub fn wit(name: &str, bytes: &[u8]) -> Result<String, InspectError> {
+    if classify(name, bytes)? == ArtifactKind::CoreModule {
+        return Err(InspectError::NoWit {
+            name: name.to_string(),
+        });
+    }
+    let wit_error = |e: anyhow::Error| InspectError::Wit {
+        name: name.to_string(),
+        message: format!("{e:#}"),
+    };
+    let decoded = wit_component::decode(bytes).map_err(wit_error)?;
+    let resolve = decoded.resolve();
+    let main = decoded.package();
+    let nested: Vec<_> = resolve
+        .packages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != main)
+        .collect();
+    let mut printer = WitPrinter::default();
+    printer.print(resolve, main, &nested).map_err(wit_error)?;
+    Ok(printer.output.to_string())
+}
+
+fn new_node(kind: NodeKind, index: Option<u32>, range: Range<u64>) -> Node {
+    Node {
+        kind,
+        index,
+        name: None,
+        size: range.end - range.start,
+        range,
+        producers: Vec::new(),
+        imports: Vec::new(),
+        exports: Vec::new(),
+        children: Vec::new(),
+    }
+}
+
+/// The nesting tree; errors are `message at offset`.
+fn tree(bytes: &[u8]) -> Result<Node, String> {
+    walk(bytes).map_err(|e| format!("{} at offset {:#x}", e.message(), e.offset()))?
+}
+
+/// `Ok(Err(_))` when the file ends before its last `End`.
+fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderError> {
+    // Open nodes, innermost last. A nested module's node is pushed at its module section,
+    // which carries its range, and popped at its `End`.
+    let mut stack: Vec<Node> = Vec::new();
+    let whole = 0..bytes.len() as u64;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload?;
+        if let Payload::Version { encoding, .. } = &payload {
+            if stack.is_empty() {
+                let kind = match encoding {
+                    wasmparser::Encoding::Module => NodeKind::CoreModule,
+                    wasmparser::Encoding::Component => NodeKind::Component,
+                };
+                stack.push(new_node(kind, None, whole.clone()));
+            }
+            continue;
+        }
+        let nested = match &payload {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => Some((NodeKind::CoreModule, unchecked_range.clone())),
+            Payload::ComponentSection {
+                unchecked_range, ..
+            } => Some((NodeKind::Component, unchecked_range.clone())),
+            _ => None,
+        };
+        let node = stack.last_mut().expect("a version payload comes first");
+        if let Some((kind, range)) = nested {
+            // Numbered among the parent's nodes of the same kind that came before.
+            let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
+            stack.push(new_node(kind, Some(index), range.start..range.end));
+            continue;
+        }
+        match payload {
+            Payload::End(_) => {
+                let done = stack.pop().expect("an end closes an open node");
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => return Ok(Ok(done)),
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import?;
+                    node.imports.push(Item {
+                        name: format!("{}::{}", import.module, import.name),
+                        kind: core_type_ref_kind(&import.ty),
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    node.exports.push(Item {
+                        name: export.name.to_string(),
+                        kind: core_kind(export.kind),
+                    });
+                }
+            }
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    let import = import?;
+                    node.imports.push(Item {
+                        name: import.name.name.to_string(),
+                        kind: component_type_ref_kind(&import.ty),
+                    });
+                }
+            }
+            Payload::ComponentExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    node.exports.push(Item {
+                        name: export.name.name.to_string(),
+                        kind: component_kind(export.kind),
+                    });
+                }
+            }
+            Payload::CustomSection(section) => match section.as_known() {
+                KnownCustom::Producers(_) => {
+                    let producers =
+                        wasm_metadata::Producers::from_bytes(section.data(), section.data_offset());
+                    // A malformed producers section is left out rather than failing inspect.
+                    if let Ok(producers) = producers {
+                        node.producers = producers
+                            .iter()
+                            .map(|(field, values)| Producer {
+                                field: field.clone(),
+                                values: values
+                                    .iter()
+                                    .map(|(n, v)| (n.clone(), v.clone()))
+                                    .collect(),
+                            })
+                            .collect();
+                    }
+                }
+                KnownCustom::Name(reader) => {
+                    for name in reader.into_iter().flatten() {
+                        if let wasmparser::Name::Module { name, .. } = name {
+                            node.name = Some(name.to_string());
+                        }
+                    }
+                }
+                KnownCustom::ComponentName(reader) => {
+                    for name in reader.into_iter().flatten() {
+                        if let wasmparser::ComponentName::Component { name, .. } = name {
+                            node.name = Some(name.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    // `classify` has already walked the file, so a missing `End` cannot happen here; answer
+    // with an error rather than a panic all the same.
+    Ok(Err(format!(
+        "unexpected end of file at offset {:#x}",
+        bytes.len()
+    )))
+}
+
+fn core_type_ref_kind(ty: &TypeRef) -> &'static str {
+    match ty {
+        TypeRef::Func(_) | TypeRef::FuncExact(_) => "func",
+        TypeRef::Table(_) => "table",
+        TypeRef::Memory(_) => "memory",
+        TypeRef::Global(_) => "global",
+        TypeRef::Tag(_) => "tag",
+    }
+}
+
+fn core_kind(kind: ExternalKind) -> &'static str {
+    match kind {
+        ExternalKind::Func | ExternalKind::FuncExact => "func",
+        ExternalKind::Table => "table",
+        ExternalKind::Memory => "memory",
+        ExternalKind::Global => "global",
+        ExternalKind::Tag => "tag",
+    }
+}
+
+fn component_type_ref_kind(ty: &ComponentTypeRef) -> &'static str {
+    match ty {
+        ComponentTypeRef::Module(_) => "module",
+        ComponentTypeRef::Func(_) => "func",
+        ComponentTypeRef::Value(_) => "value",
+        ComponentTypeRef::Type(_) => "type",
+        ComponentTypeRef::Instance(_) => "instance",
+        ComponentTypeRef::Component(_) => "component",
+    }
+}
+
+fn component_kind(kind: ComponentExternalKind) -> &'static str {
+    match kind {
+        ComponentExternalKind::Module => "module",
+        ComponentExternalKind::Func => "func",
+        ComponentExternalKind::Value => "value",
+        ComponentExternalKind::Type => "type",
+        ComponentExternalKind::Instance => "instance",
+        ComponentExternalKind::Component => "component",
+    }
+}
+
+fn world(decoded: &DecodedWasm) -> Option<World> {
+    let DecodedWasm::Component(resolve, world) = decoded else {
+        return None;
+    };
+    let world = &resolve.worlds[*world];
+    let entries = |items: &indexmap::IndexMap<WorldKey, WorldItem>| {
+        items
+            .iter()
+            .map(|(key, item)| world_entry(resolve, key, item))
+            .collect()
+    };
+    Some(World {
+        imports: entries(&world.imports),
+        exports: entries(&world.exports),
+    })
+}
+
+fn world_entry(resolve: &Resolve, key: &WorldKey, item: &WorldItem) -> WorldEntry {
+    let name = resolve.name_world_key(key);
+    match item {
+        WorldItem::Interface { id, .. } => {
+            let iface = &resolve.interfaces[*id];
+            let types = iface
+                .types
+                .iter()
+                .map(|(name, id)| type_decl(resolve, name, &resolve.types[*id].kind));
+            let funcs = iface.functions.values().map(|f| signature(resolve, f));
+            WorldEntry {
+                name,
+                kind: "interface",
+                items: types.chain(funcs).collect(),
+            }
+        }
+        WorldItem::Function(f) => WorldEntry {
+            name,
+            kind: "func",
+            items: vec![signature(resolve, f)],
+        },
+        WorldItem::Type { id, .. } => WorldEntry {
+            name,
+            kind: "type",
+            items: vec![type_decl(
+                resolve,
+                &resolve.types[*id].name.clone().unwrap_or_default(),
+                &resolve.types[*id].kind,
+            )],
+        },
+    }
+}
+
+/// `log: func(level: level, message: string) -> u32`
+fn signature(resolve: &Resolve, f: &Function) -> String {
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .map(|p| format!("{}: {}", p.name, type_name(resolve, &p.ty)))
+        .collect();
+    let result = f
+        .result
+        .as_ref()
+        .map(|t| format!(" -> {}", type_name(resolve, t)))
+        .unwrap_or_default();
+    format!("{}: func({}){result}", f.name, params.join(", "))
+}
+
+fn type_name(resolve: &Resolve, ty: &Type) -> String {
+    let mut printer = WitPrinter::default();
+    match printer.print_type_name(resolve, ty) {
+        Ok(()) => printer.output.to_string(),
+        // Types WIT cannot name (anonymous handles in odd positions) are shown as such.
+        Err(_) => "<unnamed type>".to_string(),
+    }
+}
+
+/// `enum level`, `record entry`, `type bytes = list<u8>`: the head of a WIT type definition.
+fn type_decl(resolve: &Resolve, name: &str, kind: &TypeDefKind) -> String {
+    let keyword = match kind {
+        TypeDefKind::Record(_) => "record",
+        TypeDefKind::Resource => "resource",
+        TypeDefKind::Flags(_) => "flags",
+        TypeDefKind::Variant(_) => "variant",
+        TypeDefKind::Enum(_) => "enum",
+        TypeDefKind::Type(target) => {
+            return format!("type {name} = {}", type_name(resolve, target))
+        }
+        _ => "type",
+    };
+    format!("{keyword} {name}")
+}

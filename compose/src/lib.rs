@@ -5,9 +5,11 @@
 
 pub mod composition;
 pub mod explain;
+pub mod features;
 pub mod input;
 pub mod inspect;
 pub mod plan;
+pub mod profile;
 pub mod provenance;
 mod report;
 pub mod validate;
