@@ -1,5 +1,7 @@
 //! Writing outputs so that a failure never leaves a half-written file behind: bytes go to a
-//! temporary file beside the target, are flushed to disk, and only then renamed over it.
+//! temporary file beside the target and only then are renamed over it. Like cargo's build
+//! outputs, they are not fsynced: an output can always be rebuilt, and an 18 MB fsync would
+//! cost more than the whole composition.
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -32,7 +34,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(without_temp_path)
         .with_context(context)?;
     tmp.write_all(bytes).with_context(context)?;
-    tmp.as_file().sync_all().with_context(context)?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(context)?;

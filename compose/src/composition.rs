@@ -7,7 +7,7 @@ use crate::provenance::{self, InputDigest};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use wac_graph::types::{are_semver_compatible, Package};
-use wac_graph::{CompositionGraph, EncodeOptions, NodeId, Processor};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
 
 /// One file handed to `compose`: the name to show in messages, and its bytes.
 pub struct Input {
@@ -122,39 +122,7 @@ pub fn compose(
     options: &ComposeOptions,
 ) -> Result<Composition, ComposeError> {
     let inputs: Vec<Input> = std::iter::once(socket).chain(plugs).collect();
-    let digests = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| InputDigest::new(if i == 0 { "socket" } else { "plug" }, input))
-        .collect::<Vec<_>>();
-
-    let mut graph = CompositionGraph::new();
-    let mut packages = Vec::with_capacity(inputs.len());
-    let package_names = package_names(&inputs);
-    let mut names = Vec::with_capacity(inputs.len());
-    for (input, package_name) in inputs.into_iter().zip(&package_names) {
-        match classify(&input.name, &input.bytes)? {
-            ArtifactKind::Component => {}
-            kind => {
-                return Err(ComposeError::NotAComponent {
-                    name: input.name,
-                    kind,
-                })
-            }
-        }
-        // The bytes move into the package: holding a second copy of an 18 MB input is what
-        // would push peak memory past twice the input size.
-        let package = Package::from_bytes(package_name, None, input.bytes, graph.types_mut())
-            .map_err(|e| ComposeError::InvalidComponent {
-                name: input.name.clone(),
-                detail: format!("{e:#}"),
-            })?;
-        let id = graph
-            .register_package(package)
-            .map_err(|e| ComposeError::Encode(e.into()))?;
-        packages.push(id);
-        names.push(input.name);
-    }
+    let (mut graph, packages, names, package_names) = load(inputs)?;
 
     let nodes: Vec<Node> = names
         .iter()
@@ -193,19 +161,24 @@ pub fn compose(
             .map_err(|e| ComposeError::Encode(e.into()))?;
     }
 
-    let version = env!("CARGO_PKG_VERSION");
-    let encoded = graph
-        .encode(EncodeOptions {
-            define_components: true,
-            validate: false,
-            processor: Some(Processor {
-                name: "wtool",
-                version,
-            }),
-        })
-        .map_err(|e| ComposeError::Encode(e.into()))?;
-    let bytes = provenance::stamp(encoded, &digests);
-    validate_output(&bytes, options)?;
+    // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
+    let (digests, encoded) = rayon::join(
+        || {
+            packages
+                .iter()
+                .zip(&names)
+                .enumerate()
+                .map(|(i, (&id, name))| {
+                    let role = if i == 0 { "socket" } else { "plug" };
+                    InputDigest::new(role, name, graph[id].bytes())
+                })
+                .collect::<Vec<_>>()
+        },
+        || encode_and_validate(&graph, options),
+    );
+    // A custom section cannot change what the validated component means or whether it is
+    // valid, so stamping after validation keeps the hashing off the critical path.
+    let bytes = provenance::stamp(encoded?, &digests);
 
     let host_imports = host_imports(&bytes, &plan)?;
     Ok(Composition {
@@ -219,6 +192,41 @@ pub fn compose(
         },
         bytes,
     })
+}
+
+type Loaded = (CompositionGraph, Vec<PackageId>, Vec<String>, Vec<String>);
+
+/// Classifies and decodes every input into one graph's type arena.
+fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    let mut packages = Vec::with_capacity(inputs.len());
+    let package_names = package_names(&inputs);
+    let mut names = Vec::with_capacity(inputs.len());
+    for (input, package_name) in inputs.into_iter().zip(&package_names) {
+        match classify(&input.name, &input.bytes)? {
+            ArtifactKind::Component => {}
+            kind => {
+                return Err(ComposeError::NotAComponent {
+                    name: input.name,
+                    kind,
+                })
+            }
+        }
+        // The bytes move into the package: a second copy of an 18 MB input would push peak
+        // memory past twice the input size.
+        let package = Package::from_bytes(package_name, None, input.bytes, graph.types_mut())
+            .map_err(|e| ComposeError::InvalidComponent {
+                name: input.name.clone(),
+                detail: format!("{e:#}"),
+            })?;
+        let id = graph
+            .register_package(package)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+        packages.push(id);
+        names.push(input.name);
+    }
+
+    Ok((graph, packages, names, package_names))
 }
 
 /// Package names only reach the output's name section, so they are derived from file stems
@@ -263,7 +271,7 @@ fn package_names(inputs: &[Input]) -> Vec<String> {
 /// Instantiates every used input once and wires the planned links.
 fn build_graph(
     graph: &mut CompositionGraph,
-    packages: &[wac_graph::PackageId],
+    packages: &[PackageId],
     plan: &Plan,
     names: &[String],
 ) -> Result<BTreeMap<usize, NodeId>, ComposeError> {
@@ -290,12 +298,27 @@ fn build_graph(
     Ok(instances)
 }
 
+fn encode_and_validate(
+    graph: &CompositionGraph,
+    options: &ComposeOptions,
+) -> Result<Vec<u8>, ComposeError> {
+    let encoded = graph
+        .encode(EncodeOptions {
+            define_components: true,
+            validate: false,
+            processor: Some(Processor {
+                name: "wtool",
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        })
+        .map_err(|e| ComposeError::Encode(e.into()))?;
+    validate_output(&encoded, options)?;
+    Ok(encoded)
+}
+
 fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), ComposeError> {
     let check = |features| {
-        wasmparser::Validator::new_with_features(features)
-            .validate_all(bytes)
-            .map(drop)
-            .map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+        validate_parallel(bytes, features).map_err(|e| ComposeError::InvalidOutput(e.to_string()))
     };
     match options.features {
         Some(features) => check(features),
@@ -304,6 +327,31 @@ fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), Compose
         None => check(wasmparser::WasmFeatures::default())
             .or_else(|_| check(wasmparser::WasmFeatures::all())),
     }
+}
+
+/// Structure serially, function bodies on the rayon pool: bodies are most of an 18 MB
+/// component's validation time, and they are independent of each other.
+fn validate_parallel(
+    bytes: &[u8],
+    features: wasmparser::WasmFeatures,
+) -> Result<(), wasmparser::BinaryReaderError> {
+    use rayon::prelude::*;
+    let mut validator = wasmparser::Validator::new_with_features(features);
+    let mut bodies = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::ValidPayload::Func(func, body) = validator.payload(&payload?)? {
+            bodies.push((func, body));
+        }
+    }
+    bodies.into_par_iter().try_for_each_init(
+        wasmparser::FuncValidatorAllocations::default,
+        |allocs, (func, body)| {
+            let mut func = func.into_validator(std::mem::take(allocs));
+            func.validate(&body)?;
+            *allocs = func.into_allocations();
+            Ok(())
+        },
+    )
 }
 
 /// The output's imports, traced back to the inputs that asked for them.

@@ -1,6 +1,5 @@
 //! Recording what went into an output: the sha256 of every input, in a custom section.
 
-use crate::composition::Input;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -17,18 +16,13 @@ pub struct InputDigest {
 }
 
 impl InputDigest {
-    pub fn new(role: &'static str, input: &Input) -> Self {
-        let file = input
-            .name
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(&input.name)
-            .to_string();
+    pub fn new(role: &'static str, name: &str, bytes: &[u8]) -> Self {
+        let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
         Self {
             role,
             file,
-            sha256: hex::encode(Sha256::digest(&input.bytes)),
-            size: input.bytes.len(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len(),
         }
     }
 }
