@@ -2,7 +2,7 @@
 //!
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
-//! `%tmp` a fresh scratch directory and `%root` the workspace root. A `RUN:` must exit 0 and a
+//! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace root. A `RUN:` must exit 0 and a
 //! `FAIL:` must not. Commands run in a scratch directory where `fixtures/` and `tests/` resolve
 //! to the workspace's. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
 //! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
@@ -32,8 +32,19 @@ fn main() {
     });
     let bless = std::env::var_os("BLESS").is_some();
     let (mut passed, mut failed) = (0, 0);
+    // Commands of one file share a scratch directory, so a later command can read what an
+    // earlier one wrote (compose, then validate the output).
+    let mut scratch: Option<(PathBuf, tempfile::TempDir)> = None;
     for case in &cases {
-        match run(&root, case, bless) {
+        if scratch.as_ref().is_none_or(|(file, _)| *file != case.file) {
+            let tmp = tempfile::tempdir().unwrap();
+            for dir in ["fixtures", "tests"] {
+                std::os::unix::fs::symlink(root.join(dir), tmp.path().join(dir)).unwrap();
+            }
+            scratch = Some((case.file.clone(), tmp));
+        }
+        let tmp = &scratch.as_ref().unwrap().1;
+        match run(&root, tmp.path(), case, bless) {
             Ok(()) => passed += 1,
             Err(msg) => {
                 failed += 1;
@@ -95,34 +106,30 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
     }
 }
 
-fn run(root: &Path, case: &Case, bless: bool) -> Result<(), String> {
-    // Each case runs in a scratch directory that sees the workspace's `fixtures/` and `tests/`
-    // through symlinks, so book examples such as `-o composed.wasm` run verbatim and leave
-    // nothing in the checkout.
-    let tmp = tempfile::tempdir().unwrap();
-    for dir in ["fixtures", "tests"] {
-        std::os::unix::fs::symlink(root.join(dir), tmp.path().join(dir)).unwrap();
-    }
+/// Runs one command in `tmp`, a scratch directory that sees the workspace's `fixtures/` and
+/// `tests/` through symlinks, so book examples such as `-o composed.wasm` run verbatim and
+/// leave nothing in the checkout.
+fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> {
     let rel = case.file.strip_prefix(root).unwrap();
     let args: Vec<String> = case
         .args
         .split_whitespace()
         .map(|a| {
-            a.replace("%tmp", &tmp.path().to_string_lossy())
+            a.replace("%tmp", &tmp.to_string_lossy())
                 .replace("%root", &root.to_string_lossy())
                 .replace('%', &rel.to_string_lossy())
         })
         .collect();
     let output = Command::new(env!("CARGO_BIN_EXE_wtool"))
         .args(&args)
-        .current_dir(tmp.path())
+        .current_dir(tmp)
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
         .output()
         .map_err(|e| format!("spawning wtool: {e}"))?;
     let normalize = |bytes: &[u8]| {
         String::from_utf8_lossy(bytes)
-            .replace(&*tmp.path().to_string_lossy(), "%tmp")
+            .replace(&*tmp.to_string_lossy(), "%tmp")
             .replace(&*root.to_string_lossy(), "%root")
             .replace("\r\n", "\n")
     };
