@@ -1,4 +1,5 @@
-//! `compose`: read inputs → plan → build the wac graph → encode → stamp provenance → validate.
+//! `compose`: classify and load inputs → plan → build the wac graph → encode and validate
+//! (beside hashing the inputs) → stamp provenance.
 
 use crate::explain::UnusedPlug;
 use crate::input::{classify, ArtifactKind, InputError};
@@ -17,8 +18,8 @@ pub struct Input {
 
 #[derive(Debug, Default, Clone)]
 pub struct ComposeOptions {
-    /// Features the output is validated with; `None` uses wasmparser's defaults, widened to
-    /// everything if an input already needs more.
+    /// Features the output is validated with; `None` tries wasmparser's defaults and falls
+    /// back to every feature, which wac already required of each input.
     pub features: Option<wasmparser::WasmFeatures>,
 }
 
