@@ -1,8 +1,17 @@
 use clap::Parser;
 
+mod cache;
 mod commands;
+mod config;
+mod digest;
 mod input;
+mod keys;
+mod lock;
 mod output;
+mod project;
+mod registry;
+mod resolver;
+mod witpkg;
 
 fn main() -> std::process::ExitCode {
     let cli = commands::Cli::parse();

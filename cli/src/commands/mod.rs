@@ -4,8 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 mod compose;
+mod fetch;
 mod inspect;
+mod key;
+mod publish;
 mod validate;
+mod yank;
 
 /// Build-time toolchain for WebAssembly components.
 #[derive(Parser)]
@@ -46,6 +50,10 @@ enum Command {
     Compose(compose::Args),
     Validate(validate::Args),
     Inspect(inspect::Args),
+    Fetch(fetch::Args),
+    Publish(publish::Args),
+    Yank(yank::Args),
+    Key(key::Args),
 }
 
 impl Cli {
@@ -54,6 +62,10 @@ impl Cli {
             Command::Compose(args) => args.run(&self.global),
             Command::Validate(args) => args.run(&self.global),
             Command::Inspect(args) => args.run(&self.global),
+            Command::Fetch(args) => args.run(&self.global),
+            Command::Publish(args) => args.run(&self.global),
+            Command::Yank(args) => args.run(&self.global),
+            Command::Key(args) => args.run(&self.global),
         };
         match result {
             Ok(code) => code,
@@ -63,6 +75,62 @@ impl Cli {
             }
         }
     }
+}
+
+/// Registry options shared by every command that talks to registries, in cargo's spelling.
+#[derive(Args, Clone, Debug)]
+pub struct RegistryArgs {
+    /// Use this registry for every package (a URL, `host[:port]`, or a local directory).
+    #[arg(long, env = "WTOOL_REGISTRY", value_name = "URL")]
+    pub registry: Option<String>,
+    /// Fail if the lock file would change.
+    #[arg(long)]
+    pub locked: bool,
+    /// Use only the lock and the cache; never the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Both --locked and --offline.
+    #[arg(long)]
+    pub frozen: bool,
+}
+
+impl RegistryArgs {
+    pub fn is_offline(&self) -> bool {
+        self.offline || self.frozen
+    }
+
+    pub fn open(&self, read_only: bool) -> anyhow::Result<crate::registry::Registries> {
+        let settings = std::sync::Arc::new(crate::config::Settings::load()?);
+        crate::registry::Registries::new(
+            settings,
+            self.registry.as_deref(),
+            self.is_offline(),
+            read_only,
+        )
+    }
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// An upload progress bar on stderr, hidden when stderr is not a terminal or output is quiet.
+pub fn progress_bar(global: &GlobalOpts, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if global.quiet || global.json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
 }
 
 /// Errors are rendered here rather than by anyhow's `Debug`, so that `RUST_BACKTRACE` in the

@@ -1,0 +1,251 @@
+use super::{GlobalOpts, RegistryArgs};
+use crate::lock::{self, Lock};
+use crate::output::write_atomically;
+use crate::project::{DepsTree, Project};
+use crate::resolver::{Mode, Resolver};
+use crate::witpkg::deps_dir_name;
+use anyhow::{bail, Result};
+use semver::{Version, VersionReq};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wasm_pkg_common::package::PackageRef;
+
+/// Download one package, or resolve and lock the WIT dependencies of a project.
+///
+/// With a package (`ns:name[@requirement]`), downloads it and checks its digest before writing
+/// it. Without one, reads the root package in `wit/`, resolves every foreign package it names
+/// (and what those depend on) against their registries, writes them to
+/// `wit/deps/<ns>-<name>-<version>/package.wit`, and records the exact versions and digests in
+/// `wkg.lock`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The package to download, e.g. `acme:logging@1.2` (a bare version means exactly it).
+    package: Option<String>,
+    /// Where to write a single package (a file, or a directory ending in `/`).
+    #[arg(short, long, requires = "package")]
+    output: Option<PathBuf>,
+    /// The project's WIT directory.
+    #[arg(short = 'd', long, default_value = "wit", conflicts_with = "package")]
+    wit_dir: PathBuf,
+    /// The lock file (default: `wkg.lock` beside the WIT directory).
+    #[arg(long, conflicts_with = "package")]
+    lock_file: Option<PathBuf>,
+    /// Write nothing; exit non-zero if `wit/deps` or the lock is out of date.
+    #[arg(long, conflicts_with = "package")]
+    check: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl Args {
+    pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
+        let runtime = super::runtime()?;
+        match &self.package {
+            Some(spec) => runtime.block_on(self.fetch_one(spec, global)),
+            None => runtime.block_on(self.fetch_project(global)),
+        }
+    }
+
+    async fn fetch_one(&self, spec: &str, global: &GlobalOpts) -> Result<ExitCode> {
+        let (name, req) = parse_spec(spec)?;
+        let registries = self.registry.open(false)?;
+        let lock = Lock::default();
+        let resolver = Resolver {
+            registries: &registries,
+            lock: &lock,
+            mode: Mode {
+                locked: false,
+                offline: self.registry.is_offline(),
+            },
+        };
+        let resolved = resolver.resolve(&name, &req).await?;
+        let e = &resolved.entry;
+        let file_name = format!("{}-{}-{}.wasm", e.name.namespace(), e.name.name(), e.version);
+        let path = match &self.output {
+            Some(p) if p.is_dir() || p.to_string_lossy().ends_with('/') => {
+                std::fs::create_dir_all(p)?;
+                p.join(file_name)
+            }
+            Some(p) => p.clone(),
+            None => PathBuf::from(file_name),
+        };
+        write_atomically(&path, &resolved.bytes)?;
+        if global.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "package": e.name.to_string(),
+                    "version": e.version.to_string(),
+                    "digest": e.digest.to_string(),
+                    "registry": e.registry,
+                    "path": path.display().to_string(),
+                })
+            );
+        } else if !global.quiet {
+            eprintln!(
+                "fetched {}@{} ({}) from `{}` into {}",
+                e.name,
+                e.version,
+                e.digest,
+                e.registry,
+                path.display()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn fetch_project(&self, global: &GlobalOpts) -> Result<ExitCode> {
+        let project = Project {
+            wit_dir: self.wit_dir.clone(),
+        };
+        let lock_path = self.lock_file.clone().unwrap_or_else(|| {
+            self.wit_dir
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(lock::FILE_NAME)
+        });
+        let old_lock = Lock::read(&lock_path)?;
+        let locked = self.registry.locked || self.registry.frozen || self.check;
+        let registries = self.registry.open(self.check)?;
+
+        let previously_managed: BTreeSet<String> = old_lock
+            .entries()
+            .map(|e| deps_dir_name(&e.name, &e.version))
+            .collect();
+        let (vendored, provided) = project.vendored(&previously_managed)?;
+        let roots = project.requirements()?;
+
+        let resolver = Resolver {
+            registries: &registries,
+            lock: &old_lock,
+            mode: Mode {
+                locked,
+                offline: self.registry.is_offline(),
+            },
+        };
+        let nodes = resolver.resolve_closure(roots, &provided).await?;
+
+        let mut tree = DepsTree::new();
+        for node in nodes.values() {
+            let e = &node.resolved.entry;
+            tree.insert(deps_dir_name(&e.name, &e.version), node.package.to_wit()?);
+        }
+        let new_lock = Lock::from_entries(nodes.values().map(|n| n.resolved.entry.clone()));
+        project.check_resolves(&tree, &vendored)?;
+
+        let lock_changed = new_lock != old_lock;
+        if self.check {
+            let mut stale = project.stale_entries(&tree, &previously_managed);
+            if lock_changed {
+                stale.push(format!("{} would change", lock_path.display()));
+            }
+            if stale.is_empty() {
+                if !global.quiet {
+                    eprintln!(
+                        "{} and {} are up to date",
+                        project.deps_dir().display(),
+                        lock_path.display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("error: out of date (nothing was written):");
+            for s in &stale {
+                eprintln!("  {s}");
+            }
+            eprintln!("run `wtool fetch` and commit the result");
+            return Ok(ExitCode::FAILURE);
+        }
+        if locked && lock_changed {
+            let kept: BTreeSet<String> = new_lock
+                .entries()
+                .map(|e| format!("{} ({})", e.name, e.requirement))
+                .collect();
+            let dropped: Vec<String> = old_lock
+                .entries()
+                .map(|e| format!("{} ({})", e.name, e.requirement))
+                .filter(|e| !kept.contains(e))
+                .collect();
+            bail!(
+                "wkg.lock needs to be updated but --locked was passed to prevent this: it has \
+                 entries no longer used: {}; run `wtool fetch` without --locked and commit \
+                 wkg.lock",
+                dropped.join(", ")
+            );
+        }
+        let deps_stale = !project
+            .stale_entries(&tree, &previously_managed)
+            .is_empty();
+        if deps_stale {
+            project.write_deps(&tree, &vendored)?;
+        }
+        if lock_changed {
+            write_atomically(&lock_path, new_lock.to_toml().as_bytes())?;
+        }
+
+        if global.json {
+            let packages: Vec<_> = nodes
+                .values()
+                .map(|n| {
+                    let e = &n.resolved.entry;
+                    serde_json::json!({
+                        "package": e.name.to_string(),
+                        "requirement": e.requirement.to_string(),
+                        "version": e.version.to_string(),
+                        "registry": e.registry,
+                        "digest": e.digest.to_string(),
+                        "dir": deps_dir_name(&e.name, &e.version),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "packages": packages,
+                    "vendored": vendored,
+                    "deps_written": deps_stale,
+                    "lock_written": lock_changed,
+                }))?
+            );
+        } else if !global.quiet {
+            for n in nodes.values() {
+                let e = &n.resolved.entry;
+                eprintln!(
+                    "  {} {} -> {} from `{}`",
+                    e.name, e.requirement, e.version, e.registry
+                );
+            }
+            eprintln!(
+                "{} package(s) in {}{}; {} {}",
+                tree.len(),
+                project.deps_dir().display(),
+                if deps_stale { "" } else { " (unchanged)" },
+                lock_path.display(),
+                if lock_changed { "updated" } else { "unchanged" }
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `ns:name`, `ns:name@1.2` (a requirement, `^1.2`), or `ns:name@1.2.3` (exactly that version).
+pub fn parse_spec(spec: &str) -> Result<(PackageRef, VersionReq)> {
+    let (name, req) = match spec.split_once('@') {
+        Some((n, r)) => (n, Some(r)),
+        None => (spec, None),
+    };
+    let name: PackageRef = name
+        .parse()
+        .map_err(|e| anyhow::anyhow!("`{spec}` is not a package reference (`ns:name[@version]`): {e}"))?;
+    let req = match req {
+        None => VersionReq::STAR,
+        Some(r) => match r.parse::<Version>() {
+            Ok(v) => VersionReq::parse(&format!("={v}"))?,
+            Err(_) => r.parse().map_err(|e| {
+                anyhow::anyhow!("`{r}` in `{spec}` is not a version or version requirement: {e}")
+            })?,
+        },
+    };
+    Ok((name, req))
+}

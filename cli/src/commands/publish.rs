@@ -1,0 +1,185 @@
+use super::{GlobalOpts, RegistryArgs};
+use crate::input::InputFile;
+use crate::keys::{signing_key, KeyStore};
+use crate::registry::Registries;
+use crate::witpkg::{self, check_compatible, same_series, Decoded};
+use anyhow::{bail, Context, Result};
+use semver::Version;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wasm_pkg_common::package::PackageRef;
+
+/// Sign and publish a component or WIT package to a registry.
+///
+/// The package name and version come from the WIT package inside the file unless `--package`
+/// says otherwise; a WIT directory is built into a binary WIT package first. A new minor or
+/// patch release must stay compatible with the release before it in its series.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A `.wasm` (or `.wat`) component or WIT package, or a WIT directory (default: `wit`).
+    path: Option<PathBuf>,
+    /// The identity to publish under, `ns:name@version`.
+    #[arg(long, value_name = "NS:NAME@VERSION")]
+    package: Option<String>,
+    /// Check everything, but publish nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Publish even if the release breaks the previous one in its semver series.
+    #[arg(long)]
+    allow_breaking: bool,
+    /// The signing key to use from the key store (default: the registry's configured key, then
+    /// `default`; `WTOOL_SIGNING_KEY` wins over both).
+    #[arg(long)]
+    key: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl Args {
+    pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
+        super::runtime()?.block_on(self.publish(global))
+    }
+
+    async fn publish(&self, global: &GlobalOpts) -> Result<ExitCode> {
+        let path = self.path.clone().unwrap_or_else(|| PathBuf::from("wit"));
+        let bytes = if path.is_dir() {
+            witpkg::build_dir(&path)?
+        } else {
+            InputFile::read(&path)?.bytes
+        };
+        let shown = path.display().to_string();
+        let decoded = witpkg::decode(&bytes, &format!("`{shown}`"))?;
+        let (package, version) = self.identity(&decoded, &shown)?;
+
+        let registries = self.registry.open(false)?;
+        let registry = registries.for_package(&package)?;
+        let backend = registries.backend(&registry).await?;
+
+        let existing = backend.releases(&package).await?.unwrap_or_default();
+        if existing.iter().any(|r| r.version == version) {
+            bail!(
+                "{package}@{version} already exists in registry `{}`; versions are immutable, \
+                 so bump the version",
+                registry.name
+            );
+        }
+        if let (Decoded::Package(new), false) = (&decoded, self.allow_breaking) {
+            semver_gate(&registries, &package, &version, new, &existing).await?;
+        }
+
+        if self.dry_run {
+            let digest = crate::digest::Digest::of(&bytes);
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"package": package.to_string(), "version": version.to_string(), "digest": digest.to_string(), "registry": registry.name, "dry_run": true})
+                );
+            } else if !global.quiet {
+                eprintln!(
+                    "would publish {package}@{version} ({digest}, {} bytes) to `{}` (dry run)",
+                    bytes.len(),
+                    registry.name
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+
+        let store = KeyStore::new(&registries.settings().config_dir);
+        let configured = registries
+            .settings()
+            .wtool
+            .registries
+            .get(&registry.name)
+            .and_then(|r| r.key.clone());
+        let key = signing_key(&store, self.key.as_deref().or(configured.as_deref()))?;
+        let progress = super::progress_bar(global, "uploading");
+        let published = backend
+            .publish(&package, &version, &bytes, &key, &progress)
+            .await?;
+        progress.finish_and_clear();
+        if global.json {
+            println!("{}", serde_json::to_string(&published)?);
+        } else if !global.quiet {
+            eprintln!(
+                "published {}@{} ({}) to `{}`",
+                published.package, published.version, published.digest, published.registry
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn identity(&self, decoded: &Decoded, shown: &str) -> Result<(PackageRef, Version)> {
+        if let Some(spec) = &self.package {
+            let (name, version) = spec.split_once('@').with_context(|| {
+                format!("--package `{spec}` needs a version: `ns:name@1.0.0`")
+            })?;
+            let name = name
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--package `{spec}`: {e}"))?;
+            let version = version
+                .parse()
+                .with_context(|| format!("--package `{spec}`: `{version}` is not a version"))?;
+            return Ok((name, version));
+        }
+        match decoded {
+            Decoded::Package(p) => {
+                let name = p.name();
+                let Some(version) = name.version.clone() else {
+                    bail!(
+                        "`{shown}` declares `package {name};` without a version; add one \
+                         (`package {name}@0.1.0;`) or pass --package {name}@VERSION"
+                    );
+                };
+                let (package, _) = witpkg::requirement(name)?;
+                Ok((package, version))
+            }
+            Decoded::Component => bail!(
+                "`{shown}` is a component, which does not name its own package; pass \
+                 --package ns:name@version"
+            ),
+        }
+    }
+}
+
+/// The new release must not break its neighbours in the same series.
+async fn semver_gate(
+    registries: &Registries,
+    package: &PackageRef,
+    version: &Version,
+    new: &witpkg::WitPackage,
+    existing: &[crate::cache::Release],
+) -> Result<()> {
+    let in_series = existing
+        .iter()
+        .filter(|r| !r.yanked && same_series(&r.version, version));
+    let below = in_series
+        .clone()
+        .filter(|r| r.version < *version)
+        .max_by(|a, b| a.version.cmp(&b.version));
+    let above = in_series
+        .filter(|r| r.version > *version)
+        .min_by(|a, b| a.version.cmp(&b.version));
+    let registry = registries.for_package(package)?;
+    let backend = registries.backend(&registry).await?;
+    for (neighbour, newer_is_us) in [(below, true), (above, false)] {
+        let Some(neighbour) = neighbour else { continue };
+        let bytes = backend.download(package, neighbour).await?;
+        let what = format!("{package}@{}", neighbour.version);
+        let Decoded::Package(old) = witpkg::decode(&bytes, &what)? else {
+            continue;
+        };
+        let result = if newer_is_us {
+            check_compatible(&old, new)
+        } else {
+            check_compatible(new, &old)
+        };
+        result.map_err(|e| {
+            anyhow::anyhow!(
+                "semver check failed: {e:#}\n{package}@{version} and {what} are in the same \
+                 series, so they must be compatible; publish a new major (or 0.x minor) version, \
+                 or pass --allow-breaking"
+            )
+        })?;
+    }
+    Ok(())
+}

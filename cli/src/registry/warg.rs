@@ -1,0 +1,262 @@
+//! A warg registry through `warg-client` 0.10, which fetches and verifies the registry's
+//! checkpoints, log records and inclusion proofs itself. Its content store is wtool's own
+//! cache, so blobs are stored once and uploads can report progress.
+
+use super::{Backend, Published};
+use crate::cache::{RegistryCache, Release};
+use crate::digest::Digest;
+use anyhow::{anyhow, Context, Result};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use semver::Version;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use warg_client::storage::{
+    ContentStorage, FileSystemNamespaceMapStorage, FileSystemRegistryStorage, PublishEntry,
+    PublishInfo,
+};
+use warg_client::{Client, ClientError};
+use warg_crypto::hash::AnyHash;
+use warg_crypto::signing::PrivateKey;
+use warg_protocol::registry::PackageName;
+use wasm_pkg_common::package::PackageRef;
+
+type WargClient = Client<FileSystemRegistryStorage, CacheContent, FileSystemNamespaceMapStorage>;
+
+pub struct WargBackend {
+    name: String,
+    has_token: bool,
+    client: WargClient,
+    content: CacheContent,
+}
+
+impl WargBackend {
+    pub fn new(name: &str, url: &str, cache: RegistryCache, token: Option<String>) -> Result<Self> {
+        let state = cache.root().join("warg");
+        let registry = FileSystemRegistryStorage::lock(state.join("registries"))
+            .with_context(|| format!("cannot open the warg state in `{}`", state.display()))?;
+        let content = CacheContent {
+            cache,
+            progress: Default::default(),
+        };
+        let has_token = token.is_some();
+        let client = Client::new(
+            url,
+            registry,
+            content.clone(),
+            FileSystemNamespaceMapStorage::new(state.join("namespaces")),
+            token.map(secrecy::Secret::new),
+            false,
+            true,
+            false,
+            true,
+            None,
+            Default::default(),
+        )
+        .map_err(|e| anyhow!("registry `{name}` at {url}: {e}"))?;
+        Ok(Self {
+            name: name.to_string(),
+            has_token,
+            client,
+            content,
+        })
+    }
+
+    fn explain(&self, package: &PackageRef, e: ClientError) -> anyhow::Error {
+        let hint = match &e {
+            ClientError::Unauthorized(_) if !self.has_token => format!(
+                "; set {} to a publish token for this registry",
+                crate::config::token_env_var(&self.name)
+            ),
+            ClientError::Unauthorized(_) => {
+                "; the token was refused: check that it covers this namespace".into()
+            }
+            _ => String::new(),
+        };
+        anyhow!("registry `{}`, package `{package}`: {e}{hint}", self.name)
+    }
+}
+
+fn warg_name(package: &PackageRef) -> Result<PackageName> {
+    PackageName::new(package.to_string())
+        .map_err(|e| anyhow!("`{package}` is not a valid warg package name: {e}"))
+}
+
+fn any_hash(digest: &Digest) -> AnyHash {
+    digest.to_string().parse().expect("sha256 digests are AnyHash")
+}
+
+#[async_trait::async_trait]
+impl Backend for WargBackend {
+    async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
+        let name = warg_name(package)?;
+        let info = match self.client.fetch_package(&name).await {
+            Ok(info) => info,
+            Err(ClientError::PackageDoesNotExist { .. }) => return Ok(None),
+            Err(e) => return Err(self.explain(package, e)),
+        };
+        let releases = info
+            .state
+            .releases()
+            .map(|r| Release {
+                version: r.version.clone(),
+                digest: r.content().map(|h| h.to_string().parse()).transpose().ok().flatten(),
+                yanked: r.yanked(),
+            })
+            .collect();
+        Ok(Some(releases))
+    }
+
+    async fn download(&self, package: &PackageRef, release: &Release) -> Result<Vec<u8>> {
+        let name = warg_name(package)?;
+        let (_, stream) = self
+            .client
+            .download_exact_as_stream(&name, &release.version)
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        let mut stream = Box::pin(stream);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| {
+                format!(
+                    "registry `{}`: downloading {package}@{} failed",
+                    self.name, release.version
+                )
+            })?;
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    async fn publish(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        bytes: &[u8],
+        key: &PrivateKey,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Published> {
+        let name = warg_name(package)?;
+        let digest = Digest::of(bytes);
+        // The client uploads from its content store, which is our cache.
+        self.content.cache.write(&digest, bytes)?;
+        *self.content.progress.lock().unwrap() = Some(progress.clone());
+        let record = self
+            .client
+            .publish_with_info(
+                key,
+                PublishInfo {
+                    name: name.clone(),
+                    head: None,
+                    entries: vec![PublishEntry::Release {
+                        version: version.clone(),
+                        content: any_hash(&digest),
+                    }],
+                },
+            )
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        progress.finish_and_clear();
+        self.client
+            .wait_for_publish(&name, &record, Duration::from_millis(25))
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        Ok(Published {
+            package: package.to_string(),
+            version: version.to_string(),
+            digest: digest.to_string(),
+            registry: self.name.clone(),
+            record: Some(record.to_string()),
+        })
+    }
+
+    async fn yank(&self, package: &PackageRef, version: &Version, key: &PrivateKey) -> Result<()> {
+        let name = warg_name(package)?;
+        let record = self
+            .client
+            .publish_with_info(
+                key,
+                PublishInfo {
+                    name: name.clone(),
+                    head: None,
+                    entries: vec![PublishEntry::Yank {
+                        version: version.clone(),
+                    }],
+                },
+            )
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        self.client
+            .wait_for_publish(&name, &record, Duration::from_millis(25))
+            .await
+            .map_err(|e| self.explain(package, e))
+    }
+}
+
+/// warg-client's content store, backed by the registry's cache directory.
+#[derive(Clone)]
+struct CacheContent {
+    cache: RegistryCache,
+    progress: Arc<Mutex<Option<indicatif::ProgressBar>>>,
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>;
+
+fn digest_of(hash: &AnyHash) -> Option<Digest> {
+    hash.to_string().parse().ok()
+}
+
+#[async_trait::async_trait]
+impl ContentStorage for CacheContent {
+    async fn clear(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn content_location(&self, digest: &AnyHash) -> Option<PathBuf> {
+        let path = self.cache.blob_path(&digest_of(digest)?);
+        path.is_file().then_some(path)
+    }
+
+    async fn load_content(&self, digest: &AnyHash) -> Result<Option<ByteStream>> {
+        let Some(d) = digest_of(digest) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.cache.read(&d)? else {
+            return Ok(None);
+        };
+        let progress = self.progress.lock().unwrap().take();
+        if let Some(p) = &progress {
+            p.set_length(bytes.len() as u64);
+        }
+        let chunks: Vec<Result<Bytes>> = Bytes::from(bytes)
+            .chunks(256 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let stream = futures_util::stream::iter(chunks).inspect(move |chunk| {
+            if let (Some(p), Ok(c)) = (&progress, chunk) {
+                p.inc(c.len() as u64);
+            }
+        });
+        Ok(Some(Box::pin(stream)))
+    }
+
+    async fn store_content(
+        &self,
+        mut stream: ByteStream,
+        expected: Option<&AnyHash>,
+    ) -> Result<AnyHash> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        let digest = Digest::of(&bytes);
+        if let Some(expected) = expected.and_then(digest_of) {
+            self.cache.write(&expected, &bytes)?;
+        } else {
+            self.cache.write(&digest, &bytes)?;
+        }
+        Ok(any_hash(&digest))
+    }
+}

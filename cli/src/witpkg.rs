@@ -1,0 +1,186 @@
+//! Binary WIT packages: decoding what a registry serves, naming it, finding what it depends on,
+//! printing it as WIT text, building one from a `wit/` directory, and the semver check between
+//! two versions of one package.
+
+use anyhow::{anyhow, bail, Context, Result};
+use semver::{Version, VersionReq};
+use std::path::Path;
+use wasm_pkg_common::package::PackageRef;
+use wit_component::DecodedWasm;
+use wit_parser::{PackageId, PackageName, Resolve};
+
+pub struct WitPackage {
+    pub resolve: Resolve,
+    pub id: PackageId,
+}
+
+pub enum Decoded {
+    Package(WitPackage),
+    Component,
+}
+
+/// Decodes a registry artifact; `what` names it in errors (`acme:x@1.0.0 from registry r`).
+pub fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
+    match wit_component::decode(bytes) {
+        Ok(DecodedWasm::WitPackage(resolve, id)) => Ok(Decoded::Package(WitPackage { resolve, id })),
+        Ok(DecodedWasm::Component(..)) => Ok(Decoded::Component),
+        Err(e) => Err(anyhow!(
+            "{what} is neither a WIT package nor a component: {e:#}"
+        )),
+    }
+}
+
+impl WitPackage {
+    pub fn name(&self) -> &PackageName {
+        &self.resolve.packages[self.id].name
+    }
+
+    /// Every other package the binary embeds: the ones its types refer to, transitively.
+    pub fn dependencies(&self) -> Result<Vec<(PackageRef, VersionReq)>> {
+        let mut deps = Vec::new();
+        for (id, pkg) in self.resolve.packages.iter() {
+            if id != self.id {
+                deps.push(requirement(&pkg.name)?);
+            }
+        }
+        Ok(deps)
+    }
+
+    /// The package as WIT text, as `wit/deps/<dir>/package.wit` holds it.
+    pub fn to_wit(&self) -> Result<String> {
+        let mut printer = wit_component::WitPrinter::default();
+        printer.print(&self.resolve, self.id, &[])?;
+        Ok(printer.output.to_string())
+    }
+}
+
+/// A WIT reference becomes a requirement the way wkg derives it: `@1.2.3` pins `=1.2.3`, no
+/// version is `*`.
+pub fn requirement(name: &PackageName) -> Result<(PackageRef, VersionReq)> {
+    let package: PackageRef = format!("{}:{}", name.namespace, name.name)
+        .parse()
+        .map_err(|e| anyhow!("`{name}` is not a package name registries accept: {e}"))?;
+    let req = match &name.version {
+        Some(v) => VersionReq::parse(&format!("={v}"))?,
+        None => VersionReq::STAR,
+    };
+    Ok((package, req))
+}
+
+/// `wit/deps/<ns>-<name>-<version>`, the directory name wkg uses.
+pub fn deps_dir_name(package: &PackageRef, version: &Version) -> String {
+    format!("{}-{}-{version}", package.namespace(), package.name())
+}
+
+/// Encodes a WIT directory (its `deps/` included) as a binary WIT package.
+pub fn build_dir(dir: &Path) -> Result<Vec<u8>> {
+    let mut resolve = Resolve::default();
+    let (id, _) = resolve
+        .push_dir(dir)
+        .with_context(|| format!("cannot build a WIT package from `{}`", dir.display()))?;
+    wit_component::encode(&resolve, id)
+        .with_context(|| format!("cannot encode the WIT package in `{}`", dir.display()))
+}
+
+/// Checks that `newer` keeps every interface of `older` usable: nothing removed or changed,
+/// additions allowed (`wit-component`'s structural semver check, run with the newer version in
+/// the provider's seat).
+pub fn check_compatible(older: &WitPackage, newer: &WitPackage) -> Result<()> {
+    let older_name = older.name().clone();
+    let newer_name = newer.name().clone();
+    let older_ifaces: Vec<String> = older.resolve.packages[older.id]
+        .interfaces
+        .keys()
+        .cloned()
+        .collect();
+    let newer_pkg = &newer.resolve.packages[newer.id];
+    let removed: Vec<&String> = older_ifaces
+        .iter()
+        .filter(|i| !newer_pkg.interfaces.contains_key(*i))
+        .collect();
+    if !removed.is_empty() {
+        bail!(
+            "{newer_name} removes interface(s) {} that {older_name} has",
+            removed
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if older_ifaces.is_empty() {
+        return Ok(());
+    }
+    let mut merged = newer.resolve.clone();
+    merged
+        .merge(older.resolve.clone())
+        .context("cannot load both versions side by side")?;
+    let exports = |name: &PackageName| -> String {
+        let base = format!("{}:{}", name.namespace, name.name);
+        older_ifaces
+            .iter()
+            .map(|i| match &name.version {
+                Some(v) => format!("  export {base}/{i}@{v};\n"),
+                None => format!("  export {base}/{i};\n"),
+            })
+            .collect()
+    };
+    let probe = format!(
+        "package wtool:semver-probe;\nworld newer {{\n{}}}\nworld older {{\n{}}}\n",
+        exports(&newer_name),
+        exports(&older_name)
+    );
+    let probe_pkg = merged.push_str("semver-probe.wit", &probe)?;
+    let newer_world = merged.select_world(&[probe_pkg], Some("newer"))?;
+    let older_world = merged.select_world(&[probe_pkg], Some("older"))?;
+    wit_component::semver_check(merged, newer_world, older_world)
+        .map_err(|e| anyhow!("{newer_name} is not compatible with {older_name}: {e:#}"))
+}
+
+/// The versions a new release must stay compatible with: Cargo's series, `X.*` for X ≥ 1,
+/// `0.Y.*` for Y ≥ 1, and `0.0.Z` alone.
+pub fn same_series(a: &Version, b: &Version) -> bool {
+    if !a.pre.is_empty() || !b.pre.is_empty() {
+        return false;
+    }
+    if a.major > 0 {
+        a.major == b.major
+    } else if a.minor > 0 {
+        b.major == 0 && a.minor == b.minor
+    } else {
+        a.major == b.major && a.minor == b.minor && a.patch == b.patch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(text: &str) -> WitPackage {
+        let mut resolve = Resolve::default();
+        let id = resolve.push_str("t.wit", text).unwrap();
+        WitPackage { resolve, id }
+    }
+
+    #[test]
+    fn additions_pass_and_changes_fail() {
+        let v1 = pkg("package a:b@1.0.0; interface i { f: func(x: u32); }");
+        let v11 = pkg("package a:b@1.1.0; interface i { f: func(x: u32); g: func(); } interface j {}");
+        let broken = pkg("package a:b@1.2.0; interface i { f: func(x: string); }");
+        let removed = pkg("package a:b@1.3.0; interface k {}");
+        check_compatible(&v1, &v11).unwrap();
+        assert!(check_compatible(&v1, &broken).is_err());
+        let err = check_compatible(&v1, &removed).unwrap_err().to_string();
+        assert!(err.contains("`i`"), "{err}");
+    }
+
+    #[test]
+    fn series() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert!(same_series(&v("1.2.0"), &v("1.0.0")));
+        assert!(!same_series(&v("2.0.0"), &v("1.0.0")));
+        assert!(same_series(&v("0.2.1"), &v("0.2.0")));
+        assert!(!same_series(&v("0.3.0"), &v("0.2.0")));
+        assert!(!same_series(&v("0.0.2"), &v("0.0.1")));
+    }
+}
