@@ -30,7 +30,9 @@ impl Project {
                 self.wit_dir.display()
             );
         }
-        let group = UnresolvedPackageGroup::parse_dir(&self.wit_dir)?;
+        // The error already renders file, line and column; its cause would only repeat it.
+        let group =
+            UnresolvedPackageGroup::parse_dir(&self.wit_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut defined = BTreeSet::new();
         let mut names = BTreeSet::new();
         for pkg in std::iter::once(&group.main).chain(&group.nested) {

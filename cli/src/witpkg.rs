@@ -72,11 +72,11 @@ pub fn deps_dir_name(package: &PackageRef, version: &Version) -> String {
     format!("{}-{}-{version}", package.namespace(), package.name())
 }
 
-/// Encodes a WIT directory (its `deps/` included) as a binary WIT package.
-pub fn build_dir(dir: &Path) -> Result<Vec<u8>> {
+/// Encodes a WIT directory (its `deps/` included) or a `.wit` file as a binary WIT package.
+pub fn build_wit(dir: &Path) -> Result<Vec<u8>> {
     let mut resolve = Resolve::default();
     let (id, _) = resolve
-        .push_dir(dir)
+        .push_path(dir)
         .with_context(|| format!("cannot build a WIT package from `{}`", dir.display()))?;
     wit_component::encode(&resolve, id)
         .with_context(|| format!("cannot encode the WIT package in `{}`", dir.display()))
@@ -133,8 +133,31 @@ pub fn check_compatible(older: &WitPackage, newer: &WitPackage) -> Result<()> {
     let probe_pkg = merged.push_str("semver-probe.wit", &probe)?;
     let newer_world = merged.select_world(&[probe_pkg], Some("newer"))?;
     let older_world = merged.select_world(&[probe_pkg], Some("older"))?;
-    wit_component::semver_check(merged, newer_world, older_world)
-        .map_err(|e| anyhow!("{newer_name} is not compatible with {older_name}: {e:#}"))
+    wit_component::semver_check(merged, newer_world, older_world).map_err(|e| {
+        anyhow!(
+            "{newer_name} is not compatible with {older_name}:\n  {}",
+            describe_mismatch(&format!("{e:#}"))
+        )
+    })
+}
+
+/// The checker phrases its finding in terms of the probe components it builds; keep only the
+/// lines about the package's own items, without binary offsets.
+fn describe_mismatch(raw: &str) -> String {
+    let lines: Vec<String> = raw
+        .lines()
+        .flat_map(|l| l.split(": "))
+        .filter(|l| {
+            !l.contains("semver-compatible with the previous world")
+                && !l.contains("import `older`")
+                && !l.contains("import `newer`")
+        })
+        .map(|l| match l.find(" (at offset") {
+            Some(i) => l[..i].to_string(),
+            None => l.to_string(),
+        })
+        .collect();
+    lines.join("\n  ")
 }
 
 /// The versions a new release must stay compatible with: Cargo's series, `X.*` for X ≥ 1,

@@ -125,6 +125,13 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
         .current_dir(tmp)
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
+        // Each file gets its own config, keys and cache, and no registry from the environment.
+        .env("WTOOL_CONFIG_DIR", tmp.join(".config/wtool"))
+        .env("WTOOL_CACHE_DIR", tmp.join(".cache/wtool"))
+        .env("XDG_CONFIG_HOME", tmp.join(".config"))
+        .env_remove("WTOOL_REGISTRY")
+        .env_remove("WTOOL_SIGNING_KEY")
+        .env_remove("WKG_CONFIG_FILE")
         .output()
         .map_err(|e| format!("spawning wtool: {e}"))?;
     let normalize = |bytes: &[u8]| {

@@ -16,7 +16,8 @@ use wasm_pkg_common::package::PackageRef;
 /// patch release must stay compatible with the release before it in its series.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A `.wasm` (or `.wat`) component or WIT package, or a WIT directory (default: `wit`).
+    /// A `.wasm` (or `.wat`) component or WIT package, a WIT directory or a `.wit` file
+    /// (default: `wit`).
     path: Option<PathBuf>,
     /// The identity to publish under, `ns:name@version`.
     #[arg(long, value_name = "NS:NAME@VERSION")]
@@ -42,8 +43,9 @@ impl Args {
 
     async fn publish(&self, global: &GlobalOpts) -> Result<ExitCode> {
         let path = self.path.clone().unwrap_or_else(|| PathBuf::from("wit"));
-        let bytes = if path.is_dir() {
-            witpkg::build_dir(&path)?
+        let is_wit = path.is_dir() || path.extension().is_some_and(|e| e == "wit");
+        let bytes = if is_wit {
+            witpkg::build_wit(&path)?
         } else {
             InputFile::read(&path)?.bytes
         };
@@ -91,10 +93,17 @@ impl Args {
             .registries
             .get(&registry.name)
             .and_then(|r| r.key.clone());
-        let key = signing_key(&store, self.key.as_deref().or(configured.as_deref()))?;
+        let key = if backend.signs() {
+            Some(signing_key(
+                &store,
+                self.key.as_deref().or(configured.as_deref()),
+            )?)
+        } else {
+            None
+        };
         let progress = super::progress_bar(global, "uploading");
         let published = backend
-            .publish(&package, &version, &bytes, &key, &progress)
+            .publish(&package, &version, &bytes, key.as_ref(), &progress)
             .await?;
         progress.finish_and_clear();
         if global.json {

@@ -35,8 +35,12 @@ impl Args {
             let registry = registries.for_package(&package)?;
             let backend = registries.backend(&registry).await?;
             let store = KeyStore::new(&registries.settings().config_dir);
-            let key = signing_key(&store, self.key.as_deref())?;
-            backend.yank(&package, &version, &key).await?;
+            let key = if backend.signs() {
+                Some(signing_key(&store, self.key.as_deref())?)
+            } else {
+                None
+            };
+            backend.yank(&package, &version, key.as_ref()).await?;
             if global.json {
                 println!(
                     "{}",

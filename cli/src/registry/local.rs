@@ -32,12 +32,6 @@ impl LocalBackend {
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
     async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
-        if !self.root.is_dir() {
-            bail!(
-                "local registry `{}` does not exist; create the directory or fix --registry",
-                self.root.display()
-            );
-        }
         let dir = self.dir(package);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -81,7 +75,7 @@ impl Backend for LocalBackend {
         package: &PackageRef,
         version: &Version,
         bytes: &[u8],
-        _key: &PrivateKey,
+        _key: Option<&PrivateKey>,
         _progress: &indicatif::ProgressBar,
     ) -> Result<Published> {
         let dir = self.dir(package);
@@ -104,7 +98,16 @@ impl Backend for LocalBackend {
         })
     }
 
-    async fn yank(&self, package: &PackageRef, version: &Version, _: &PrivateKey) -> Result<()> {
+    fn signs(&self) -> bool {
+        false
+    }
+
+    async fn yank(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        _: Option<&PrivateKey>,
+    ) -> Result<()> {
         bail!(
             "local registry `{}` has no yank; delete `{}` instead",
             self.name,

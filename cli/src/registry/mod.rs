@@ -28,18 +28,27 @@ pub trait Backend: Send + Sync {
     /// The bytes of one version. Callers check them against the digest they expect.
     async fn download(&self, package: &PackageRef, release: &Release) -> Result<Vec<u8>>;
 
+    /// Whether publishing needs a signing key (a local directory has no signatures).
+    fn signs(&self) -> bool {
+        true
+    }
+
     /// Publishes `bytes` as `package@version` and waits until the registry has published it.
     async fn publish(
         &self,
         package: &PackageRef,
         version: &Version,
         bytes: &[u8],
-        key: &PrivateKey,
+        key: Option<&PrivateKey>,
         progress: &indicatif::ProgressBar,
     ) -> Result<Published>;
 
-    async fn yank(&self, package: &PackageRef, version: &Version, key: &PrivateKey)
-        -> Result<()>;
+    async fn yank(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        key: Option<&PrivateKey>,
+    ) -> Result<()>;
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -135,9 +135,10 @@ impl Backend for WargBackend {
         package: &PackageRef,
         version: &Version,
         bytes: &[u8],
-        key: &PrivateKey,
+        key: Option<&PrivateKey>,
         progress: &indicatif::ProgressBar,
     ) -> Result<Published> {
+        let key = key.context("publishing to a warg registry needs a signing key")?;
         let name = warg_name(package)?;
         let digest = Digest::of(bytes);
         // The client uploads from its content store, which is our cache.
@@ -172,7 +173,13 @@ impl Backend for WargBackend {
         })
     }
 
-    async fn yank(&self, package: &PackageRef, version: &Version, key: &PrivateKey) -> Result<()> {
+    async fn yank(
+        &self,
+        package: &PackageRef,
+        version: &Version,
+        key: Option<&PrivateKey>,
+    ) -> Result<()> {
+        let key = key.context("yanking from a warg registry needs a signing key")?;
         let name = warg_name(package)?;
         let record = self
             .client
