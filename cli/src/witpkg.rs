@@ -46,6 +46,20 @@ impl WitPackage {
         Ok(deps)
     }
 
+    /// Gives an unversioned package the version it is published under, so two releases of it
+    /// can sit side by side for the semver check.
+    pub fn assign_version(&mut self, version: &Version) {
+        let old = self.resolve.packages[self.id].name.clone();
+        if old.version.is_some() {
+            return;
+        }
+        let mut new = old.clone();
+        new.version = Some(version.clone());
+        self.resolve.packages[self.id].name = new.clone();
+        self.resolve.package_names.shift_remove(&old);
+        self.resolve.package_names.insert(new, self.id);
+    }
+
     /// The package as WIT text, as `wit/deps/<dir>/package.wit` holds it.
     pub fn to_wit(&self) -> Result<String> {
         let mut printer = wit_component::WitPrinter::default();

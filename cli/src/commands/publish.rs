@@ -50,7 +50,7 @@ impl Args {
             InputFile::read(&path)?.bytes
         };
         let shown = path.display().to_string();
-        let decoded = witpkg::decode(&bytes, &format!("`{shown}`"))?;
+        let mut decoded = witpkg::decode(&bytes, &format!("`{shown}`"))?;
         let (package, version) = self.identity(&decoded, &shown)?;
 
         let registries = self.registry.open(false)?;
@@ -65,7 +65,8 @@ impl Args {
                 registry.name
             );
         }
-        if let (Decoded::Package(new), false) = (&decoded, self.allow_breaking) {
+        if let (Decoded::Package(new), false) = (&mut decoded, self.allow_breaking) {
+            new.assign_version(&version);
             semver_gate(&registries, &package, &version, new, &existing).await?;
         }
 
@@ -174,9 +175,10 @@ async fn semver_gate(
         let Some(neighbour) = neighbour else { continue };
         let bytes = backend.download(package, neighbour).await?;
         let what = format!("{package}@{}", neighbour.version);
-        let Decoded::Package(old) = witpkg::decode(&bytes, &what)? else {
+        let Decoded::Package(mut old) = witpkg::decode(&bytes, &what)? else {
             continue;
         };
+        old.assign_version(&neighbour.version);
         let result = if newer_is_us {
             check_compatible(&old, new)
         } else {

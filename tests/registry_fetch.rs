@@ -1,0 +1,283 @@
+//! `wtool publish` and `wtool fetch` against a real `wtool-registry` on a loopback port: the
+//! team workflow (publish WIT packages, fetch a project's dependencies, lock them, build against
+//! them) and the CI modes, plus interop with the real `warg-client` library.
+
+mod common;
+mod server;
+
+use server::{copy_tree, snapshot, Client, Registry};
+use std::path::Path;
+
+fn lock_entries(project: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(project.join("wkg.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(lock["version"].as_integer(), Some(1));
+    let mut out = Vec::new();
+    for p in lock["packages"].as_array().unwrap() {
+        for v in p["versions"].as_array().unwrap() {
+            out.push((
+                p["name"].as_str().unwrap().to_string(),
+                v["requirement"].as_str().unwrap().to_string(),
+                v["version"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+fn deps(project: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(project.join("wit/deps"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Builds a (dummy-bodied) component for the project's world, as a guest toolchain would:
+/// proof that `wit/deps` is complete and consistent.
+fn build_component(project: &Path) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(project.join("wit")).unwrap();
+    let world = resolve.select_world(&[pkg], Some("app")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+/// Publishes the fixture packages the way a team's CI does: fetch each package's own
+/// dependencies, then publish it.
+fn publish_fixtures(client: &Client, work: &Path) {
+    copy_tree(&common::fixture("registry"), work);
+    client.ok(work, &["publish", "types"]);
+    for pkg in ["logging-1.0.0", "logging-2.0.0"] {
+        let dir = work.join(pkg);
+        client.ok(&dir, &["fetch"]);
+        client.ok(&dir, &["publish"]);
+    }
+    client.ok(
+        work,
+        &["publish", "clock-1.0.0/clock.wit", "--package", "acme:clock@1.0.0"],
+    );
+}
+
+#[test]
+fn fetch_resolves_locks_and_honours_ci_modes() {
+    let registry = Registry::start(&["acme"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&client, work.path());
+    let app = work.path().join("app");
+
+    // Cold fetch: the transitive closure, two versions of acme:logging side by side.
+    client.ok(&app, &["fetch"]);
+    assert_eq!(
+        deps(&app),
+        [
+            "acme-clock-1.0.0",
+            "acme-logging-1.0.0",
+            "acme-logging-2.0.0",
+            "acme-types-1.0.0"
+        ]
+    );
+    let v2 = std::fs::read_to_string(app.join("wit/deps/acme-logging-2.0.0/package.wit")).unwrap();
+    assert!(v2.contains("package acme:logging@2.0.0;"), "{v2}");
+    assert!(v2.contains("count: func() -> u64;"), "{v2}");
+    let locked = lock_entries(&app);
+    assert_eq!(
+        locked,
+        [
+            ("acme:clock".into(), "*".into(), "1.0.0".into()),
+            ("acme:logging".into(), "=1.0.0".into(), "1.0.0".into()),
+            ("acme:logging".into(), "=2.0.0".into(), "2.0.0".into()),
+            ("acme:types".into(), "=1.0.0".into(), "1.0.0".into()),
+        ]
+    );
+    let lock_text = std::fs::read_to_string(app.join("wkg.lock")).unwrap();
+    assert!(lock_text.contains(&format!("registry = \"{}\"", registry.name())));
+
+    // A component builds against what was fetched, importing both logger versions.
+    let component = build_component(&app);
+    let imports = common::imports(&component);
+    assert!(imports.contains(&"acme:logging/logger@1.0.0".to_string()), "{imports:?}");
+    assert!(imports.contains(&"acme:logging/logger@2.0.0".to_string()), "{imports:?}");
+
+    // A new compatible clock: --locked keeps the lock and the tree byte for byte.
+    client.ok(
+        work.path(),
+        &["publish", "clock-1.1.0/clock.wit", "--package", "acme:clock@1.1.0"],
+    );
+    let before = snapshot(&app);
+    client.ok(&app, &["fetch", "--locked"]);
+    assert_eq!(snapshot(&app), before, "--locked changed the project");
+
+    // With a complete lock and a warm cache, --offline and --frozen make no request at all.
+    let calibrate = registry.requests();
+    let per_probe = registry.requests() - calibrate;
+    for mode in ["--offline", "--frozen"] {
+        let start = registry.requests();
+        client.ok(&app, &["fetch", mode]);
+        assert_eq!(
+            registry.requests() - start,
+            per_probe,
+            "fetch {mode} reached the registry"
+        );
+    }
+    assert_eq!(snapshot(&app), before);
+
+    // --check on a stale tree fails and writes nothing.
+    let edited = app.join("wit/deps/acme-types-1.0.0/package.wit");
+    std::fs::write(&edited, "package acme:types@1.0.0;\n").unwrap();
+    let stale = snapshot(&app);
+    let err = client.fails(&app, &["fetch", "--check"]);
+    assert!(err.contains("acme-types-1.0.0 differs"), "{err}");
+    assert_eq!(snapshot(&app), stale, "--check wrote something");
+
+    // Without --locked the unpinned clock moves to 1.1.0, the tree is repaired, the old
+    // entry pruned.
+    client.ok(&app, &["fetch"]);
+    assert!(deps(&app).contains(&"acme-clock-1.1.0".to_string()));
+    assert!(!deps(&app).contains(&"acme-clock-1.0.0".to_string()));
+    assert!(lock_entries(&app).contains(&("acme:clock".into(), "*".into(), "1.1.0".into())));
+    client.ok(&app, &["fetch", "--check"]);
+    build_component(&app);
+
+    // A breaking minor release of acme:types is refused by the semver check.
+    let breaking = work.path().join("types-1.1.0.wit");
+    std::fs::write(
+        &breaking,
+        "package acme:types@1.1.0;\ninterface level { enum level { debug, info } }\n",
+    )
+    .unwrap();
+    let err = client.fails(work.path(), &["publish", "types-1.1.0.wit"]);
+    assert!(err.contains("semver check failed"), "{err}");
+    assert!(err.contains("acme:types/level"), "{err}");
+}
+
+#[test]
+fn tampered_blob_is_refused_and_cache_stays_clean() {
+    let registry = Registry::start(&["acme"]);
+    let publisher = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&common::fixture("registry"), work.path());
+    let out = publisher.ok(work.path(), &["publish", "types", "--json"]);
+    let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let digest = published["digest"].as_str().unwrap();
+
+    // Flip one byte of the stored blob: the registry now serves bytes its log does not name.
+    let blob = registry.blob(digest);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+
+    let reader = Client::new(&registry);
+    let err = reader.fails(work.path(), &["fetch", "acme:types@1.0.0", "-o", "types.wasm"]);
+    assert!(err.contains("acme:types@1.0.0"), "{err}");
+    assert!(err.contains(digest), "{err}");
+    assert!(!work.path().join("types.wasm").exists());
+    let cached: Vec<_> = snapshot(&reader.cache())
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("sha256-"))
+        .collect();
+    assert!(cached.is_empty(), "a bad blob reached the cache: {cached:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warg_client_and_wtool_read_each_others_packages() {
+    use warg_client::storage::{
+        ContentStorage, FileSystemContentStorage, FileSystemNamespaceMapStorage,
+        FileSystemRegistryStorage, PublishEntry, PublishInfo,
+    };
+    let registry = Registry::start(&["acme"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&common::fixture("registry"), work.path());
+    let out = client.ok(work.path(), &["publish", "types", "--json"]);
+    let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let warg = warg_client::Client::new(
+        format!("{}/", registry.url),
+        FileSystemRegistryStorage::lock(state.path().join("registries")).unwrap(),
+        FileSystemContentStorage::lock(state.path().join("content")).unwrap(),
+        FileSystemNamespaceMapStorage::new(state.path().join("namespaces")),
+        Some(secrecy::Secret::new(registry.token.clone())),
+        false,
+        true,
+        false,
+        true,
+        None,
+        Default::default(),
+    )
+    .unwrap();
+
+    // warg-client verifies the log, checkpoint and proofs, then the content digest.
+    let types = warg_protocol::registry::PackageName::new("acme:types").unwrap();
+    let got = warg
+        .download(&types, &"*".parse().unwrap())
+        .await
+        .unwrap()
+        .expect("a release");
+    assert_eq!(got.version.to_string(), "1.0.0");
+    assert_eq!(got.digest.to_string(), published["digest"].as_str().unwrap());
+
+    // The other direction: warg-client publishes, wtool fetches and verifies.
+    let bytes = std::fs::read(&got.path).unwrap();
+    let key = warg_crypto::signing::generate_p256_pair().1;
+    let name = warg_protocol::registry::PackageName::new("acme:from-warg").unwrap();
+    let content = warg
+        .content()
+        .store_content(
+            Box::pin(futures_util::stream::once(async move {
+                Ok::<_, anyhow::Error>(bytes::Bytes::from(bytes))
+            })),
+            None,
+        )
+        .await
+        .unwrap();
+    let record = warg
+        .publish_with_info(
+            &key,
+            PublishInfo {
+                name: name.clone(),
+                head: None,
+                entries: vec![
+                    PublishEntry::Init,
+                    PublishEntry::Release {
+                        version: "3.0.0".parse().unwrap(),
+                        content: content.clone(),
+                    },
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    warg.wait_for_publish(&name, &record, std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
+
+    let out = client.ok(
+        work.path(),
+        &["fetch", "acme:from-warg@3", "-o", "from-warg.wasm", "--json"],
+    );
+    let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(fetched["version"], "3.0.0");
+    assert_eq!(fetched["digest"], content.to_string());
+    assert_eq!(
+        std::fs::read(work.path().join("from-warg.wasm")).unwrap(),
+        std::fs::read(&got.path).unwrap()
+    );
+}
