@@ -1,4 +1,4 @@
-use super::{api_error, json, message, ApiJson, Shared};
+use super::{api_error, json, json_bytes, message, ApiJson, Shared};
 use crate::service::FetchLogsQuery;
 use axum::{extract::State, http::StatusCode, response::Response};
 use warg_api::v1::fetch::{
@@ -36,7 +36,7 @@ pub async fn logs(
         packages: &body.packages,
     };
     match state.service.fetch_logs(query) {
-        Ok(res) => json(StatusCode::OK, &res),
+        Ok(body) => json_bytes(StatusCode::OK, body),
         Err(e) => api_error(e.status(), &e),
     }
 }

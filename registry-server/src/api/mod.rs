@@ -1,7 +1,7 @@
 //! The HTTP layer: routes, exact JSON (and error) shapes, limits. Business rules live in
 //! `service`; this module only translates.
 
-mod content;
+pub mod content;
 mod fetch;
 mod misc;
 mod package;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub max_json_bytes: usize,
     pub request_timeout: Duration,
     pub transfer_timeout: Duration,
+    /// `content/{digest}` answers, which never change once the blob exists.
+    pub sources_cache: content::SourcesCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -43,19 +45,22 @@ pub type Shared = Arc<AppState>;
 /// compares byte for byte.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut res = (status, bytes).into_response();
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            res
-        }
+        Ok(bytes) => json_bytes(status, bytes),
         Err(e) => message(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("serialisation failed: {e}"),
         ),
     }
+}
+
+/// A body that is already JSON, with exactly `Content-Type: application/json`.
+pub fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut res = (status, body.into()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 /// The generic error shape every warg error enum accepts: `{"status": N, "message": "…"}`.
@@ -205,7 +210,7 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
         state.request_timeout
     };
     let method = req.method().clone();
-    let path = path.to_string();
+    let uri = req.uri().clone();
     let started = std::time::Instant::now();
     let res = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
@@ -215,9 +220,9 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
     state.service.metrics().request(status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if res.status().is_server_error() {
-        tracing::warn!(%method, path = %truncate(&path), status, elapsed_ms, "request failed");
+        tracing::warn!(%method, path = %truncate(uri.path()), status, elapsed_ms, "request failed");
     } else {
-        tracing::debug!(%method, path = %truncate(&path), status, elapsed_ms, "request");
+        tracing::debug!(%method, path = %truncate(uri.path()), status, elapsed_ms, "request");
     }
     res
 }

@@ -47,6 +47,22 @@ impl BlobStore for FsBlobStore {
             .map(|m| m.len())
     }
 
+    fn open(&self, digest: &AnyHash) -> StoreResult<Option<(File, u64)>> {
+        let Some(path) = self.final_path(digest) else {
+            return Ok(None);
+        };
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        Ok(Some((file, meta.len())))
+    }
+
     fn writer(&self) -> StoreResult<BlobWriter> {
         let tmp = tempfile::Builder::new()
             .prefix("upload-")
