@@ -90,6 +90,7 @@ impl RunningServer {
             request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
             transfer_timeout: Duration::from_secs(config.transfer_timeout_secs.max(1)),
             sources_cache: Default::default(),
+            logs_cache: Default::default(),
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();

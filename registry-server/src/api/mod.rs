@@ -2,7 +2,7 @@
 //! `service`; this module only translates.
 
 pub mod content;
-mod fetch;
+pub mod fetch;
 mod misc;
 mod package;
 mod proof;
@@ -37,6 +37,8 @@ pub struct AppState {
     pub transfer_timeout: Duration,
     /// `content/{digest}` answers, which never change once the blob exists.
     pub sources_cache: content::SourcesCache,
+    /// Successful `fetch/logs` answers by request body, which never change either.
+    pub logs_cache: fetch::LogsCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -94,6 +96,21 @@ impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
+        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
+        parse_json(&bytes)
+            .map(ApiJson)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The raw body of a request that declares `Content-Type: application/json`, within the size
+/// limit; [`parse_json`] turns it into a value with the same errors as [`ApiJson`].
+pub struct JsonBody(pub bytes::Bytes);
+
+impl FromRequest<Shared> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -117,18 +134,31 @@ impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
                     format!("request body is larger than {} bytes", state.max_json_bytes),
                 )
             })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        match T::deserialize(&mut de).and_then(|v| de.end().map(|_| v)) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(e) if e.is_data() => Err(message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("invalid request body: {e}"),
-            )),
-            Err(e) => Err(message(
-                StatusCode::BAD_REQUEST,
-                format!("malformed JSON body: {e}"),
-            )),
-        }
+        Ok(JsonBody(bytes))
+    }
+}
+
+/// Why a JSON body was refused; answered as the generic JSON error shape.
+pub struct BadJson(StatusCode, String);
+
+impl IntoResponse for BadJson {
+    fn into_response(self) -> Response {
+        message(self.0, self.1)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadJson> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match T::deserialize(&mut de).and_then(|v| de.end().map(|_| v)) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_data() => Err(BadJson(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request body: {e}"),
+        )),
+        Err(e) => Err(BadJson(
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON body: {e}"),
+        )),
     }
 }
 
