@@ -5,7 +5,8 @@
 #
 # Usage: registry-server/bench/bench.sh [scratch dir]
 # Knobs: BENCH_PUBLISHES (10), BENCH_SECONDS (10), BENCH_BIG_MB (18), WTOOL_REGISTRY_BIN and
-# BENCH_DRIVER (use existing binaries instead of a release build).
+# BENCH_DRIVER (use existing binaries instead of a release build), BENCH_PIN=1 (run each server
+# on CPU 0 and the driver on CPU 1, so that the driver cannot take the server's CPU time).
 # warg-server is installed with `cargo install --locked` into the scratch dir, never the repo.
 set -euo pipefail
 
@@ -36,6 +37,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1v1/fetch/checkpoint" >/dev/null && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
 peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
+server_cpu=()
+driver_cpu=()
+if [ "${BENCH_PIN:-0}" = 1 ]; then
+  server_cpu=(taskset -c 0)
+  driver_cpu=(taskset -c 1)
+fi
+
 results="$scratch/results.jsonl"
 : > "$results"
 
@@ -46,12 +54,12 @@ rm -rf "$data"
 token="$("$wtool" token create --namespace example --data-dir "$data")"
 port="$(free_port)"
 url="http://127.0.0.1:$port/"
-RUST_LOG=warn "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" --max-content-bytes 104857600 >/dev/null 2>&1 &
+RUST_LOG=warn "${server_cpu[@]}" "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" --max-content-bytes 104857600 >/dev/null 2>&1 &
 pid=$!
 wait_up "$url"
 echo "== measuring wtool-registry (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("$driver" "$url" "$token" example)"
+out="$("${driver_cpu[@]}" "$driver" "$url" "$token" example)"
 rss="$(peak_rss_kb "$pid")"
 kill -TERM "$pid"; wait "$pid" || true
 echo "{\"server\":\"wtool-registry\",\"load_at_start\":\"$load\",\"peak_rss_kb\":$rss,\"result\":$out}" >> "$results"
@@ -62,13 +70,13 @@ rm -rf "$ref"; mkdir -p "$ref/content"
 printf '%s' 'ecdsa-p256:I+UlDo0HxyBBFeelhPPWmD+LnklOpqZDkrFP5VduASk=' > "$ref/operator.key"
 port="$(free_port)"
 url="http://127.0.0.1:$port/"
-"$warg_server" --listen "127.0.0.1:$port" --content-dir "$ref/content" \
+"${server_cpu[@]}" "$warg_server" --listen "127.0.0.1:$port" --content-dir "$ref/content" \
   --operator-key-file "$ref/operator.key" --namespace example >/dev/null 2>&1 &
 pid=$!
 wait_up "$url"
 echo "== measuring warg-server (publishes wait for its 5 s checkpoint tick; load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("$driver" "$url" - example)"
+out="$("${driver_cpu[@]}" "$driver" "$url" - example)"
 rss="$(peak_rss_kb "$pid")"
 kill -TERM "$pid"; wait "$pid" || true
 echo "{\"server\":\"warg-server\",\"load_at_start\":\"$load\",\"peak_rss_kb\":$rss,\"result\":$out}" >> "$results"
