@@ -8,6 +8,7 @@ use crate::{
     store::{FsBlobStore, SqliteStore, StoreError},
 };
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::{fs::File, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 use warg_crypto::signing::PrivateKey;
@@ -94,6 +95,13 @@ impl RunningServer {
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();
+        // No Nagle: responses are written in few large writes, and a small final write (the
+        // tail of a download, a short JSON answer) must not wait for a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

@@ -17,7 +17,7 @@ use warg_crypto::hash::AnyHash;
 pub struct SourcesCache(RwLock<HashMap<AnyHash, Bytes>>);
 
 /// Read size for downloads.
-const DOWNLOAD_CHUNK: usize = 512 * 1024;
+const DOWNLOAD_CHUNK: usize = 256 * 1024;
 
 /// The file's bytes in chunks of [`DOWNLOAD_CHUNK`], each read on the blocking pool straight
 /// into the buffer that is sent (no intermediate copy), one chunk in flight at a time.
@@ -30,10 +30,13 @@ fn file_chunks(
             return Ok(None);
         }
         let n = left.min(DOWNLOAD_CHUNK as u64) as usize;
+        // Allocated here rather than on the blocking thread: the buffer is freed on this side
+        // once sent, and allocating and freeing on the same thread keeps the allocator from
+        // holding freed chunks in one arena per blocking thread.
+        let mut buf = Vec::with_capacity(n);
         let (file, chunk) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             use std::io::Read;
             // Read into spare capacity: no zeroing of the buffer first.
-            let mut buf = Vec::with_capacity(n);
             (&mut file).take(n as u64).read_to_end(&mut buf)?;
             if buf.len() < n {
                 return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
