@@ -83,15 +83,16 @@ echo "{\"server\":\"warg-server\",\"load_at_start\":\"$load\",\"peak_rss_kb\":$r
 
 echo "== results ($results)" >&2
 python3 - "$results" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("| | " + " | ".join(r["server"] for r in rows) + " |")
 print("|---|" + "---|" * len(rows))
 def line(label, f):
     print(f"| {label} | " + " | ".join(f(r) for r in rows) + " |")
 line("publish p50 / max (ms)", lambda r: f'{r["result"]["publish_ms"]["p50"]:.0f} / {r["result"]["publish_ms"]["max"]:.0f}')
-line("publish 18 MB (ms)", lambda r: f'{r["result"]["publish_18mb_ms"]:.0f}')
-line("download 18 MB (MB/s, best of 3)", lambda r: f'{max(r["result"]["download_mb_per_s"]):.0f}')
+big = os.environ.get("BENCH_BIG_MB", "18")
+line(f"publish {big} MB (ms)", lambda r: f'{r["result"]["publish_18mb_ms"]:.0f}')
+line(f"download {big} MB (MB/s, best of 3)", lambda r: f'{max(r["result"]["download_mb_per_s"]):.0f}')
 line("fetch/logs, 64 clients (req/s, p99 ms)", lambda r: f'{r["result"]["fetch_logs"]["requests_per_second"]:.0f}, {r["result"]["fetch_logs"]["p99_ms"]:.1f}')
 line("content, 64 clients (req/s, p99 ms)", lambda r: f'{r["result"]["content_sources"]["requests_per_second"]:.0f}, {r["result"]["content_sources"]["p99_ms"]:.1f}')
 line("fetch/logs, 64 raw keep-alive connections (req/s, p99 ms)", lambda r: f'{r["result"]["fetch_logs_raw"]["requests_per_second"]:.0f}, {r["result"]["fetch_logs_raw"]["p99_ms"]:.1f}')
