@@ -266,6 +266,11 @@ impl<R: Read + Seek> Run<R> {
             let data = &self.src.buf[self.src.start..self.src.start + n];
             let (consumed, payload) = match level.parser.parse(data, eof).map_err(invalid)? {
                 Chunk::NeedMoreData(hint) => {
+                    if self.src.pos + n as u64 == self.src.len {
+                        // The level claims bytes past the end of the content (section starts
+                        // are checked against it, so this is a backstop against looping).
+                        return Err(invalid_at(self.src.len, "unexpected end of content"));
+                    }
                     want = n + hint.max(1);
                     continue;
                 }
