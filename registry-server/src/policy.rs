@@ -28,7 +28,7 @@ pub enum ContentRejection {
     Empty,
 }
 
-/// Validation failed for a reason other than the content itself (the content could not be read).
+/// Why a check failed: the content was refused, or it could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error(transparent)]
