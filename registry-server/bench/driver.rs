@@ -131,6 +131,148 @@ where
     })
 }
 
+/// A minimal keep-alive HTTP/1.1 connection for the read-load phase: it spends far less CPU
+/// per request than reqwest, so on a small machine the load generator does not starve the
+/// server it measures. Both servers are measured with the same client.
+struct RawConn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConn {
+    async fn connect(addr: &str) -> std::io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    async fn fill(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Sends `request` and reads the whole response; returns the status code.
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(request).await?;
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().await?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or(std::io::ErrorKind::InvalidData)?;
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        if let Some(len) = header("content-length:") {
+            let len: usize = len.parse().map_err(|_| std::io::ErrorKind::InvalidData)?;
+            while self.buf.len() < head_end + len {
+                self.fill().await?;
+            }
+            self.buf.drain(..head_end + len);
+        } else if header("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
+            let mut at = head_end;
+            loop {
+                let line_end = loop {
+                    if let Some(i) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                        break at + i;
+                    }
+                    self.fill().await?;
+                };
+                let size = usize::from_str_radix(
+                    String::from_utf8_lossy(&self.buf[at..line_end])
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim(),
+                    16,
+                )
+                .map_err(|_| std::io::ErrorKind::InvalidData)?;
+                let next = line_end + 2 + size + 2;
+                while self.buf.len() < next {
+                    self.fill().await?;
+                }
+                at = next;
+                if size == 0 {
+                    break;
+                }
+            }
+            self.buf.drain(..at);
+        } else {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        Ok(status)
+    }
+}
+
+/// Like [`load`], over [`RawConn`]s: `concurrency` connections each send `request` in a loop.
+async fn raw_load(
+    addr: String,
+    request: Vec<u8>,
+    concurrency: usize,
+    duration: Duration,
+) -> serde_json::Value {
+    let request = std::sync::Arc::new(request);
+    let deadline = Instant::now() + duration;
+    let workers = (0..concurrency).map(|_| {
+        let (addr, request) = (addr.clone(), request.clone());
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            let mut conn = None;
+            while Instant::now() < deadline {
+                if conn.is_none() {
+                    conn = RawConn::connect(&addr).await.ok();
+                    if conn.is_none() {
+                        errors += 1;
+                        continue;
+                    }
+                }
+                let t = Instant::now();
+                match conn.as_mut().unwrap().exchange(&request).await {
+                    Ok(200) => lat.push(t.elapsed()),
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        conn = None;
+                    }
+                }
+            }
+            (lat, errors)
+        })
+    });
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in futures_util::future::join_all(workers).await {
+        let (l, e) = w.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    serde_json::json!({
+        "requests_per_second": all.len() as f64 / duration.as_secs_f64(),
+        "p50_ms": percentile(&all, 0.5),
+        "p99_ms": percentile(&all, 0.99),
+        "errors": errors,
+    })
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -259,6 +401,30 @@ async fn main() {
     })
     .await;
 
+    // The same two loads over minimal keep-alive connections (see `RawConn`).
+    let parsed = url::Url::parse(&url).unwrap();
+    let host = format!(
+        "{}:{}",
+        parsed.host_str().unwrap(),
+        parsed.port_or_known_default().unwrap()
+    );
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut logs_request = format!(
+        "POST {}v1/fetch/logs HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        parsed.path(),
+        body.len()
+    )
+    .into_bytes();
+    logs_request.extend(body);
+    let fetch_logs_raw =
+        raw_load(host.clone(), logs_request, 64, Duration::from_secs(seconds)).await;
+    let content_request = format!(
+        "GET {}v1/content/{digest} HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        parsed.path()
+    )
+    .into_bytes();
+    let content_raw = raw_load(host, content_request, 64, Duration::from_secs(seconds)).await;
+
     println!(
         "{}",
         serde_json::json!({
@@ -268,6 +434,8 @@ async fn main() {
             "download_mb_per_s": downloads,
             "fetch_logs": fetch_logs,
             "content_sources": content,
+            "fetch_logs_raw": fetch_logs_raw,
+            "content_sources_raw": content_raw,
         })
     );
 }

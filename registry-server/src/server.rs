@@ -8,6 +8,7 @@ use crate::{
     store::{FsBlobStore, SqliteStore, StoreError},
 };
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::{fs::File, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 use warg_crypto::signing::PrivateKey;
@@ -89,9 +90,18 @@ impl RunningServer {
             max_json_bytes: config.max_json_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
             transfer_timeout: Duration::from_secs(config.transfer_timeout_secs.max(1)),
+            sources_cache: Default::default(),
+            logs_cache: Default::default(),
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();
+        // No Nagle: responses are written in few large writes, and a small final write (the
+        // tail of a download, a short JSON answer) must not wait for a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

@@ -478,3 +478,123 @@ async fn bad_input_gets_json_errors_and_stores_nothing() {
     assert_eq!(health.status(), StatusCode::OK);
     server.shutdown().await.unwrap();
 }
+
+/// A component whose only module has one `size`-byte data segment but no memory: it is
+/// invalid only because of what sits in front of the payload.
+fn large_invalid_component(size: usize) -> Vec<u8> {
+    fn uleb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut seg = vec![1, 0, 0x41, 0, 0x0b];
+    uleb(size, &mut seg);
+    seg.extend((0..size).map(|i| i as u8));
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.push(11);
+    uleb(seg.len(), &mut module);
+    module.extend(seg);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    component.push(1);
+    uleb(module.len(), &mut component);
+    component.extend(module);
+    component
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_are_validated_from_the_stored_file() {
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let server = start(&dir, "127.0.0.1:0").await;
+    let url = server.public_url.to_string();
+    let api = Api {
+        http: Client::new(),
+        url: url.clone(),
+        token,
+    };
+
+    // A valid 20 MB component is published and downloads byte for byte.
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&api.token));
+    let big = sized_component(20 << 20, 3);
+    let pkg = name("example:big");
+    release(&client, &new_key(), &pkg, "1.0.0", big.clone(), true)
+        .await
+        .unwrap();
+    let downloaded = api
+        .http
+        .get(format!(
+            "{url}content/sha256-{}",
+            hex::encode(digest_of(&big).bytes())
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(downloaded == big, "downloaded bytes differ");
+
+    // Large content that is invalid in front of its payload, or garbage after a valid header,
+    // is refused with the reason, and the record is rejected.
+    let mut garbage = b"\0asm\x0d\0\x01\0".to_vec();
+    garbage.extend((0..(8 << 20)).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    for (pkg, bytes, reason) in [
+        (
+            "example:nomem",
+            large_invalid_component(20 << 20),
+            "unknown memory",
+        ),
+        ("example:junk", garbage, "not valid WebAssembly"),
+    ] {
+        let key = new_key();
+        let res = api
+            .publish(
+                pkg,
+                pkg,
+                record(&key, &key, &digest_of(&bytes)),
+                Some(&api.token),
+            )
+            .await;
+        let body: Value = res.json().await.unwrap();
+        let upload = body["missingContent"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()["upload"][0]["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let res = api.http.post(&upload).body(bytes).send().await.unwrap();
+        let err = expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{pkg}: {err}");
+        let status: Value = api
+            .http
+            .get(format!(
+                "{}v1/package/{}/record/{}",
+                url,
+                log_id(pkg),
+                body["recordId"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["state"], "rejected", "{status}");
+    }
+    // Only the valid blob is stored; no temp files are left behind.
+    let blobs = data_dir(&dir).join("blobs");
+    assert_eq!(std::fs::read_dir(blobs.join("sha256")).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(blobs.join("tmp")).unwrap().count(), 0);
+    server.shutdown().await.unwrap();
+}

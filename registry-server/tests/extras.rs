@@ -164,3 +164,95 @@ async fn reads_can_require_a_token() {
     assert_eq!(std::fs::read(got.path).unwrap(), component(1));
     server.shutdown().await.unwrap();
 }
+
+/// `fetch/logs` bodies are assembled from records serialised once; they must be byte for byte
+/// what serialising warg-api's `FetchLogsResponse` gives, for every shape of answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_logs_bodies_are_canonical_warg_json() {
+    use warg_api::v1::fetch::FetchLogsResponse;
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let server = start(&dir, "127.0.0.1:0").await;
+    let url = server.public_url.to_string();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&url, cache.path(), Some(&token));
+    let key = new_key();
+    let (a, b) = (name("example:a"), name("example:b"));
+    for (i, version) in ["1.0.0", "1.1.0", "1.2.0"].into_iter().enumerate() {
+        release(&client, &key, &a, version, component(i as u32), i == 0)
+            .await
+            .unwrap();
+    }
+    release(&client, &key, &b, "0.1.0", component(9), true)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let checkpoint: Value = http
+        .get(format!("{url}v1/fetch/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let len = checkpoint["contents"]["logLength"].as_u64().unwrap();
+    let (log_a, log_b) = (
+        LogId::package_log::<Sha256>(&a).to_string(),
+        LogId::package_log::<Sha256>(&b).to_string(),
+    );
+    let post = |body: Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let res = http
+                .post(format!("{url}v1/fetch/logs"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{body}");
+            assert_eq!(res.headers()["content-type"], "application/json");
+            res.bytes().await.unwrap()
+        }
+    };
+    let first_a: Value = serde_json::from_slice(
+        &post(json!({"logLength": len, "packages": {log_a.clone(): null}})).await,
+    )
+    .unwrap();
+    let token_a = first_a["packages"][&log_a][0]["fetchToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let requests = [
+        // Everything: operator records and two packages.
+        json!({"logLength": len, "packages": {log_a.clone(): null, log_b.clone(): null}}),
+        // Paged: `more` is true.
+        json!({"logLength": len, "limit": 1, "packages": {log_a.clone(): null}}),
+        // From a fetch token, and with the operator log already known.
+        json!({"logLength": len, "operator": first_a["operator"][0]["fetchToken"], "packages": {log_a.clone(): token_a}}),
+        // An earlier checkpoint covers fewer records.
+        json!({"logLength": 2, "packages": {log_a.clone(): null}}),
+        // Nothing at all.
+        json!({"logLength": len, "operator": first_a["operator"][0]["fetchToken"]}),
+    ];
+    let mut shapes = std::collections::HashSet::new();
+    for request in requests {
+        let body = post(request.clone()).await;
+        let parsed: FetchLogsResponse = serde_json::from_slice(&body).unwrap();
+        let canonical = serde_json::to_vec(&parsed).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            String::from_utf8_lossy(&canonical),
+            "{request}"
+        );
+        shapes.insert((
+            parsed.more,
+            parsed.operator.len(),
+            parsed.packages.values().map(Vec::len).collect::<Vec<_>>(),
+        ));
+        // The second time comes from the serialised records and must not differ.
+        assert_eq!(post(request.clone()).await, body, "{request}");
+    }
+    assert_eq!(shapes.len(), 5, "{shapes:?}");
+    server.shutdown().await.unwrap();
+}

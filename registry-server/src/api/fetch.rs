@@ -1,6 +1,12 @@
-use super::{api_error, json, message, ApiJson, Shared};
+use super::{api_error, json, json_bytes, message, parse_json, ApiJson, JsonBody, Shared};
 use crate::service::FetchLogsQuery;
-use axum::{extract::State, http::StatusCode, response::Response};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use std::{collections::HashMap, sync::RwLock};
 use warg_api::v1::fetch::{
     FetchError, FetchLogsRequest, FetchPackageNamesRequest, FetchPackageNamesResponse,
 };
@@ -15,10 +21,47 @@ pub async fn checkpoint(State(state): State<Shared>) -> Response {
     }
 }
 
-pub async fn logs(
-    State(state): State<Shared>,
-    ApiJson(body): ApiJson<FetchLogsRequest<'static>>,
-) -> Response {
+/// Successful `fetch/logs` answers keyed by the exact request body. An answer only covers
+/// records inside the requested checkpoint, which never change, so it stays right forever; only
+/// successes are kept (a fetch token or log unknown now may exist later). Bounded in bytes by
+/// starting afresh.
+#[derive(Default)]
+pub struct LogsCache(RwLock<(HashMap<Bytes, Bytes>, usize)>);
+
+const LOGS_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+impl LogsCache {
+    fn get(&self, request: &[u8]) -> Option<Bytes> {
+        let cache = self.0.read().unwrap_or_else(|e| e.into_inner());
+        cache.0.get(request).cloned()
+    }
+
+    fn insert(&self, request: Bytes, response: Bytes) {
+        let size = request.len() + response.len();
+        if size > LOGS_CACHE_BYTES / 16 {
+            return;
+        }
+        let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if cache.1 + size > LOGS_CACHE_BYTES {
+            cache.0.clear();
+            cache.1 = 0;
+        }
+        // A copy, so the key does not keep the connection's read buffer alive.
+        let request = Bytes::copy_from_slice(&request);
+        if cache.0.insert(request, response).is_none() {
+            cache.1 += size;
+        }
+    }
+}
+
+pub async fn logs(State(state): State<Shared>, JsonBody(request): JsonBody) -> Response {
+    if let Some(body) = state.logs_cache.get(&request) {
+        return json_bytes(StatusCode::OK, body);
+    }
+    let body: FetchLogsRequest<'static> = match parse_json(&request) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let limit = body.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         let e = FetchError::Message {
@@ -36,7 +79,11 @@ pub async fn logs(
         packages: &body.packages,
     };
     match state.service.fetch_logs(query) {
-        Ok(res) => json(StatusCode::OK, &res),
+        Ok(body) => {
+            let body = Bytes::from(body);
+            state.logs_cache.insert(request, body.clone());
+            json_bytes(StatusCode::OK, body)
+        }
         Err(e) => api_error(e.status(), &e),
     }
 }

@@ -1,8 +1,8 @@
 //! The HTTP layer: routes, exact JSON (and error) shapes, limits. Business rules live in
 //! `service`; this module only translates.
 
-mod content;
-mod fetch;
+pub mod content;
+pub mod fetch;
 mod misc;
 mod package;
 mod proof;
@@ -35,6 +35,10 @@ pub struct AppState {
     pub max_json_bytes: usize,
     pub request_timeout: Duration,
     pub transfer_timeout: Duration,
+    /// `content/{digest}` answers, which never change once the blob exists.
+    pub sources_cache: content::SourcesCache,
+    /// Successful `fetch/logs` answers by request body, which never change either.
+    pub logs_cache: fetch::LogsCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -43,19 +47,22 @@ pub type Shared = Arc<AppState>;
 /// compares byte for byte.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut res = (status, bytes).into_response();
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            res
-        }
+        Ok(bytes) => json_bytes(status, bytes),
         Err(e) => message(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("serialisation failed: {e}"),
         ),
     }
+}
+
+/// A body that is already JSON, with exactly `Content-Type: application/json`.
+pub fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut res = (status, body.into()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 /// The generic error shape every warg error enum accepts: `{"status": N, "message": "…"}`.
@@ -89,6 +96,21 @@ impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
+        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
+        parse_json(&bytes)
+            .map(ApiJson)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The raw body of a request that declares `Content-Type: application/json`, within the size
+/// limit; [`parse_json`] turns it into a value with the same errors as [`ApiJson`].
+pub struct JsonBody(pub bytes::Bytes);
+
+impl FromRequest<Shared> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -112,18 +134,31 @@ impl<T: DeserializeOwned> FromRequest<Shared> for ApiJson<T> {
                     format!("request body is larger than {} bytes", state.max_json_bytes),
                 )
             })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        match T::deserialize(&mut de).and_then(|v| de.end().map(|_| v)) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(e) if e.is_data() => Err(message(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("invalid request body: {e}"),
-            )),
-            Err(e) => Err(message(
-                StatusCode::BAD_REQUEST,
-                format!("malformed JSON body: {e}"),
-            )),
-        }
+        Ok(JsonBody(bytes))
+    }
+}
+
+/// Why a JSON body was refused; answered as the generic JSON error shape.
+pub struct BadJson(StatusCode, String);
+
+impl IntoResponse for BadJson {
+    fn into_response(self) -> Response {
+        message(self.0, self.1)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BadJson> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match T::deserialize(&mut de).and_then(|v| de.end().map(|_| v)) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_data() => Err(BadJson(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request body: {e}"),
+        )),
+        Err(e) => Err(BadJson(
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON body: {e}"),
+        )),
     }
 }
 
@@ -205,7 +240,7 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
         state.request_timeout
     };
     let method = req.method().clone();
-    let path = path.to_string();
+    let uri = req.uri().clone();
     let started = std::time::Instant::now();
     let res = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
@@ -215,9 +250,9 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
     state.service.metrics().request(status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if res.status().is_server_error() {
-        tracing::warn!(%method, path = %truncate(&path), status, elapsed_ms, "request failed");
+        tracing::warn!(%method, path = %truncate(uri.path()), status, elapsed_ms, "request failed");
     } else {
-        tracing::debug!(%method, path = %truncate(&path), status, elapsed_ms, "request");
+        tracing::debug!(%method, path = %truncate(uri.path()), status, elapsed_ms, "request");
     }
     res
 }

@@ -1,7 +1,7 @@
 use super::{api_error, json, message, parse_hash, truncate, ApiJson, Shared};
 use crate::{
     auth::{check_bearer, TokenCheck},
-    policy::ContentRejection,
+    policy::{CheckError, ContentRejection},
     service::SubmitOutcome,
 };
 use axum::{
@@ -218,9 +218,9 @@ pub async fn upload(
             return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
         }
     };
-    let mut check = state.content_policy.stream();
+    // Stream to the temp file while hashing; nothing but the current chunk is held in memory.
+    let policy = state.content_policy.clone();
     let mut hasher = Sha256::new();
-    let mut total: u64 = 0;
     let mut stream = body.into_data_stream();
     let mut rejection: Option<ContentRejection> = None;
     while let Some(chunk) = stream.next().await {
@@ -228,18 +228,23 @@ pub async fn upload(
             Ok(c) => c,
             Err(e) => return message(StatusCode::BAD_REQUEST, format!("upload failed: {e}")),
         };
-        total += chunk.len() as u64;
-        if let Err(r) = check.check(&chunk) {
+        if let Err(r) = policy.check_size(writer.len() + chunk.len() as u64) {
             rejection = Some(r);
             break;
         }
         hasher.update(&chunk);
-        // Local file writes are short; block_in_place keeps other tasks running meanwhile.
-        if let Err(e) = tokio::task::block_in_place(|| writer.write_all(&chunk)) {
+        let written = if writer.would_write(chunk.len()) {
+            // Local file writes are short; block_in_place keeps other tasks running meanwhile.
+            tokio::task::block_in_place(|| writer.write_all(&chunk))
+        } else {
+            writer.write_all(&chunk)
+        };
+        if let Err(e) = written {
             tracing::error!("cannot write upload: {e}");
             return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
         }
     }
+    let total = writer.len();
     if rejection.is_none() {
         let found = format!("sha256:{}", hex::encode(hasher.finalize()));
         if found != digest.to_string() {
@@ -248,7 +253,28 @@ pub async fn upload(
                 format!("content digest `{found}` does not match expected digest `{digest}`"),
             );
         }
-        rejection = check.finish().err();
+        // Validate from the temp file, in chunks, then make it durable (temp file, fsync,
+        // rename): CPU and disk work, so off the async threads.
+        let commit_digest = digest.clone();
+        let stored = tokio::task::spawn_blocking(move || -> Result<(), CheckError> {
+            let file = writer
+                .reader()
+                .map_err(|e| CheckError::Io(std::io::Error::other(e)))?;
+            policy.check(file, total)?;
+            writer
+                .commit(&commit_digest)
+                .map_err(|e| CheckError::Io(std::io::Error::other(e)))
+        })
+        .await
+        .unwrap_or_else(|e| Err(CheckError::Io(std::io::Error::other(e))));
+        match stored {
+            Ok(()) => {}
+            Err(CheckError::Rejected(r)) => rejection = Some(r),
+            Err(CheckError::Io(e)) => {
+                tracing::error!("cannot validate or commit upload: {e}");
+                return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
+            }
+        }
     }
     if let Some(r) = rejection {
         let status = match r {
@@ -261,10 +287,6 @@ pub async fn upload(
             StatusCode::UNPROCESSABLE_ENTITY => package_error(PackageError::Rejection(reason)),
             _ => message(status, reason),
         };
-    }
-    if let Err(e) = tokio::task::block_in_place(|| writer.commit(&digest)) {
-        tracing::error!("cannot commit upload: {e}");
-        return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
     }
     state.service.metrics().upload(total);
     tracing::info!(%digest, bytes = total, "content stored");

@@ -1,10 +1,11 @@
 //! Read paths: logs, names, proofs, ledger and checkpoint verification. Errors are the
 //! `warg-api` error enums, so the API layer only has to serialise them.
 
-use super::Service;
+use super::{state::Committed, Service};
+use bytes::Bytes;
 use indexmap::IndexMap;
 use warg_api::v1::{
-    fetch::{FetchError, FetchLogsResponse, PublishedRecord},
+    fetch::{FetchError, PublishedRecord},
     monitor::{CheckpointVerificationResponse, VerificationState},
     proof::{ConsistencyResponse, InclusionResponse, ProofError},
 };
@@ -55,12 +56,54 @@ where
     }
 }
 
+/// Appends a committed record as `fetch/logs` serialises it, serialising it only the first time.
+fn push_published<R: Clone>(
+    out: &mut Vec<u8>,
+    committed: &Committed<R>,
+    record_id: impl FnOnce(&ProtoEnvelope<R>) -> RecordId,
+) -> Result<(), FetchError> {
+    if let Some(json) = committed.published_json.get() {
+        out.extend_from_slice(json);
+        return Ok(());
+    }
+    let token = record_id(&committed.envelope).to_string();
+    let record = published(&committed.envelope, committed.registry_index, token);
+    let json = Bytes::from(
+        serde_json::to_vec(&record).map_err(|e| FetchError::Message {
+            status: 500,
+            message: format!("cannot serialise a record: {e}"),
+        })?,
+    );
+    out.extend_from_slice(&json);
+    let _ = committed.published_json.set(json);
+    Ok(())
+}
+
+/// Appends `records` as a JSON array.
+fn push_array<R: Clone>(
+    out: &mut Vec<u8>,
+    records: &[Committed<R>],
+    record_id: impl Fn(&ProtoEnvelope<R>) -> RecordId,
+) -> Result<(), FetchError> {
+    out.push(b'[');
+    for (i, committed) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_published(out, committed, &record_id)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 impl Service {
     pub fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
         self.core.read().latest_checkpoint().cloned()
     }
 
-    pub fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<FetchLogsResponse, FetchError> {
+    /// The `fetch/logs` response body, byte for byte what serialising a
+    /// [`FetchLogsResponse`] gives, assembled from records serialised once each.
+    pub fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<Vec<u8>, FetchError> {
         let state = self.core.read();
         if !state.checkpoints.contains_key(&q.log_length) {
             return Err(FetchError::CheckpointNotFound(q.log_length));
@@ -76,26 +119,28 @@ impl Service {
                 _ => Err(FetchError::FetchTokenNotFound(token.to_string())),
             }
         };
+        // The records of a log after `start` that the checkpoint covers, at most `limit`.
+        let window =
+            |entries_len: usize, start: usize, index_at: &dyn Fn(usize) -> RegistryIndex| {
+                let start = start.min(entries_len);
+                let end = entries_len.min(start.saturating_add(limit));
+                // Entries are in registry order, so the covered ones are a prefix.
+                start
+                    ..start
+                        + (start..end)
+                            .take_while(|&i| index_at(i) < q.log_length)
+                            .count()
+            };
 
         let start = match q.operator {
             Some(t) => start_after(&op_id, t)?,
             None => 0,
         };
-        let operator: Vec<PublishedRecord> = state
-            .operator
-            .entries
-            .iter()
-            .skip(start)
-            .take_while(|e| e.registry_index < q.log_length)
-            .take(limit)
-            .map(|e| {
-                let token = RecordId::operator_record::<Sha256>(&e.envelope).to_string();
-                published(&e.envelope, e.registry_index, token)
-            })
-            .collect();
+        let ops = &state.operator.entries;
+        let operator = window(ops.len(), start, &|i| ops[i].registry_index);
         let mut more = operator.len() == limit;
 
-        let mut packages = IndexMap::new();
+        let mut packages = Vec::with_capacity(q.packages.len());
         for (log_id, token) in q.packages {
             let log = state
                 .packages
@@ -112,27 +157,43 @@ impl Service {
                     0
                 }
             };
-            let records: Vec<PublishedRecord> = log
-                .entries
-                .iter()
-                .skip(start)
-                .take_while(|e| e.registry_index < q.log_length)
-                .take(limit)
-                .map(|e| {
-                    let token = RecordId::package_record::<Sha256>(&e.envelope).to_string();
-                    published(&e.envelope, e.registry_index, token)
-                })
-                .collect();
-            more |= records.len() == limit;
-            packages.insert(log_id.clone(), records);
+            let entries = &log.entries;
+            let range = window(entries.len(), start, &|i| entries[i].registry_index);
+            more |= range.len() == limit;
+            packages.push((log_id, &entries[range]));
         }
 
-        Ok(FetchLogsResponse {
-            more,
-            operator,
-            packages,
-            warnings: Vec::new(),
-        })
+        // Field order and omissions as `FetchLogsResponse` serialises: `more` always, then
+        // `operator` and `packages` unless empty (`warnings` is always empty here).
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(if more {
+            b"{\"more\":true"
+        } else {
+            b"{\"more\":false"
+        });
+        if !operator.is_empty() {
+            out.extend_from_slice(b",\"operator\":");
+            push_array(&mut out, &ops[operator], |e| {
+                RecordId::operator_record::<Sha256>(e)
+            })?;
+        }
+        if !packages.is_empty() {
+            out.extend_from_slice(b",\"packages\":{");
+            for (i, (log_id, records)) in packages.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, log_id).map_err(|e| FetchError::Message {
+                    status: 500,
+                    message: format!("cannot serialise a log id: {e}"),
+                })?;
+                out.push(b':');
+                push_array(&mut out, records, RecordId::package_record::<Sha256>)?;
+            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+        Ok(out)
     }
 
     pub fn package_names(

@@ -1,7 +1,11 @@
 //! The in-memory view of the registry, rebuilt from the store at start: the verifiable log, the
 //! map of log heads (one snapshot per checkpoint) and the per-log validated state.
 
-use std::collections::{BTreeMap, HashMap};
+use bytes::Bytes;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::OnceLock,
+};
 use warg_crypto::{hash::Sha256, signing::PrivateKey, Encode, Signable};
 use warg_protocol::{
     operator, package,
@@ -12,7 +16,7 @@ use warg_protocol::{
     ProtoEnvelope, SerdeEnvelope,
 };
 use warg_transparency::{
-    log::{LogBuilder, Node, VecLog},
+    log::{LogBuilder, Node, StackLog, VecLog},
     map::Map,
 };
 
@@ -48,6 +52,19 @@ pub enum ReplayError {
 pub struct Committed<R> {
     pub registry_index: RegistryIndex,
     pub envelope: ProtoEnvelope<R>,
+    /// The record exactly as `fetch/logs` serialises it (with its fetch token), made on first
+    /// use: committed records never change, so neither does this.
+    pub published_json: OnceLock<Bytes>,
+}
+
+impl<R> Committed<R> {
+    pub fn new(registry_index: RegistryIndex, envelope: ProtoEnvelope<R>) -> Self {
+        Self {
+            registry_index,
+            envelope,
+            published_json: OnceLock::new(),
+        }
+    }
 }
 
 pub struct PackageLog {
@@ -73,6 +90,9 @@ pub struct Position {
 #[derive(Default)]
 pub struct State {
     pub log: VecLog<Sha256, LogLeaf>,
+    /// The same log as only its balanced roots (O(log n)): the writer stages a batch on a copy
+    /// of this, so a commit never copies the whole log.
+    pub roots: StackLog<Sha256, LogLeaf>,
     pub leaves: Vec<(LogLeaf, Node)>,
     pub map: VerifiableMap,
     pub map_snapshots: BTreeMap<RegistryLen, VerifiableMap>,
@@ -137,7 +157,7 @@ pub fn operator_log_id() -> LogId {
 }
 
 /// Computes the checkpoint of a log and map; roots are hash strings, as signed.
-pub fn checkpoint_of(log: &VecLog<Sha256, LogLeaf>, map: &VerifiableMap) -> Checkpoint {
+pub fn checkpoint_of(log: &impl LogBuilder<Sha256, LogLeaf>, map: &VerifiableMap) -> Checkpoint {
     let c = log.checkpoint();
     Checkpoint {
         log_root: c.root().into(),
@@ -213,6 +233,11 @@ impl State {
                 state.checkpoints.insert(len, stored_cp);
             }
         }
+        // The writer stages commits on `roots`; it must agree with the full log.
+        let len = state.log_length();
+        if checkpoint_of(&state.roots, &state.map) != checkpoint_of(&state.log, &state.map) {
+            return Err(ReplayError::CheckpointMismatch(len));
+        }
         Ok(state)
     }
 
@@ -284,6 +309,7 @@ impl State {
         let registry_index = self.log.length();
         let leaf = accepted.leaf();
         let node = self.log.push(&leaf);
+        self.roots.push(&leaf);
         self.map = self.map.insert(
             leaf.log_id.clone(),
             MapLeaf {
@@ -296,10 +322,9 @@ impl State {
                 envelope, state, ..
             } => {
                 self.operator.state = state;
-                self.operator.entries.push(Committed {
-                    registry_index,
-                    envelope,
-                });
+                self.operator
+                    .entries
+                    .push(Committed::new(registry_index, envelope));
                 self.operator.entries.len() - 1
             }
             Accepted::Package {
@@ -315,10 +340,7 @@ impl State {
                     entries: Vec::new(),
                 });
                 log.state = state;
-                log.entries.push(Committed {
-                    registry_index,
-                    envelope,
-                });
+                log.entries.push(Committed::new(registry_index, envelope));
                 log.entries.len() - 1
             }
         };
@@ -343,6 +365,35 @@ impl State {
         self.map_snapshots.insert(len, self.map.clone());
         while self.map_snapshots.len() > MAP_SNAPSHOTS {
             self.map_snapshots.pop_first();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warg_crypto::hash::AnyHash;
+
+    /// The writer signs checkpoints computed from the balanced roots alone; they must equal the
+    /// full log's at every length.
+    #[test]
+    fn stack_of_roots_matches_the_full_log() {
+        let mut log = VecLog::<Sha256, LogLeaf>::default();
+        let mut roots = StackLog::<Sha256, LogLeaf>::default();
+        let map = VerifiableMap::default();
+        assert!(checkpoint_of(&roots, &map) == checkpoint_of(&log, &map));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..130u32 {
+            let digest: AnyHash = format!("sha256:{:064x}", i).parse().unwrap();
+            let leaf = LogLeaf {
+                log_id: LogId::from(digest.clone()),
+                record_id: RecordId::from(digest),
+            };
+            log.push(&leaf);
+            roots.push(&leaf);
+            let full = checkpoint_of(&log, &map);
+            assert!(checkpoint_of(&roots, &map) == full, "length {}", i + 1);
+            assert!(seen.insert(full.log_root.to_string()));
         }
     }
 }

@@ -71,11 +71,12 @@ fn commit_batch(core: &Core, batch: Vec<Submission>) {
                 )),
             }
         }
-        // Stage on copies of the log and map; they are cheap relative to an fsync.
+        // Stage on copies of the log's roots and of the map: O(log n) each (the map is
+        // persistent), so a commit costs the same however long the log is.
         if accepted.is_empty() {
             None
         } else {
-            let mut log = state.log.clone();
+            let mut log = state.roots.clone();
             let mut map = state.map.clone();
             let base = log.length();
             let mut stored = Vec::with_capacity(accepted.len());

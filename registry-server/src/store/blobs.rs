@@ -47,33 +47,98 @@ impl BlobStore for FsBlobStore {
             .map(|m| m.len())
     }
 
+    fn open(&self, digest: &AnyHash) -> StoreResult<Option<(File, u64)>> {
+        let Some(path) = self.final_path(digest) else {
+            return Ok(None);
+        };
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        Ok(Some((file, meta.len())))
+    }
+
     fn writer(&self) -> StoreResult<BlobWriter> {
         let tmp = tempfile::Builder::new()
             .prefix("upload-")
             .tempfile_in(&self.tmp_dir)?;
         Ok(BlobWriter {
             tmp,
+            pending: Vec::new(),
+            written: 0,
             final_dir: self.final_dir.clone(),
         })
     }
 }
 
+/// Upload bytes are gathered into writes of this size.
+const WRITE_BUFFER: usize = 256 * 1024;
+
 /// An in-progress blob. Dropping it without committing deletes the temp file.
 pub struct BlobWriter {
     tmp: tempfile::NamedTempFile,
+    pending: Vec<u8>,
+    written: u64,
     final_dir: PathBuf,
 }
 
 impl BlobWriter {
+    /// Appends bytes; they reach the file in large writes.
     pub fn write_all(&mut self, bytes: &[u8]) -> StoreResult<()> {
-        self.tmp.as_file_mut().write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        if self.pending.len() + bytes.len() < WRITE_BUFFER {
+            self.pending.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.flush()?;
+        if bytes.len() >= WRITE_BUFFER {
+            self.tmp.as_file_mut().write_all(bytes)?;
+        } else {
+            self.pending.extend_from_slice(bytes);
+        }
         Ok(())
     }
 
+    /// Whether the next [`write_all`](Self::write_all) of `len` bytes would write to the file
+    /// (callers use it to move only those calls off the async threads).
+    pub fn would_write(&self, len: usize) -> bool {
+        self.pending.len() + len >= WRITE_BUFFER
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.written
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.written == 0
+    }
+
+    fn flush(&mut self) -> StoreResult<()> {
+        if !self.pending.is_empty() {
+            self.tmp.as_file_mut().write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Everything written so far, read back from the start of the temp file (for validation
+    /// before the blob is committed).
+    pub fn reader(&mut self) -> StoreResult<File> {
+        self.flush()?;
+        Ok(self.tmp.reopen()?)
+    }
+
     /// Makes the blob durable under its digest. The caller has already checked the digest.
-    pub fn commit(self, digest: &AnyHash) -> StoreResult<()> {
+    pub fn commit(mut self, digest: &AnyHash) -> StoreResult<()> {
         let hex = digest_hex(digest)
             .ok_or_else(|| StoreError::Corrupt(format!("unsupported digest `{digest}`")))?;
+        self.flush()?;
         self.tmp.as_file().sync_all()?;
         let target = self.final_dir.join(hex);
         self.tmp

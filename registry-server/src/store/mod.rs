@@ -70,6 +70,8 @@ pub trait BlobStore: Send + Sync {
     /// Local path of a complete blob, for streaming it out. `None` if absent.
     fn path(&self, digest: &AnyHash) -> Option<PathBuf>;
     fn size(&self, digest: &AnyHash) -> Option<u64>;
+    /// Opens a complete blob for streaming it out, with its size. `None` if absent.
+    fn open(&self, digest: &AnyHash) -> StoreResult<Option<(std::fs::File, u64)>>;
     /// Starts writing a blob; it becomes visible only after [`BlobWriter::commit`].
     fn writer(&self) -> StoreResult<BlobWriter>;
 }
