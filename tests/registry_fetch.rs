@@ -69,7 +69,12 @@ fn publish_fixtures(client: &Client, work: &Path) {
     }
     client.ok(
         work,
-        &["publish", "clock-1.0.0/clock.wit", "--package", "acme:clock@1.0.0"],
+        &[
+            "publish",
+            "clock-1.0.0/clock.wit",
+            "--package",
+            "acme:clock@1.0.0",
+        ],
     );
 }
 
@@ -111,13 +116,24 @@ fn fetch_resolves_locks_and_honours_ci_modes() {
     // A component builds against what was fetched, importing both logger versions.
     let component = build_component(&app);
     let imports = common::imports(&component);
-    assert!(imports.contains(&"acme:logging/logger@1.0.0".to_string()), "{imports:?}");
-    assert!(imports.contains(&"acme:logging/logger@2.0.0".to_string()), "{imports:?}");
+    assert!(
+        imports.contains(&"acme:logging/logger@1.0.0".to_string()),
+        "{imports:?}"
+    );
+    assert!(
+        imports.contains(&"acme:logging/logger@2.0.0".to_string()),
+        "{imports:?}"
+    );
 
     // A new compatible clock: --locked keeps the lock and the tree byte for byte.
     client.ok(
         work.path(),
-        &["publish", "clock-1.1.0/clock.wit", "--package", "acme:clock@1.1.0"],
+        &[
+            "publish",
+            "clock-1.1.0/clock.wit",
+            "--package",
+            "acme:clock@1.1.0",
+        ],
     );
     let before = snapshot(&app);
     client.ok(&app, &["fetch", "--locked"]);
@@ -184,7 +200,10 @@ fn tampered_blob_is_refused_and_cache_stays_clean() {
     std::fs::write(&blob, bytes).unwrap();
 
     let reader = Client::new(&registry);
-    let err = reader.fails(work.path(), &["fetch", "acme:types@1.0.0", "-o", "types.wasm"]);
+    let err = reader.fails(
+        work.path(),
+        &["fetch", "acme:types@1.0.0", "-o", "types.wasm"],
+    );
     assert!(err.contains("acme:types@1.0.0"), "{err}");
     assert!(err.contains(digest), "{err}");
     assert!(!work.path().join("types.wasm").exists());
@@ -192,7 +211,10 @@ fn tampered_blob_is_refused_and_cache_stays_clean() {
         .into_iter()
         .filter(|(p, _)| p.to_string_lossy().contains("sha256-"))
         .collect();
-    assert!(cached.is_empty(), "a bad blob reached the cache: {cached:?}");
+    assert!(
+        cached.is_empty(),
+        "a bad blob reached the cache: {cached:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +254,10 @@ async fn warg_client_and_wtool_read_each_others_packages() {
         .unwrap()
         .expect("a release");
     assert_eq!(got.version.to_string(), "1.0.0");
-    assert_eq!(got.digest.to_string(), published["digest"].as_str().unwrap());
+    assert_eq!(
+        got.digest.to_string(),
+        published["digest"].as_str().unwrap()
+    );
 
     // The other direction: warg-client publishes, wtool fetches and verifies.
     let bytes = std::fs::read(&got.path).unwrap();
@@ -271,7 +296,13 @@ async fn warg_client_and_wtool_read_each_others_packages() {
 
     let out = client.ok(
         work.path(),
-        &["fetch", "acme:from-warg@3", "-o", "from-warg.wasm", "--json"],
+        &[
+            "fetch",
+            "acme:from-warg@3",
+            "-o",
+            "from-warg.wasm",
+            "--json",
+        ],
     );
     let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(fetched["version"], "3.0.0");

@@ -149,7 +149,10 @@ mod tests {
         cache.write(&d, b"abc").unwrap();
         assert_eq!(cache.read(&d).unwrap().unwrap(), b"abc");
         std::fs::write(cache.blob_path(&d), b"abd").unwrap();
-        assert!(cache.read(&d).unwrap().is_none(), "damaged blob is not served");
+        assert!(
+            cache.read(&d).unwrap().is_none(),
+            "damaged blob is not served"
+        );
         assert!(!cache.blob_path(&d).exists(), "and is removed");
         assert!(!cache.root().to_string_lossy().contains(':'));
     }

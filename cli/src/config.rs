@@ -57,7 +57,10 @@ impl Settings {
         let wtool_file = env_path("WTOOL_CONFIG").unwrap_or_else(|| config_dir.join("config.toml"));
         let wtool = if wtool_file.exists() {
             toml::from_str(&read(&wtool_file)?).with_context(|| {
-                format!("`{}` is not a valid wtool config file", wtool_file.display())
+                format!(
+                    "`{}` is not a valid wtool config file",
+                    wtool_file.display()
+                )
             })?
         } else {
             WtoolConfig::default()

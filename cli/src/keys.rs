@@ -109,7 +109,9 @@ pub fn signing_key(store: &KeyStore, name: Option<&str>) -> Result<PrivateKey> {
 
 fn parse(text: &str) -> Result<PrivateKey> {
     PrivateKey::decode(text.to_string()).map_err(|e| {
-        anyhow::anyhow!("not a signing key ({e}); expected the `ecdsa-p256:...` form `wtool key new` writes")
+        anyhow::anyhow!(
+            "not a signing key ({e}); expected the `ecdsa-p256:...` form `wtool key new` writes"
+        )
     })
 }
 

@@ -95,12 +95,18 @@ impl Lock {
     pub fn from_entries(entries: impl IntoIterator<Item = Entry>) -> Self {
         let mut entries: Vec<Entry> = entries.into_iter().collect();
         entries.sort_by(|a, b| {
-            (a.name.to_string(), &a.registry, a.requirement.to_string(), &a.version).cmp(&(
-                b.name.to_string(),
-                &b.registry,
-                b.requirement.to_string(),
-                &b.version,
-            ))
+            (
+                a.name.to_string(),
+                &a.registry,
+                a.requirement.to_string(),
+                &a.version,
+            )
+                .cmp(&(
+                    b.name.to_string(),
+                    &b.registry,
+                    b.requirement.to_string(),
+                    &b.version,
+                ))
         });
         entries.dedup_by(|a, b| {
             a.name == b.name && a.registry == b.registry && a.requirement == b.requirement

@@ -157,7 +157,9 @@ impl Project {
             copy_recursively(&deps.join(name), &staging.path().join(name))?;
         }
         let staged = staging.keep();
-        let old = self.wit_dir.join(format!(".deps-old-{}", std::process::id()));
+        let old = self
+            .wit_dir
+            .join(format!(".deps-old-{}", std::process::id()));
         if deps.exists() {
             std::fs::rename(&deps, &old)
                 .with_context(|| format!("cannot move `{}` aside", deps.display()))?;
@@ -180,8 +182,7 @@ fn copy_recursively(from: &Path, to: &Path) -> Result<()> {
             copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
         }
     } else {
-        std::fs::copy(from, to)
-            .with_context(|| format!("cannot copy `{}`", from.display()))?;
+        std::fs::copy(from, to).with_context(|| format!("cannot copy `{}`", from.display()))?;
     }
     Ok(())
 }

@@ -87,7 +87,10 @@ impl Resolver<'_> {
                         registry.name
                     );
                 };
-                (pick(name, req, &registry.name, &releases)?, "the cached index")
+                (
+                    pick(name, req, &registry.name, &releases)?,
+                    "the cached index",
+                )
             }
             _ => {
                 let backend = self.registries.backend(&registry).await?;
@@ -164,7 +167,7 @@ impl Resolver<'_> {
         let e = &resolved.entry;
         let what = format!("{}@{} from registry `{}`", e.name, e.version, e.registry);
         let package = match witpkg::decode(&resolved.bytes, &what)? {
-            Decoded::Package(p) => p,
+            Decoded::Package(p) => *p,
             Decoded::Component => bail!(
                 "{what} is a component, not a WIT package; WIT dependencies must be WIT packages"
             ),
@@ -238,7 +241,12 @@ impl Resolver<'_> {
 }
 
 /// The newest non-yanked version matching `req`, or an error that lists what exists.
-fn pick(name: &PackageRef, req: &VersionReq, registry: &str, releases: &[Release]) -> Result<Release> {
+fn pick(
+    name: &PackageRef,
+    req: &VersionReq,
+    registry: &str,
+    releases: &[Release],
+) -> Result<Release> {
     if let Some(r) = releases
         .iter()
         .filter(|r| !r.yanked && req.matches(&r.version))
@@ -259,7 +267,10 @@ fn pick(name: &PackageRef, req: &VersionReq, registry: &str, releases: &[Release
         })
         .collect::<Vec<_>>()
         .join(", ");
-    if let Some(y) = releases.iter().find(|r| r.yanked && req.matches(&r.version)) {
+    if let Some(y) = releases
+        .iter()
+        .find(|r| r.yanked && req.matches(&r.version))
+    {
         bail!(
             "{name}@{} was yanked from registry `{registry}` and nothing else matches `{req}`; \
              available: {list}",

@@ -15,14 +15,16 @@ pub struct WitPackage {
 }
 
 pub enum Decoded {
-    Package(WitPackage),
+    Package(Box<WitPackage>),
     Component,
 }
 
 /// Decodes a registry artifact; `what` names it in errors (`acme:x@1.0.0 from registry r`).
 pub fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
     match wit_component::decode(bytes) {
-        Ok(DecodedWasm::WitPackage(resolve, id)) => Ok(Decoded::Package(WitPackage { resolve, id })),
+        Ok(DecodedWasm::WitPackage(resolve, id)) => {
+            Ok(Decoded::Package(Box::new(WitPackage { resolve, id })))
+        }
         Ok(DecodedWasm::Component(..)) => Ok(Decoded::Component),
         Err(e) => Err(anyhow!(
             "{what} is neither a WIT package nor a component: {e:#}"
@@ -202,7 +204,8 @@ mod tests {
     #[test]
     fn additions_pass_and_changes_fail() {
         let v1 = pkg("package a:b@1.0.0; interface i { f: func(x: u32); }");
-        let v11 = pkg("package a:b@1.1.0; interface i { f: func(x: u32); g: func(); } interface j {}");
+        let v11 =
+            pkg("package a:b@1.1.0; interface i { f: func(x: u32); g: func(); } interface j {}");
         let broken = pkg("package a:b@1.2.0; interface i { f: func(x: string); }");
         let removed = pkg("package a:b@1.3.0; interface k {}");
         check_compatible(&v1, &v11).unwrap();

@@ -24,14 +24,22 @@ impl Registry {
             init.args(["--namespace", ns]);
         }
         let out = init.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut token = Command::new(&bin);
         token.args(["token", "create", "--data-dir"]).arg(&dir);
         for ns in namespaces {
             token.args(["--namespace", ns]);
         }
         let out = token.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
 
         let mut child = Command::new(&bin)

@@ -61,7 +61,12 @@ impl Args {
         };
         let resolved = resolver.resolve(&name, &req).await?;
         let e = &resolved.entry;
-        let file_name = format!("{}-{}-{}.wasm", e.name.namespace(), e.name.name(), e.version);
+        let file_name = format!(
+            "{}-{}-{}.wasm",
+            e.name.namespace(),
+            e.name.name(),
+            e.version
+        );
         let path = match &self.output {
             Some(p) if p.is_dir() || p.to_string_lossy().ends_with('/') => {
                 std::fs::create_dir_all(p)?;
@@ -174,9 +179,7 @@ impl Args {
                 dropped.join(", ")
             );
         }
-        let deps_stale = !project
-            .stale_entries(&tree, &previously_managed)
-            .is_empty();
+        let deps_stale = !project.stale_entries(&tree, &previously_managed).is_empty();
         if deps_stale {
             project.write_deps(&tree, &vendored)?;
         }
@@ -235,9 +238,9 @@ pub fn parse_spec(spec: &str) -> Result<(PackageRef, VersionReq)> {
         Some((n, r)) => (n, Some(r)),
         None => (spec, None),
     };
-    let name: PackageRef = name
-        .parse()
-        .map_err(|e| anyhow::anyhow!("`{spec}` is not a package reference (`ns:name[@version]`): {e}"))?;
+    let name: PackageRef = name.parse().map_err(|e| {
+        anyhow::anyhow!("`{spec}` is not a package reference (`ns:name[@version]`): {e}")
+    })?;
     let req = match req {
         None => VersionReq::STAR,
         Some(r) => match r.parse::<Version>() {

@@ -120,9 +120,9 @@ impl Args {
 
     fn identity(&self, decoded: &Decoded, shown: &str) -> Result<(PackageRef, Version)> {
         if let Some(spec) = &self.package {
-            let (name, version) = spec.split_once('@').with_context(|| {
-                format!("--package `{spec}` needs a version: `ns:name@1.0.0`")
-            })?;
+            let (name, version) = spec
+                .split_once('@')
+                .with_context(|| format!("--package `{spec}` needs a version: `ns:name@1.0.0`"))?;
             let name = name
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--package `{spec}`: {e}"))?;

@@ -27,9 +27,8 @@ pub async fn discover(name: &str, base: &str) -> Result<Location> {
         .bytes()
         .await
         .with_context(|| format!("registry `{name}`: reading {url}"))?;
-    let meta: serde_json::Value = serde_json::from_slice(&body).with_context(|| {
-        format!("registry `{name}` returned garbage for {url}: it is not JSON")
-    })?;
+    let meta: serde_json::Value = serde_json::from_slice(&body)
+        .with_context(|| format!("registry `{name}` returned garbage for {url}: it is not JSON"))?;
     let location = from_metadata(name, &meta)?;
     // A relative or missing URL means the registry is at the discovery host itself.
     Ok(match location {
@@ -48,7 +47,9 @@ pub fn from_metadata(name: &str, meta: &serde_json::Value) -> Result<Location> {
     match (warg_url, preferred) {
         (Some(url), None | Some("warg")) => Ok(Location::Warg(url.trim_end_matches('/').into())),
         (None, Some("warg")) => Ok(Location::Warg(String::new())),
-        (_, Some("oci")) | (None, None) if meta.get("oci").is_some() || meta.get("ociRegistry").is_some() => {
+        (_, Some("oci")) | (None, None)
+            if meta.get("oci").is_some() || meta.get("ociRegistry").is_some() =>
+        {
             Ok(Location::Unsupported(format!(
                 "registry `{name}` speaks OCI, which this wtool does not speak yet; use a warg \
                  or local-directory registry"
@@ -57,8 +58,8 @@ pub fn from_metadata(name: &str, meta: &serde_json::Value) -> Result<Location> {
         (_, Some(other)) => Ok(Location::Unsupported(format!(
             "registry `{name}` prefers the `{other}` protocol, which this wtool does not speak"
         ))),
-        (None, None) => bail!(
-            "registry `{name}`'s metadata names no protocol wtool knows (expected `wargUrl`)"
-        ),
+        (None, None) => {
+            bail!("registry `{name}`'s metadata names no protocol wtool knows (expected `wargUrl`)")
+        }
     }
 }

@@ -85,7 +85,10 @@ fn warg_name(package: &PackageRef) -> Result<PackageName> {
 }
 
 fn any_hash(digest: &Digest) -> AnyHash {
-    digest.to_string().parse().expect("sha256 digests are AnyHash")
+    digest
+        .to_string()
+        .parse()
+        .expect("sha256 digests are AnyHash")
 }
 
 #[async_trait::async_trait]
@@ -102,7 +105,12 @@ impl Backend for WargBackend {
             .releases()
             .map(|r| Release {
                 version: r.version.clone(),
-                digest: r.content().map(|h| h.to_string().parse()).transpose().ok().flatten(),
+                digest: r
+                    .content()
+                    .map(|h| h.to_string().parse())
+                    .transpose()
+                    .ok()
+                    .flatten(),
                 yanked: r.yanked(),
             })
             .collect();
