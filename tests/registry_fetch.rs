@@ -312,3 +312,82 @@ async fn warg_client_and_wtool_read_each_others_packages() {
         std::fs::read(&got.path).unwrap()
     );
 }
+
+#[test]
+fn compose_takes_plugs_from_the_registry_and_locks_them() {
+    let registry = Registry::start(&["example"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let fixture = |p: &str| common::fixture(p).display().to_string();
+    for (file, id) in [
+        ("components/logger.wasm", "example:logger@0.1.0"),
+        ("components/middleware.wasm", "example:middleware@0.1.0"),
+    ] {
+        client.ok(w, &["publish", &fixture(file), "--package", id]);
+    }
+    let app = fixture("components/app.wasm");
+    let compose = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "compose",
+            &app,
+            "--plug",
+            "example:middleware@0.1",
+            "--plug",
+            "example:logger",
+            "-o",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        client.ok(w, &args);
+        std::fs::read(w.join(out)).unwrap()
+    };
+
+    // Plugs by registry reference run exactly like the same plugs given as files.
+    let from_registry = compose(&[], "from-registry.wasm");
+    let local = common::compose(
+        w,
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/logger.wasm"],
+    );
+    let printed = common::run_command(&from_registry);
+    assert!(
+        printed.contains("rust-logger [info] [mw] app started"),
+        "{printed}"
+    );
+    assert_eq!(printed, common::run_command(&local));
+    let locked = lock_entries(w);
+    assert!(locked.contains(&("example:logger".into(), "*".into(), "0.1.0".into())));
+    assert!(locked.contains(&("example:middleware".into(), "^0.1".into(), "0.1.0".into())));
+
+    // A newer compatible logger: --locked keeps 0.1.0 and gives the same bytes.
+    client.ok(
+        w,
+        &[
+            "publish",
+            &fixture("components/logger-0.1.3.wasm"),
+            "--package",
+            "example:logger@0.1.3",
+        ],
+    );
+    let lock_before = std::fs::read(w.join("wkg.lock")).unwrap();
+    assert_eq!(compose(&["--locked"], "again.wasm"), from_registry);
+    assert_eq!(std::fs::read(w.join("wkg.lock")).unwrap(), lock_before);
+
+    // Without --locked the lock moves to 0.1.3, and so does the composition.
+    let updated = compose(&[], "updated.wasm");
+    assert!(lock_entries(w).contains(&("example:logger".into(), "*".into(), "0.1.3".into())));
+    assert!(common::run_command(&updated).contains("rust-logger@0.1.3 ["));
+
+    // A WIT package is not a plug.
+    copy_tree(&common::fixture("registry/types"), &w.join("types"));
+    let reg2 = Registry::start(&["acme"]);
+    let client2 = Client::new(&reg2);
+    client2.ok(w, &["publish", "types"]);
+    let err = client2.fails(
+        w,
+        &["compose", &app, "--plug", "acme:types", "-o", "x.wasm"],
+    );
+    assert!(err.contains("a WIT package, not a component"), "{err}");
+    assert!(!w.join("x.wasm").exists());
+}

@@ -1,11 +1,11 @@
-use super::GlobalOpts;
-use crate::input::InputFile;
+use super::compose_refs::{classify, load_all};
+use super::{GlobalOpts, RegistryArgs};
 use crate::output::write_atomically;
 use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wtool_compose::{compose, ComposeOptions, Input};
+use wtool_compose::{compose, ComposeOptions};
 
 /// Plug the exports of components into the imports of a socket component.
 ///
@@ -13,19 +13,24 @@ use wtool_compose::{compose, ComposeOptions, Input};
 /// exact name or on the same semver track, and whose type fits. Plugs fill each other's
 /// imports too, so `app --plug middleware --plug logger` chains app → middleware → logger.
 /// Imports nothing fills are left for the host.
+///
+/// The socket and each plug are a path, or a registry package `ns:name[@version]` resolved like
+/// `wtool fetch` and recorded in `wkg.lock` (an argument that exists as a file is a path).
 #[derive(clap::Args)]
 pub struct Args {
     /// The component whose imports are filled.
-    socket: PathBuf,
+    socket: String,
     /// A component whose exports fill imports (repeatable; earlier plugs win).
     #[arg(long = "plug", value_name = "PLUG", required = true)]
-    plugs: Vec<PathBuf>,
+    plugs: Vec<String>,
     /// Where to write the composed component (stdout if omitted and not a terminal).
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Print the output as WAT text instead of binary.
     #[arg(short = 't', long)]
     wat: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 impl Args {
@@ -37,12 +42,13 @@ impl Args {
         if to_stdout && global.json {
             bail!("`--json` prints the report on stdout, so the component needs `-o FILE`");
         }
-        let socket = load(&self.socket)?;
-        let plugs = self
-            .plugs
-            .iter()
-            .map(|p| load(p))
+        let sources = std::iter::once(&self.socket)
+            .chain(&self.plugs)
+            .map(|a| classify(a, global))
             .collect::<Result<Vec<_>>>()?;
+        let mut inputs = load_all(sources, &self.registry, global)?;
+        let plugs = inputs.split_off(1);
+        let socket = inputs.pop().expect("the socket is always first");
         let composition = compose(socket, plugs, &ComposeOptions::default())?;
 
         let bytes = if self.wat {
@@ -69,12 +75,4 @@ impl Args {
         }
         Ok(ExitCode::SUCCESS)
     }
-}
-
-fn load(path: &std::path::Path) -> Result<Input> {
-    let file = InputFile::read(path)?;
-    Ok(Input {
-        name: file.name(),
-        bytes: file.bytes,
-    })
 }

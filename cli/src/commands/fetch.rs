@@ -136,7 +136,14 @@ impl Args {
             let e = &node.resolved.entry;
             tree.insert(deps_dir_name(&e.name, &e.version), node.package.to_wit()?);
         }
-        let new_lock = Lock::from_entries(nodes.values().map(|n| n.resolved.entry.clone()));
+        let resolved: Vec<_> = nodes.values().map(|n| n.resolved.entry.clone()).collect();
+        // Components locked by `wtool compose` share the file; only WIT packages are pruned.
+        let kept = old_lock.entries().filter(|o| {
+            !resolved.iter().any(|n| {
+                n.name == o.name && n.registry == o.registry && n.requirement == o.requirement
+            }) && !is_wit_package(&registries, o)
+        });
+        let new_lock = Lock::from_entries(kept.chain(resolved.iter().cloned()).collect::<Vec<_>>());
         project.check_resolves(&tree, &vendored)?;
 
         let lock_changed = new_lock != old_lock;
@@ -229,6 +236,20 @@ impl Args {
             );
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Whether a lock entry names a WIT package, judged from the cached blob. An entry that is not
+/// cached is kept: a cold CI cache must not make `--locked` see a changed lock.
+fn is_wit_package(registries: &crate::registry::Registries, entry: &crate::lock::Entry) -> bool {
+    let cache =
+        crate::cache::RegistryCache::new(&registries.settings().cache_dir, &entry.registry, true);
+    match cache.read(&entry.digest) {
+        Ok(Some(bytes)) => matches!(
+            crate::witpkg::decode(&bytes, "a cached blob"),
+            Ok(crate::witpkg::Decoded::Package(_))
+        ),
+        _ => false,
     }
 }
 

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 mod compose;
+mod compose_refs;
 mod fetch;
 mod inspect;
 mod key;
