@@ -189,3 +189,54 @@ fn a_failed_compose_leaves_no_file_behind() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_wac_document_gives_the_same_component_as_plugs() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugged = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/logger.wasm"],
+    );
+    let out = dir.path().join("from-wac.wasm");
+    let dep = |name: &str, file: &str| format!("--dep=example:{name}={}", fixture(file).display());
+    let output = wtool([
+        "compose".to_string(),
+        fixture("wac/app.wac").display().to_string(),
+        dep("logger", "components/logger.wasm"),
+        dep("middleware", "components/middleware.wasm"),
+        dep("app", "components/app.wasm"),
+        "-o".into(),
+        out.display().to_string(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_wac = std::fs::read(&out).unwrap();
+    assert_eq!(run_command(&from_wac), run_command(&plugged));
+
+    let wit = |path: &std::path::Path| {
+        let out = wtool(["inspect".as_ref(), path.as_os_str(), "--wit".as_ref()]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plugged_path = dir.path().join("plugged.wasm");
+    std::fs::write(&plugged_path, &plugged).unwrap();
+    let world = |text: String| -> Vec<String> {
+        // The package line names the input file; the world's items are what must agree.
+        let mut items: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.trim_start().starts_with("import ") || l.trim_start().starts_with("export ")
+            })
+            .map(|l| l.trim().to_string())
+            .collect();
+        items.sort();
+        items
+    };
+    let (a, b) = (world(wit(&plugged_path)), world(wit(&out)));
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}

@@ -379,6 +379,25 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     assert!(lock_entries(w).contains(&("example:logger".into(), "*".into(), "0.1.3".into())));
     assert!(common::run_command(&updated).contains("rust-logger@0.1.3 ["));
 
+    // The same graph as a WAC document: the app by --dep, logger and middleware from the
+    // registry (and the lock), running exactly as before.
+    let wac = fixture("wac/app.wac");
+    let dep = format!("example:app={app}");
+    client.ok(
+        w,
+        &[
+            "compose",
+            &wac,
+            "--dep",
+            &dep,
+            "-o",
+            "from-wac.wasm",
+            "--locked",
+        ],
+    );
+    let from_wac = std::fs::read(w.join("from-wac.wasm")).unwrap();
+    assert!(common::run_command(&from_wac).contains("rust-logger@0.1.3 ["));
+
     // A WIT package is not a plug.
     copy_tree(&common::fixture("registry/types"), &w.join("types"));
     let reg2 = Registry::start(&["acme"]);
@@ -390,4 +409,49 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     );
     assert!(err.contains("a WIT package, not a component"), "{err}");
     assert!(!w.join("x.wasm").exists());
+}
+
+#[test]
+fn wkg_config_maps_namespaces_to_a_local_registry() {
+    // An existing wkg setup, unchanged: the default registry is a local directory.
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("packages");
+    let xdg = home.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("wasm-pkg")).unwrap();
+    std::fs::write(
+        xdg.join("wasm-pkg/config.toml"),
+        format!(
+            "default_registry = \"team.local\"\n\n[registry.\"team.local\"]\ntype = \"local\"\n\n\
+             [registry.\"team.local\".local]\nroot = \"{}\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let work = home.path().join("work");
+    copy_tree(&common::fixture("registry"), &work);
+    let wtool = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new(common::binary("wtool"))
+            .args(args)
+            .current_dir(dir)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .env("WTOOL_CONFIG_DIR", home.path().join("config"))
+            .env("WTOOL_CACHE_DIR", home.path().join("cache"))
+            .env_remove("WTOOL_REGISTRY")
+            .env_remove("WKG_CONFIG_FILE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "wtool {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    wtool(&work, &["publish", "types"]);
+    assert!(root.join("acme/types/1.0.0.wasm").is_file(), "wkg's layout");
+    let logging = work.join("logging-1.0.0");
+    wtool(&logging, &["fetch"]);
+    let lock = std::fs::read_to_string(logging.join("wkg.lock")).unwrap();
+    assert!(lock.contains("registry = \"team.local\""), "{lock}");
+    assert_eq!(deps(&logging), ["acme-types-1.0.0"]);
 }

@@ -18,11 +18,21 @@ use wtool_compose::{compose, ComposeOptions};
 /// `wtool fetch` and recorded in `wkg.lock` (an argument that exists as a file is a path).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The component whose imports are filled.
+    /// The component whose imports are filled, or a WAC document (`.wac`) describing the graph.
     socket: String,
     /// A component whose exports fill imports (repeatable; earlier plugs win).
-    #[arg(long = "plug", value_name = "PLUG", required = true)]
+    #[arg(long = "plug", value_name = "PLUG")]
     plugs: Vec<String>,
+    /// For a WAC document: use this file for a package (`ns:name=PATH`; versioned references
+    /// to the package too).
+    #[arg(long = "dep", value_name = "PKG=PATH", value_parser = parse_dep)]
+    deps: Vec<(String, PathBuf)>,
+    /// For a WAC document: where packages are looked up before registries (`ns/name.wasm`).
+    #[arg(long, default_value = "deps")]
+    deps_dir: PathBuf,
+    /// For a WAC document: import the components instead of embedding them.
+    #[arg(long)]
+    import_dependencies: bool,
     /// Where to write the composed component (stdout if omitted and not a terminal).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -41,6 +51,12 @@ impl Args {
         }
         if to_stdout && global.json {
             bail!("`--json` prints the report on stdout, so the component needs `-o FILE`");
+        }
+        if self.socket.ends_with(".wac") {
+            return self.run_wac(global);
+        }
+        if self.plugs.is_empty() {
+            bail!("nothing to plug: pass at least one --plug, or a `.wac` document as the socket");
         }
         let sources = std::iter::once(&self.socket)
             .chain(&self.plugs)
@@ -75,4 +91,47 @@ impl Args {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+impl Args {
+    fn run_wac(&self, global: &GlobalOpts) -> Result<ExitCode> {
+        if !self.plugs.is_empty() {
+            bail!("--plug does not apply to a WAC document; instantiate the plug in the document");
+        }
+        let Some(output) = &self.output else {
+            bail!("pass `-o FILE` for the composed component");
+        };
+        let bytes = super::compose_wac::compose_wac(
+            std::path::Path::new(&self.socket),
+            &super::compose_wac::WacOptions {
+                deps: &self.deps,
+                deps_dir: &self.deps_dir,
+                import_dependencies: self.import_dependencies,
+                registry: &self.registry,
+            },
+            global,
+        )?;
+        let bytes = if self.wat {
+            wasmprinter::print_bytes(&bytes)?.into_bytes()
+        } else {
+            bytes
+        };
+        write_atomically(output, &bytes)?;
+        if global.json {
+            println!(
+                "{}",
+                serde_json::json!({"output": output.display().to_string(), "size": bytes.len()})
+            );
+        } else if !global.quiet {
+            eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn parse_dep(s: &str) -> Result<(String, PathBuf), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not `ns:name=PATH`"))?;
+    Ok((k.trim().to_string(), PathBuf::from(v.trim())))
 }

@@ -1,0 +1,165 @@
+//! `wtool compose FILE.wac`: a composition graph in the WAC language, parsed and resolved with
+//! `wac-parser` (the grammar `wac compose` reads). Packages come from `--dep ns:name=PATH`
+//! (versioned references included), then the deps directory, then registries through the same
+//! resolver and lock as `wtool fetch`.
+
+use super::{GlobalOpts, RegistryArgs};
+use crate::input::InputFile;
+use crate::lock::{self, Lock};
+use crate::output::write_atomically;
+use crate::resolver::{Mode, Resolver};
+use anyhow::{bail, Context, Result};
+use indexmap::IndexMap;
+use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
+use semver::VersionReq;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use wac_graph::EncodeOptions;
+use wac_parser::Document;
+
+pub struct WacOptions<'a> {
+    pub deps: &'a [(String, PathBuf)],
+    pub deps_dir: &'a Path,
+    pub import_dependencies: bool,
+    pub registry: &'a RegistryArgs,
+}
+
+/// Composes the document at `path` and returns the encoded component.
+pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Result<Vec<u8>> {
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let render = |e: Report| render(e, path, &source);
+    let document = Document::parse(&source).map_err(|e| render(e.into()))?;
+    let keys = wac_resolver::packages(&document).map_err(|e| render(e.into()))?;
+
+    let overrides: HashMap<&str, &PathBuf> =
+        opts.deps.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut packages = IndexMap::new();
+    let mut from_registry = Vec::new();
+    for (key, span) in &keys {
+        let local = overrides
+            .get(key.name)
+            .map(|p| p.to_path_buf())
+            .or_else(|| deps_dir_file(opts.deps_dir, key.name, key.version));
+        match local {
+            Some(file) => {
+                if global.verbose > 0 {
+                    eprintln!("note: package `{}` is `{}`", key.name, file.display());
+                }
+                let bytes = InputFile::read(&file)
+                    .map_err(|e| {
+                        render(Report::new(wac_resolver::Error::PackageResolutionFailure {
+                            name: key.name.to_string(),
+                            span: *span,
+                            source: e,
+                        }))
+                    })?
+                    .bytes;
+                packages.insert(*key, bytes);
+            }
+            None => from_registry.push((*key, *span)),
+        }
+    }
+
+    if !from_registry.is_empty() {
+        let lock_path = PathBuf::from(lock::FILE_NAME);
+        let old_lock = Lock::read(&lock_path)?;
+        let registries = opts.registry.open(false)?;
+        let locked = opts.registry.locked || opts.registry.frozen;
+        let resolver = Resolver {
+            registries: &registries,
+            lock: &old_lock,
+            mode: Mode {
+                locked,
+                offline: opts.registry.is_offline(),
+            },
+        };
+        let runtime = super::runtime()?;
+        let mut entries = Vec::new();
+        for (key, span) in from_registry {
+            let fail = |e: anyhow::Error| {
+                render(Report::new(wac_resolver::Error::PackageResolutionFailure {
+                    name: key.name.to_string(),
+                    span,
+                    source: e,
+                }))
+            };
+            let name = key
+                .name
+                .parse()
+                .map_err(|e| fail(anyhow::anyhow!("not a registry package name: {e}")))?;
+            let req = match key.version {
+                Some(v) => VersionReq::parse(&format!("={v}"))?,
+                None => VersionReq::STAR,
+            };
+            let resolved = runtime
+                .block_on(resolver.resolve(&name, &req))
+                .map_err(|e| {
+                    fail(e.context(format!(
+                        "not found with --dep or in `{}`, so it was looked up in the registry",
+                        opts.deps_dir.display()
+                    )))
+                })?;
+            if global.verbose > 0 {
+                let e = &resolved.entry;
+                eprintln!(
+                    "note: package `{}` is {}@{} from registry `{}`",
+                    key.name, e.name, e.version, e.registry
+                );
+            }
+            packages.insert(key, resolved.bytes);
+            entries.push(resolved.entry);
+        }
+        let same = |n: &crate::lock::Entry, o: &crate::lock::Entry| {
+            n.name == o.name && n.registry == o.registry && n.requirement == o.requirement
+        };
+        let new_lock = Lock::from_entries(
+            old_lock
+                .entries()
+                .filter(|o| !entries.iter().any(|n| same(n, o)))
+                .chain(entries.iter().cloned())
+                .collect::<Vec<_>>(),
+        );
+        if new_lock != old_lock {
+            if locked {
+                bail!("wkg.lock needs to be updated but --locked was passed to prevent this");
+            }
+            write_atomically(&lock_path, new_lock.to_toml().as_bytes())?;
+        }
+    }
+
+    let resolution = document.resolve(packages).map_err(|e| render(e.into()))?;
+    resolution
+        .encode(EncodeOptions {
+            define_components: !opts.import_dependencies,
+            validate: true,
+            ..Default::default()
+        })
+        .with_context(|| format!("cannot encode the composition in `{}`", path.display()))
+}
+
+/// `deps/ns/name.wasm` or `deps/ns/name/1.2.3.wasm`, the layout `wac` reads (`.wat` too).
+fn deps_dir_file(root: &Path, name: &str, version: Option<&semver::Version>) -> Option<PathBuf> {
+    let mut base = root.to_path_buf();
+    for segment in name.split(':') {
+        base.push(segment);
+    }
+    if let Some(v) = version {
+        base.push(v.to_string());
+    }
+    ["wasm", "wat"]
+        .iter()
+        .map(|ext| base.with_extension(ext))
+        .find(|p| p.is_file())
+}
+
+/// Renders a diagnostic with its source span, as `wac` prints it.
+fn render(e: Report, path: &Path, source: &str) -> anyhow::Error {
+    let mut out = String::new();
+    let report = e.with_source_code(NamedSource::new(path.to_string_lossy(), source.to_string()));
+    let _ = GraphicalReportHandler::new()
+        .with_cause_chain()
+        .with_theme(GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, report.as_ref());
+    anyhow::Error::msg(out.trim_end().to_string())
+}
