@@ -26,6 +26,10 @@ use wasm_pkg_common::package::PackageRef;
 type WargClient = Client<FileSystemRegistryStorage, CacheContent, FileSystemNamespaceMapStorage>;
 
 pub struct WargBackend {
+    /// warg-client's file storage is not safe for concurrent use within one process (a reader
+    /// can see a checkpoint file half-written), so storage-touching calls take turns; content
+    /// transfers still overlap.
+    storage: tokio::sync::Mutex<()>,
     name: String,
     has_token: bool,
     client: WargClient,
@@ -57,6 +61,7 @@ impl WargBackend {
         )
         .map_err(|e| anyhow!("registry `{name}` at {url}: {e}"))?;
         Ok(Self {
+            storage: Default::default(),
             name: name.to_string(),
             has_token,
             client,
@@ -95,7 +100,10 @@ fn any_hash(digest: &Digest) -> AnyHash {
 impl Backend for WargBackend {
     async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
         let name = warg_name(package)?;
-        let info = match self.client.fetch_package(&name).await {
+        let info = match {
+            let _turn = self.storage.lock().await;
+            self.client.fetch_package(&name).await
+        } {
             Ok(info) => info,
             Err(ClientError::PackageDoesNotExist { .. }) => return Ok(None),
             Err(e) => return Err(self.explain(package, e)),
@@ -119,11 +127,13 @@ impl Backend for WargBackend {
 
     async fn download(&self, package: &PackageRef, release: &Release) -> Result<Vec<u8>> {
         let name = warg_name(package)?;
-        let (_, stream) = self
-            .client
-            .download_exact_as_stream(&name, &release.version)
-            .await
-            .map_err(|e| self.explain(package, e))?;
+        let (_, stream) = {
+            let _turn = self.storage.lock().await;
+            self.client
+                .download_exact_as_stream(&name, &release.version)
+                .await
+                .map_err(|e| self.explain(package, e))?
+        };
         let mut stream = Box::pin(stream);
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
