@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wtool_compose::optimize::{Level, OptimizeOptions};
 use wtool_compose::{compose, ComposeOptions, Input};
 
 /// Plug the exports of components into the imports of a socket component.
@@ -26,6 +27,17 @@ pub struct Args {
     /// Print the output as WAT text instead of binary.
     #[arg(short = 't', long)]
     wat: bool,
+    /// Optimize the composition as `wtool optimize -O<LEVEL>` does (LEVEL: 1, 2, 3, 4, s or
+    /// z; default s), then validate it again.
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "s",
+        value_parser = super::optimize::parse_level
+    )]
+    optimize: Option<Level>,
 }
 
 impl Args {
@@ -43,7 +55,14 @@ impl Args {
             .iter()
             .map(|p| load(p))
             .collect::<Result<Vec<_>>>()?;
-        let composition = compose(socket, plugs, &ComposeOptions::default())?;
+        let options = ComposeOptions {
+            optimize: self.optimize.map(|level| OptimizeOptions {
+                level,
+                ..OptimizeOptions::default()
+            }),
+            ..ComposeOptions::default()
+        };
+        let composition = compose(socket, plugs, &options)?;
 
         let bytes = if self.wat {
             wasmprinter::print_bytes(&composition.bytes)?.into_bytes()
@@ -56,9 +75,14 @@ impl Args {
         }
 
         if global.json {
-            println!("{}", serde_json::to_string_pretty(&composition.report)?);
+            let mut json = serde_json::to_value(&composition.report)?;
+            super::optimize::drop_times(&mut json);
+            println!("{}", serde_json::to_string_pretty(&json)?);
         } else if !global.quiet {
             eprint!("{}", composition.report);
+            if let Some(optimized) = &composition.report.optimized {
+                eprint!("{optimized}");
+            }
             if let Some(path) = &self.output {
                 eprintln!(
                     "wrote {} ({} bytes)",

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod compose;
 mod inspect;
+mod optimize;
 mod validate;
 
 /// Build-time toolchain for WebAssembly components.
@@ -46,6 +47,7 @@ enum Command {
     Compose(compose::Args),
     Validate(validate::Args),
     Inspect(inspect::Args),
+    Optimize(optimize::Args),
 }
 
 impl Cli {
@@ -54,6 +56,7 @@ impl Cli {
             Command::Compose(args) => args.run(&self.global),
             Command::Validate(args) => args.run(&self.global),
             Command::Inspect(args) => args.run(&self.global),
+            Command::Optimize(args) => args.run(&self.global),
         };
         match result {
             Ok(code) => code,
