@@ -42,11 +42,11 @@ row() { # case, tool label, output file, command...
   local case=$1 label=$2 out=$3
   shift 3
   read -r t m < <(measure "$@")
-  printf '| %s | %s | %.2f MB | %.1f s | %.0f MB |\n' "$case" "$label" \
-    "$(echo "$(wc -c <"$out")/1000000" | bc -l)" "$t" "$(echo "$m/1000" | bc -l)"
+  printf '| %s | %s | %d | %.1f s | %.0f MB |\n' "$case" "$label" \
+    "$(wc -c <"$out")" "$t" "$(echo "$m/1000" | bc -l)"
 }
 
-echo "| input | tool | output | time | peak RSS |"
+echo "| input | tool | output bytes | time | peak RSS |"
 echo "|---|---|---|---|---|"
 for name in app-logger app-middleware-logger app-py-logger; do
   in="$work/$name.wasm"
