@@ -1,8 +1,9 @@
 //! `compose`: classify and load inputs → plan → build the wac graph → encode and validate
-//! (beside hashing the inputs) → stamp provenance.
+//! (beside hashing the inputs) → stamp provenance → optionally optimize and validate again.
 
 use crate::explain::UnusedPlug;
 use crate::input::{classify, ArtifactKind, InputError};
+use crate::optimize::{optimize, OptimizeError, OptimizeOptions, Report as OptimizeReport};
 use crate::plan::{self, Link, Node, Plan, PlanError};
 use crate::provenance::{self, InputDigest};
 use serde::Serialize;
@@ -21,6 +22,9 @@ pub struct ComposeOptions {
     /// Features the output is validated with; `None` tries wasmparser's defaults and falls
     /// back to every feature, which wac already required of each input.
     pub features: Option<wasmparser::WasmFeatures>,
+    /// Optimize the validated composition (`wtool compose --optimize`); the result is
+    /// validated again with the same features.
+    pub optimize: Option<OptimizeOptions>,
 }
 
 pub struct Composition {
@@ -38,6 +42,9 @@ pub struct Report {
     pub unused_plugs: Vec<UnusedPlug>,
     pub exports: Vec<String>,
     pub size: usize,
+    /// What optimization did, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimized: Option<OptimizeReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +86,8 @@ pub enum ComposeError {
         provider: String,
         detail: String,
     },
+    #[error(transparent)]
+    Optimize(Box<OptimizeError>),
     #[error("encoding the composition failed: {0:#}")]
     Encode(anyhow::Error),
     #[error(
@@ -180,6 +189,18 @@ pub fn compose(
     // A custom section cannot change what the validated component means or whether it is
     // valid, so stamping after validation keeps the hashing off the critical path.
     let bytes = provenance::stamp(encoded?, &digests);
+    let (bytes, optimized) = match &options.optimize {
+        Some(opts) => {
+            let opts = OptimizeOptions {
+                features: opts.features.or(options.features),
+                ..opts.clone()
+            };
+            let done = optimize("the composition", &bytes, &opts)
+                .map_err(|e| ComposeError::Optimize(Box::new(e)))?;
+            (done.bytes, Some(done.report))
+        }
+        None => (bytes, None),
+    };
 
     let host_imports = host_imports(&bytes, &plan)?;
     Ok(Composition {
@@ -190,6 +211,7 @@ pub fn compose(
             unused_plugs: plan.unused,
             exports: socket_exports,
             size: bytes.len(),
+            optimized,
         },
         bytes,
     })

@@ -1,13 +1,16 @@
-//! Composition, validation and inspection of WebAssembly components.
+//! Composition, validation, optimization and inspection of WebAssembly components.
 //!
-//! This crate works on bytes already in memory: it reads no files and does no network I/O.
-//! Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
+//! This crate works on bytes already in memory: it reads no files of the caller's and does no
+//! network I/O. Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
+//! (binaryen reads and writes files only, so `optimize` hands it each module through a private
+//! scratch directory that it removes again.)
 
 pub mod composition;
 pub mod explain;
 pub mod features;
 pub mod input;
 pub mod inspect;
+pub mod optimize;
 pub mod plan;
 pub mod profile;
 pub mod provenance;

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wtool_compose::optimize::{Level, OptimizeOptions};
 use wtool_compose::{compose, ComposeOptions};
 
 /// Plug the exports of components into the imports of a socket component.
@@ -41,6 +42,17 @@ pub struct Args {
     wat: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+    /// Optimize the composition as `wtool optimize -O<LEVEL>` does (LEVEL: 1, 2, 3, 4, s or
+    /// z; default s), then validate it again.
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "s",
+        value_parser = super::optimize::parse_level
+    )]
+    optimize: Option<Level>,
 }
 
 impl Args {
@@ -65,7 +77,14 @@ impl Args {
         let mut inputs = load_all(sources, &self.registry, global)?;
         let plugs = inputs.split_off(1);
         let socket = inputs.pop().expect("the socket is always first");
-        let composition = compose(socket, plugs, &ComposeOptions::default())?;
+        let options = ComposeOptions {
+            optimize: self.optimize.map(|level| OptimizeOptions {
+                level,
+                ..OptimizeOptions::default()
+            }),
+            ..ComposeOptions::default()
+        };
+        let composition = compose(socket, plugs, &options)?;
 
         let bytes = if self.wat {
             wasmprinter::print_bytes(&composition.bytes)?.into_bytes()
@@ -78,9 +97,14 @@ impl Args {
         }
 
         if global.json {
-            println!("{}", serde_json::to_string_pretty(&composition.report)?);
+            let mut json = serde_json::to_value(&composition.report)?;
+            super::optimize::drop_times(&mut json);
+            println!("{}", serde_json::to_string_pretty(&json)?);
         } else if !global.quiet {
             eprint!("{}", composition.report);
+            if let Some(optimized) = &composition.report.optimized {
+                eprint!("{optimized}");
+            }
             if let Some(path) = &self.output {
                 eprintln!(
                     "wrote {} ({} bytes)",

@@ -10,6 +10,7 @@ mod fetch;
 mod inspect;
 mod key;
 mod publish;
+mod optimize;
 mod validate;
 mod yank;
 
@@ -56,6 +57,7 @@ enum Command {
     Publish(publish::Args),
     Yank(yank::Args),
     Key(key::Args),
+    Optimize(optimize::Args),
 }
 
 impl Cli {
@@ -68,6 +70,7 @@ impl Cli {
             Command::Publish(args) => args.run(&self.global),
             Command::Yank(args) => args.run(&self.global),
             Command::Key(args) => args.run(&self.global),
+            Command::Optimize(args) => args.run(&self.global),
         };
         match result {
             Ok(code) => code,

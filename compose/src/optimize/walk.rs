@@ -1,0 +1,191 @@
+//! Finding every core module and nested component, at every depth, with where it sits.
+//!
+//! Offsets are absolute in the input, so the rewrite pass, which parses the same bytes again,
+//! finds each site by the start of its bytes.
+
+use crate::input::ArtifactKind;
+use crate::validate::{NestedKind, Nesting};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::ops::Range;
+use wasmparser::{Chunk, Parser, Payload};
+
+/// The input's components (scopes) and core modules.
+pub(crate) struct Tree {
+    /// Scope 0 is the input itself (for a core module input, there is none).
+    pub scopes: Vec<Scope>,
+    pub modules: Vec<ModuleSite>,
+    /// Module and scope numbers by the start offset of their bytes.
+    pub module_at: HashMap<usize, usize>,
+    pub scope_at: HashMap<usize, usize>,
+}
+
+pub(crate) struct Scope {
+    pub range: Range<usize>,
+    pub parent: Option<usize>,
+    /// Where it sits: the nesting from the input down to it.
+    pub path: Vec<Nesting>,
+    pub hash: [u8; 32],
+}
+
+pub(crate) struct ModuleSite {
+    pub range: Range<usize>,
+    pub scope: Option<usize>,
+    pub path: Vec<Nesting>,
+    /// From the input down to the module: each enclosing scope, and the start offset of the
+    /// item of that scope (a module or component section) that holds the module.
+    pub chain: Vec<(usize, usize)>,
+    pub hash: [u8; 32],
+}
+
+impl ModuleSite {
+    pub fn location(&self) -> String {
+        location(&self.path)
+    }
+}
+
+impl Scope {
+    pub fn location(&self) -> String {
+        location(&self.path)
+    }
+}
+
+/// `core module 0 of component 1`, innermost first, as validation messages say it.
+pub(crate) fn location(path: &[Nesting]) -> String {
+    if path.is_empty() {
+        return "the input".to_string();
+    }
+    path.iter()
+        .rev()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" of ")
+}
+
+pub(crate) fn scan(
+    bytes: &[u8],
+    kind: ArtifactKind,
+) -> Result<Tree, wasmparser::BinaryReaderError> {
+    let mut tree = Tree {
+        scopes: Vec::new(),
+        modules: Vec::new(),
+        module_at: HashMap::new(),
+        scope_at: HashMap::new(),
+    };
+    if kind == ArtifactKind::CoreModule {
+        tree.modules.push(ModuleSite {
+            range: 0..bytes.len(),
+            scope: None,
+            path: Vec::new(),
+            chain: Vec::new(),
+            hash: Sha256::digest(bytes).into(),
+        });
+        tree.module_at.insert(0, 0);
+        return Ok(tree);
+    }
+    tree.scopes.push(Scope {
+        range: 0..bytes.len(),
+        parent: None,
+        path: Vec::new(),
+        hash: [0; 32],
+    });
+    tree.scope_at.insert(0, 0);
+    scan_component(bytes, 0, &[], &mut tree)?;
+    Ok(tree)
+}
+
+/// Walks the sections of scope `scope`; `chain` leads from the input down to its parent.
+fn scan_component(
+    whole: &[u8],
+    scope: usize,
+    chain: &[(usize, usize)],
+    tree: &mut Tree,
+) -> Result<(), wasmparser::BinaryReaderError> {
+    let range = tree.scopes[scope].range.clone();
+    let path = tree.scopes[scope].path.clone();
+    let mut parser = Parser::new(range.start as u64);
+    let mut offset = range.start;
+    let (mut modules, mut components) = (0u32, 0u32);
+    while offset < range.end {
+        let (consumed, payload) = match parser.parse(&whole[offset..range.end], true)? {
+            Chunk::Parsed { consumed, payload } => (consumed, payload),
+            Chunk::NeedMoreData(_) => unreachable!("the whole input is in memory"),
+        };
+        offset += consumed;
+        match payload {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                let r = unchecked_range.start as usize..unchecked_range.end as usize;
+                offset = r.end;
+                let mut nested = path.clone();
+                nested.push(Nesting {
+                    kind: NestedKind::CoreModule,
+                    index: modules,
+                });
+                modules += 1;
+                let mut site_chain = chain.to_vec();
+                site_chain.push((scope, r.start));
+                tree.module_at.insert(r.start, tree.modules.len());
+                tree.modules.push(ModuleSite {
+                    hash: Sha256::digest(&whole[r.clone()]).into(),
+                    range: r,
+                    scope: Some(scope),
+                    path: nested,
+                    chain: site_chain,
+                });
+            }
+            Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
+                let r = unchecked_range.start as usize..unchecked_range.end as usize;
+                offset = r.end;
+                let mut nested = path.clone();
+                nested.push(Nesting {
+                    kind: NestedKind::Component,
+                    index: components,
+                });
+                components += 1;
+                let child = tree.scopes.len();
+                tree.scope_at.insert(r.start, child);
+                tree.scopes.push(Scope {
+                    hash: Sha256::digest(&whole[r.clone()]).into(),
+                    range: r.clone(),
+                    parent: Some(scope),
+                    path: nested,
+                });
+                let mut child_chain = chain.to_vec();
+                child_chain.push((scope, r.start));
+                scan_component(whole, child, &child_chain, tree)?;
+            }
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The two index spaces that deduplication renumbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    Module,
+    Component,
+}
+
+/// Which of the two spaces an alias adds an entry to, if either.
+pub(crate) fn creates(alias: &wasmparser::ComponentAlias<'_>) -> Option<Space> {
+    use wasmparser::{ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind};
+    match alias {
+        ComponentAlias::InstanceExport { kind, .. } => match kind {
+            ComponentExternalKind::Module => Some(Space::Module),
+            ComponentExternalKind::Component => Some(Space::Component),
+            _ => None,
+        },
+        ComponentAlias::Outer { kind, .. } => match kind {
+            ComponentOuterAliasKind::CoreModule => Some(Space::Module),
+            ComponentOuterAliasKind::Component => Some(Space::Component),
+            _ => None,
+        },
+        ComponentAlias::CoreInstanceExport { .. } => None,
+    }
+}
