@@ -10,11 +10,14 @@ command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hype
 N=${N:-24}
 RUNS=${RUNS:-10}
 WKG=${WKG:-wkg}
-cargo build --release -p wtool -p wtool-registry >/dev/null
-T=${CARGO_TARGET_DIR:-target}/release
-WTOOL=$PWD/$T/wtool
-[ -x "$WTOOL" ] || WTOOL=$T/wtool
-REGISTRY_BIN=$(dirname "$WTOOL")/wtool-registry
+# WTOOL_BIN_DIR points at already-built binaries (for example a debug build); otherwise build
+# release ones.
+if [ -z "${WTOOL_BIN_DIR:-}" ]; then
+  cargo build --release -p wtool -p wtool-registry >/dev/null
+  WTOOL_BIN_DIR=${CARGO_TARGET_DIR:-$PWD/target}/release
+fi
+WTOOL=$WTOOL_BIN_DIR/wtool
+REGISTRY_BIN=$WTOOL_BIN_DIR/wtool-registry
 work=$(mktemp -d)
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 server_pid=
