@@ -42,9 +42,12 @@ measure() {
 row() { # case, tool label, output file, command...
   local case=$1 label=$2 out=$3
   shift 3
+  rm -f "$out"
   read -r t m < <(measure "$@")
-  printf '| %s | %s | %d | %.1f s | %.0f MB |\n' "$case" "$label" \
-    "$(wc -c <"$out")" "$t" "$(echo "$m/1000" | bc -l)"
+  local size=fails
+  [ -s "$out" ] && size=$(wc -c <"$out")
+  printf '| %s | %s | %s | %.1f s | %.0f MB |\n' "$case" "$label" \
+    "$size" "$t" "$(echo "$m/1000" | bc -l)"
 }
 
 echo "| input | tool | output bytes | time | peak RSS |"
