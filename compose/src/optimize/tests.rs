@@ -241,10 +241,10 @@ fn strip_all_keeps_only_component_type_and_producers() {
 
 #[test]
 fn names_survive_with_keep_names() {
-    let input = wat(&format!(
+    let input = wat(
         r#"(component (core module $m (func $helper (export "f") (result i32) i32.const 1))
-            (core instance (instantiate $m)))"#
-    ));
+            (core instance (instantiate $m)))"#,
+    );
     let kept = run(
         &input,
         &OptimizeOptions {
