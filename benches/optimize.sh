@@ -25,11 +25,12 @@ C=fixtures/components
   -o "$work/app-middleware-logger.wasm" -q
 "$WTOOL" compose $C/app.wasm --plug $C/py-logger.wasm -o "$work/app-py-logger.wasm" -q
 
-# Runs "$@" RUNS times; prints "<mean seconds> <max peak KB>".
+# Runs "$@" RUNS times; prints "<mean seconds> <max peak KB>" (and "fails" after the time when
+# the command exits non-zero, as `jco opt` does on the componentize-py modules).
 measure() {
   local total=0 peak=0 line t m
   for _ in $(seq "$RUNS"); do
-    line=$(/usr/bin/time -f '%e %M' "$@" 2>&1 >/dev/null | tail -1)
+    line=$(/usr/bin/time -f '%e %M' "$@" 2>&1 >/dev/null | tail -1 || true)
     t=${line% *}
     m=${line#* }
     total=$(echo "$total + $t" | bc -l)
@@ -41,9 +42,12 @@ measure() {
 row() { # case, tool label, output file, command...
   local case=$1 label=$2 out=$3
   shift 3
+  rm -f "$out"
   read -r t m < <(measure "$@")
-  printf '| %s | %s | %d | %.1f s | %.0f MB |\n' "$case" "$label" \
-    "$(wc -c <"$out")" "$t" "$(echo "$m/1000" | bc -l)"
+  local size=fails
+  [ -s "$out" ] && size=$(wc -c <"$out")
+  printf '| %s | %s | %s | %.1f s | %.0f MB |\n' "$case" "$label" \
+    "$size" "$t" "$(echo "$m/1000" | bc -l)"
 }
 
 echo "| input | tool | output bytes | time | peak RSS |"

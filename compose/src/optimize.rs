@@ -277,7 +277,16 @@ fn validate_input(
     let attempt = |set| validate(name, bytes, set).map(|report| (set, report));
     let (set, report) = match features {
         Some(set) => attempt(set),
-        None => attempt(WasmFeatures::default()).or_else(|_| attempt(WasmFeatures::all())),
+        // Invalid even with every feature: the first error explains it without suggesting
+        // features, unless that error was a missing feature.
+        None => attempt(WasmFeatures::default()).or_else(|first| {
+            attempt(WasmFeatures::all()).map_err(|all| match &first {
+                ValidateError::Invalid {
+                    missing_features, ..
+                } if missing_features.is_empty() => first,
+                _ => all,
+            })
+        }),
     }
     .map_err(OptimizeError::InvalidInput)?;
     Ok((set, report.features.iter().map(|u| u.feature).collect()))

@@ -25,7 +25,7 @@ pub(crate) enum Class {
     /// Needed to use the artifact: `dylink.0`, `component-type*`.
     Essential,
     Producers,
-    /// `name`: function and other names.
+    /// `name` (`component-name` in components): function and other names.
     Names,
     /// DWARF, source maps: describe code offsets, so stale once code changes.
     Debug,
@@ -38,7 +38,7 @@ pub(crate) fn class(name: &str) -> Class {
         "dylink.0" => Class::Essential,
         n if n.starts_with("component-type") => Class::Essential,
         "producers" => Class::Producers,
-        "name" => Class::Names,
+        "name" | "component-name" => Class::Names,
         "sourceMappingURL" | "external_debug_info" => Class::Debug,
         n if n.starts_with(".debug_") => Class::Debug,
         _ => Class::Other,
