@@ -45,6 +45,7 @@ done
 app=$work/tree/app
 cd "$app"
 
+if command -v "$WKG" >/dev/null; then
 echo "## $N packages (3 direct, $N in the closure), local-directory registry, $RUNS runs"
 echo
 echo "| case | wtool | wkg $("$WKG" --version | awk '{print $2}') | ratio |"
@@ -74,6 +75,9 @@ bench "warm (lock + cache; wtool --locked)" \
 echo
 echo "wkg.lock entries: wtool $(grep -c '^\[\[packages\]\]' "$work/wtool.lock"), wkg $(grep -c '^\[\[packages\]\]' "$work/wkg.lock")"
 echo
+else
+  echo "(no wkg at \`$WKG\`: the comparison with wkg is skipped)"
+fi
 
 # The same tree on a real wtool-registry (warg), counting requests from its /metrics.
 data=$work/registry-data
