@@ -97,9 +97,14 @@ impl Args {
         }
 
         if global.json {
-            let mut json = serde_json::to_value(&composition.report)?;
-            super::optimize::drop_times(&mut json);
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            if composition.report.optimized.is_some() {
+                let mut json = serde_json::to_value(&composition.report)?;
+                super::optimize::drop_times(&mut json);
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            } else {
+                // Straight from the struct, so the keys keep their documented order.
+                println!("{}", serde_json::to_string_pretty(&composition.report)?);
+            }
         } else if !global.quiet {
             eprint!("{}", composition.report);
             if let Some(optimized) = &composition.report.optimized {
