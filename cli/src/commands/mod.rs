@@ -9,8 +9,8 @@ mod compose_wac;
 mod fetch;
 mod inspect;
 mod key;
-mod publish;
 mod optimize;
+mod publish;
 mod validate;
 mod yank;
 
