@@ -52,7 +52,26 @@ pub struct Entry {
     pub digest: Digest,
 }
 
+impl Entry {
+    /// Entries with the same key lock the same requirement; the later one replaces the earlier.
+    pub fn same_key(&self, other: &Entry) -> bool {
+        self.name == other.name
+            && self.registry == other.registry
+            && self.requirement == other.requirement
+    }
+}
+
 impl Lock {
+    /// This lock with `entries` added, each replacing the entry with its key.
+    pub fn replacing(&self, entries: &[Entry]) -> Self {
+        Self::from_entries(
+            self.entries()
+                .filter(|o| !entries.iter().any(|n| n.same_key(o)))
+                .chain(entries.iter().cloned())
+                .collect::<Vec<_>>(),
+        )
+    }
+
     /// Reads a lock; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Self> {
         let text = match std::fs::read_to_string(path) {

@@ -18,10 +18,12 @@ struct Case {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    // Read at run time: a warm target dir shared by clones at different paths can hand us a
+    // binary compiled in another clone.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = manifest_dir.parent().unwrap().to_path_buf();
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut cases = Vec::new();
     collect(&root.join("tests/cli"), &mut cases);

@@ -5,12 +5,15 @@
 use super::fetch::parse_spec;
 use super::{GlobalOpts, RegistryArgs};
 use crate::input::InputFile;
-use crate::lock::{self, Lock};
+use crate::lock::{self, Entry, Lock};
 use crate::output::write_atomically;
-use crate::resolver::{Mode, Resolver};
+use crate::registry::Registries;
+use crate::resolver::{Mode, Resolved, Resolver};
 use crate::witpkg::{self, Decoded};
 use anyhow::{bail, Result};
+use semver::VersionReq;
 use std::path::{Path, PathBuf};
+use wasm_pkg_common::package::PackageRef;
 use wtool_compose::Input;
 
 /// What a socket or plug argument names.
@@ -62,37 +65,14 @@ pub fn load_all(
             })
             .collect();
     }
-    let lock_path = PathBuf::from(lock::FILE_NAME);
-    let old_lock = Lock::read(&lock_path)?;
-    let registries = registry.open(false)?;
-    let resolver = Resolver {
-        registries: &registries,
-        lock: &old_lock,
-        mode: Mode {
-            locked: registry.locked || registry.frozen,
-            offline: registry.is_offline(),
-        },
-    };
-    let runtime = super::runtime()?;
+    let mut from_registry = RegistryInputs::open(registry)?;
     let mut inputs = Vec::new();
-    let mut entries = Vec::new();
     for source in sources {
         match source {
             Source::File(p) => inputs.push(load_file(&p)?),
             Source::Package(spec) => {
                 let (name, req) = parse_spec(&spec)?;
-                let resolved = runtime
-                    .block_on(resolver.resolve(&name, &req))
-                    .map_err(|e| {
-                        if resolver.mode.locked {
-                            e.context(
-                                "wkg.lock needs to be updated but --locked was passed to prevent \
-                                 this; run once without --locked and commit wkg.lock",
-                            )
-                        } else {
-                            e
-                        }
-                    })?;
+                let resolved = from_registry.resolve(&name, &req)?;
                 let e = &resolved.entry;
                 let label = format!("{}@{}", e.name, e.version);
                 if let Decoded::Package(_) =
@@ -114,30 +94,75 @@ pub fn load_all(
                     name: label,
                     bytes: resolved.bytes,
                 });
-                entries.push(resolved.entry);
             }
         }
     }
-    let same = |n: &crate::lock::Entry, o: &crate::lock::Entry| {
-        n.name == o.name && n.registry == o.registry && n.requirement == o.requirement
-    };
-    let replaced: Vec<_> = old_lock
-        .entries()
-        .filter(|o| !entries.iter().any(|n| same(n, o)))
-        .chain(entries.iter().cloned())
-        .collect();
-    let new_lock = Lock::from_entries(replaced);
-    if new_lock != old_lock {
-        if registry.locked || registry.frozen {
-            bail!(
-                "wkg.lock needs to be updated but --locked was passed to prevent this; run the \
-                 compose once without --locked and commit wkg.lock"
-            );
-        }
-        write_atomically(&lock_path, new_lock.to_toml().as_bytes())?;
-    }
+    from_registry.finish()?;
     Ok(inputs)
 }
+
+/// Components resolved from registries for one compose run, recorded in the project's
+/// `wkg.lock` when the run succeeds (which `--locked` forbids changing).
+pub struct RegistryInputs {
+    registries: Registries,
+    lock_path: PathBuf,
+    lock: Lock,
+    mode: Mode,
+    runtime: tokio::runtime::Runtime,
+    resolved: Vec<Entry>,
+}
+
+impl RegistryInputs {
+    pub fn open(args: &RegistryArgs) -> Result<Self> {
+        let lock_path = PathBuf::from(lock::FILE_NAME);
+        Ok(Self {
+            registries: args.open(false)?,
+            lock: Lock::read(&lock_path)?,
+            lock_path,
+            mode: Mode {
+                locked: args.locked || args.frozen,
+                offline: args.is_offline(),
+            },
+            runtime: super::runtime()?,
+            resolved: Vec::new(),
+        })
+    }
+
+    pub fn resolve(&mut self, name: &PackageRef, req: &VersionReq) -> Result<Resolved> {
+        let resolver = Resolver {
+            registries: &self.registries,
+            lock: &self.lock,
+            mode: self.mode,
+        };
+        let resolved = self
+            .runtime
+            .block_on(resolver.resolve(name, req))
+            .map_err(|e| {
+                if self.mode.locked {
+                    e.context(LOCKED)
+                } else {
+                    e
+                }
+            })?;
+        self.resolved.push(resolved.entry.clone());
+        Ok(resolved)
+    }
+
+    /// Writes what was resolved into the lock.
+    pub fn finish(self) -> Result<()> {
+        let new_lock = self.lock.replacing(&self.resolved);
+        if new_lock == self.lock {
+            return Ok(());
+        }
+        if self.mode.locked {
+            bail!("{LOCKED}");
+        }
+        write_atomically(&self.lock_path, new_lock.to_toml().as_bytes())
+    }
+}
+
+const LOCKED: &str = "wkg.lock needs to be updated but --locked was passed to prevent this; run \
+                      once without --locked and commit wkg.lock";
 
 fn load_file(path: &Path) -> Result<Input> {
     let file = InputFile::read(path)?;

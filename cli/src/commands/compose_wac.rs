@@ -3,12 +3,10 @@
 //! (versioned references included), then the deps directory, then registries through the same
 //! resolver and lock as `wtool fetch`.
 
+use super::compose_refs::RegistryInputs;
 use super::{GlobalOpts, RegistryArgs};
 use crate::input::InputFile;
-use crate::lock::{self, Lock};
-use crate::output::write_atomically;
-use crate::resolver::{Mode, Resolver};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indexmap::IndexMap;
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
 use semver::VersionReq;
@@ -61,81 +59,56 @@ pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Resul
         }
     }
 
-    if !from_registry.is_empty() {
-        let lock_path = PathBuf::from(lock::FILE_NAME);
-        let old_lock = Lock::read(&lock_path)?;
-        let registries = opts.registry.open(false)?;
-        let locked = opts.registry.locked || opts.registry.frozen;
-        let resolver = Resolver {
-            registries: &registries,
-            lock: &old_lock,
-            mode: Mode {
-                locked,
-                offline: opts.registry.is_offline(),
-            },
+    let mut registry_inputs = None;
+    for (key, span) in from_registry {
+        let fail = |e: anyhow::Error| {
+            render(Report::new(wac_resolver::Error::PackageResolutionFailure {
+                name: key.name.to_string(),
+                span,
+                source: e,
+            }))
         };
-        let runtime = super::runtime()?;
-        let mut entries = Vec::new();
-        for (key, span) in from_registry {
-            let fail = |e: anyhow::Error| {
-                render(Report::new(wac_resolver::Error::PackageResolutionFailure {
-                    name: key.name.to_string(),
-                    span,
-                    source: e,
-                }))
-            };
-            let name = key
-                .name
-                .parse()
-                .map_err(|e| fail(anyhow::anyhow!("not a registry package name: {e}")))?;
-            let req = match key.version {
-                Some(v) => VersionReq::parse(&format!("={v}"))?,
-                None => VersionReq::STAR,
-            };
-            let resolved = runtime
-                .block_on(resolver.resolve(&name, &req))
-                .map_err(|e| {
-                    fail(e.context(format!(
-                        "not found with --dep or in `{}`, so it was looked up in the registry",
-                        opts.deps_dir.display()
-                    )))
-                })?;
-            if global.verbose > 0 {
-                let e = &resolved.entry;
-                eprintln!(
-                    "note: package `{}` is {}@{} from registry `{}`",
-                    key.name, e.name, e.version, e.registry
-                );
-            }
-            packages.insert(key, resolved.bytes);
-            entries.push(resolved.entry);
-        }
-        let same = |n: &crate::lock::Entry, o: &crate::lock::Entry| {
-            n.name == o.name && n.registry == o.registry && n.requirement == o.requirement
+        let name = key
+            .name
+            .parse()
+            .map_err(|e| fail(anyhow::anyhow!("not a registry package name: {e}")))?;
+        let req = match key.version {
+            Some(v) => VersionReq::parse(&format!("={v}"))?,
+            None => VersionReq::STAR,
         };
-        let new_lock = Lock::from_entries(
-            old_lock
-                .entries()
-                .filter(|o| !entries.iter().any(|n| same(n, o)))
-                .chain(entries.iter().cloned())
-                .collect::<Vec<_>>(),
-        );
-        if new_lock != old_lock {
-            if locked {
-                bail!("wkg.lock needs to be updated but --locked was passed to prevent this");
-            }
-            write_atomically(&lock_path, new_lock.to_toml().as_bytes())?;
+        let inputs = match &mut registry_inputs {
+            Some(inputs) => inputs,
+            None => registry_inputs.insert(RegistryInputs::open(opts.registry)?),
+        };
+        let resolved = inputs.resolve(&name, &req).map_err(|e| {
+            fail(e.context(format!(
+                "not found with --dep or in `{}`, so it was looked up in the registry",
+                opts.deps_dir.display()
+            )))
+        })?;
+        if global.verbose > 0 {
+            let e = &resolved.entry;
+            eprintln!(
+                "note: package `{}` is {}@{} from registry `{}`",
+                key.name, e.name, e.version, e.registry
+            );
         }
+        packages.insert(key, resolved.bytes);
     }
 
     let resolution = document.resolve(packages).map_err(|e| render(e.into()))?;
-    resolution
+    let bytes = resolution
         .encode(EncodeOptions {
             define_components: !opts.import_dependencies,
             validate: true,
             ..Default::default()
         })
-        .with_context(|| format!("cannot encode the composition in `{}`", path.display()))
+        .with_context(|| format!("cannot encode the composition in `{}`", path.display()))?;
+    // The lock records the packages only once they composed.
+    if let Some(inputs) = registry_inputs {
+        inputs.finish()?;
+    }
+    Ok(bytes)
 }
 
 /// `deps/ns/name.wasm` or `deps/ns/name/1.2.3.wasm`, the layout `wac` reads (`.wat` too).

@@ -138,12 +138,11 @@ impl Args {
         }
         let resolved: Vec<_> = nodes.values().map(|n| n.resolved.entry.clone()).collect();
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
-        let kept = old_lock.entries().filter(|o| {
-            !resolved.iter().any(|n| {
-                n.name == o.name && n.registry == o.registry && n.requirement == o.requirement
-            }) && !is_wit_package(&registries, o)
-        });
-        let new_lock = Lock::from_entries(kept.chain(resolved.iter().cloned()).collect::<Vec<_>>());
+        let kept: Vec<_> = old_lock
+            .entries()
+            .filter(|o| !is_wit_package(&registries, o))
+            .collect();
+        let new_lock = Lock::from_entries(kept).replacing(&resolved);
         project.check_resolves(&tree, &vendored)?;
 
         let lock_changed = new_lock != old_lock;
@@ -251,6 +250,20 @@ fn is_wit_package(registries: &crate::registry::Registries, entry: &crate::lock:
         ),
         _ => false,
     }
+}
+
+/// `ns:name@1.2.3`: one exact release, as publish and yank name it.
+pub fn parse_release(spec: &str) -> Result<(PackageRef, Version)> {
+    let (name, version) = spec
+        .split_once('@')
+        .ok_or_else(|| anyhow::anyhow!("`{spec}` needs a version: `ns:name@1.0.0`"))?;
+    let name = name
+        .parse()
+        .map_err(|e| anyhow::anyhow!("`{spec}` is not a package reference: {e}"))?;
+    let version = version
+        .parse()
+        .map_err(|e| anyhow::anyhow!("`{version}` in `{spec}` is not a version: {e}"))?;
+    Ok((name, version))
 }
 
 /// `ns:name`, `ns:name@1.2` (a requirement, `^1.2`), or `ns:name@1.2.3` (exactly that version).

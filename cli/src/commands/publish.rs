@@ -120,16 +120,7 @@ impl Args {
 
     fn identity(&self, decoded: &Decoded, shown: &str) -> Result<(PackageRef, Version)> {
         if let Some(spec) = &self.package {
-            let (name, version) = spec
-                .split_once('@')
-                .with_context(|| format!("--package `{spec}` needs a version: `ns:name@1.0.0`"))?;
-            let name = name
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--package `{spec}`: {e}"))?;
-            let version = version
-                .parse()
-                .with_context(|| format!("--package `{spec}`: `{version}` is not a version"))?;
-            return Ok((name, version));
+            return super::fetch::parse_release(spec).context("--package");
         }
         match decoded {
             Decoded::Package(p) => {

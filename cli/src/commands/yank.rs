@@ -1,7 +1,6 @@
 use super::{GlobalOpts, RegistryArgs};
 use crate::keys::{signing_key, KeyStore};
-use anyhow::{Context, Result};
-use semver::Version;
+use anyhow::Result;
 use std::process::ExitCode;
 
 /// Yank a published version: it stays downloadable for locks that name it, but no new
@@ -21,16 +20,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
         super::runtime()?.block_on(async {
-            let (name, version) = self
-                .package
-                .split_once('@')
-                .with_context(|| format!("`{}` needs a version: `ns:name@1.0.0`", self.package))?;
-            let package = name
-                .parse()
-                .map_err(|e| anyhow::anyhow!("`{}`: {e}", self.package))?;
-            let version: Version = version
-                .parse()
-                .with_context(|| format!("`{version}` is not a version"))?;
+            let (package, version) = super::fetch::parse_release(&self.package)?;
             let registries = self.registry.open(false)?;
             let registry = registries.for_package(&package)?;
             let backend = registries.backend(&registry).await?;

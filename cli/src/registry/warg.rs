@@ -100,10 +100,11 @@ fn any_hash(digest: &Digest) -> AnyHash {
 impl Backend for WargBackend {
     async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
         let name = warg_name(package)?;
-        let info = match {
+        let fetched = {
             let _turn = self.storage.lock().await;
             self.client.fetch_package(&name).await
-        } {
+        };
+        let info = match fetched {
             Ok(info) => info,
             Err(ClientError::PackageDoesNotExist { .. }) => return Ok(None),
             Err(e) => return Err(self.explain(package, e)),

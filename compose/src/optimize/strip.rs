@@ -105,7 +105,7 @@ pub(crate) fn split_module(
         let payload = payload?;
         if let Payload::CustomSection(section) = &payload {
             let name = section.name();
-            let size = section_size(&section);
+            let size = section_size(section);
             match class(name) {
                 Class::Essential => push_raw(&mut split.code, module, &payload),
                 Class::Names if keep_names => push_raw(&mut split.code, module, &payload),
@@ -138,7 +138,7 @@ pub(crate) fn strip_module(
         let payload = payload?;
         if let Payload::CustomSection(section) = &payload {
             if !keeps(section.name(), strip, keep_names) {
-                stripped.add(section.name(), section_size(&section));
+                stripped.add(section.name(), section_size(section));
                 continue;
             }
         }
