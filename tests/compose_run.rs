@@ -240,3 +240,37 @@ fn a_wac_document_gives_the_same_component_as_plugs() {
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
+
+/// wac's own example (`examples/script.wac` with its `deps/example/*.wasm`, built upstream):
+/// composed from its deps directory, the greeter's `greet` returns what `hello` says.
+#[test]
+fn wacs_own_example_composes_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("composed.wasm");
+    let output = wtool([
+        "compose".as_ref(),
+        fixture("wac/script.wac").as_os_str(),
+        "--deps-dir".as_ref(),
+        fixture("wac/deps").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(imports(&bytes).is_empty(), "{:?}", imports(&bytes));
+
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::from_binary(&engine, &bytes).unwrap();
+    let linker = wasmtime::component::Linker::<()>::new(&engine);
+    let mut store = wasmtime::Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &component).unwrap();
+    let greet = instance
+        .get_typed_func::<(), (String,)>(&mut store, "greet")
+        .unwrap();
+    let (greeting,) = greet.call(&mut store, ()).unwrap();
+    assert_eq!(greeting, "Hello, World!");
+}

@@ -8,6 +8,14 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes))
+}
+
+/// Like [`write_atomically`], for output produced in pieces by `write`.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -33,7 +41,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(without_temp_path)
         .with_context(context)?;
-    tmp.write_all(bytes).with_context(context)?;
+    write(tmp.as_file_mut()).with_context(context)?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(context)?;

@@ -1,13 +1,15 @@
-//! `compose`: classify and load inputs → plan → build the wac graph → encode and validate
-//! (beside hashing the inputs) → stamp provenance → optionally optimize and validate again.
+//! `compose`: classify and load inputs → plan → build the wac graph → encode with the inputs
+//! embedded by reference, and validate (beside hashing the inputs) → stamp provenance →
+//! optionally optimize and validate again.
 
 use crate::explain::UnusedPlug;
 use crate::input::{classify, ArtifactKind, InputError};
 use crate::optimize::{optimize, OptimizeError, OptimizeOptions, Report as OptimizeReport};
+use crate::output::{Output, Piece};
 use crate::plan::{self, Link, Node, Plan, PlanError};
 use crate::provenance::{self, InputDigest};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use wac_graph::types::{are_semver_compatible, Package};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
 
@@ -28,7 +30,7 @@ pub struct ComposeOptions {
 }
 
 pub struct Composition {
-    pub bytes: Vec<u8>,
+    pub output: Output,
     pub report: Report,
 }
 
@@ -171,6 +173,16 @@ pub fn compose(
             .map_err(|e| ComposeError::Encode(e.into()))?;
     }
 
+    let embedded: HashMap<String, (PackageId, usize)> = packages
+        .iter()
+        .zip(&package_names)
+        .map(|(&id, name)| {
+            (
+                crate::splice::import_name(name),
+                (id, graph[id].bytes().len()),
+            )
+        })
+        .collect();
     // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
     let (digests, encoded) = rayon::join(
         || {
@@ -184,25 +196,33 @@ pub fn compose(
                 })
                 .collect::<Vec<_>>()
         },
-        || encode_and_validate(&graph, options),
+        || encode_and_validate(&graph, &embedded, options),
     );
+    let Encoded {
+        mut pieces,
+        imports,
+    } = encoded?;
     // A custom section cannot change what the validated component means or whether it is
     // valid, so stamping after validation keeps the hashing off the critical path.
-    let bytes = provenance::stamp(encoded?, &digests);
-    let (bytes, optimized) = match &options.optimize {
+    if let Some(Piece::Bytes(last)) = pieces.last_mut() {
+        provenance::stamp(last, &digests);
+    }
+    let mut output = Output::new(graph, pieces);
+    let optimized = match &options.optimize {
         Some(opts) => {
             let opts = OptimizeOptions {
                 features: opts.features.or(options.features),
                 ..opts.clone()
             };
-            let done = optimize("the composition", &bytes, &opts)
+            let done = optimize("the composition", &output.to_vec(), &opts)
                 .map_err(|e| ComposeError::Optimize(Box::new(e)))?;
-            (done.bytes, Some(done.report))
+            output = Output::from(done.bytes);
+            Some(done.report)
         }
-        None => (bytes, None),
+        None => None,
     };
 
-    let host_imports = host_imports(&bytes, &plan)?;
+    let host_imports = host_imports(imports, &plan);
     Ok(Composition {
         report: Report {
             inputs: digests,
@@ -210,10 +230,10 @@ pub fn compose(
             host_imports,
             unused_plugs: plan.unused,
             exports: socket_exports,
-            size: bytes.len(),
+            size: output.len(),
             optimized,
         },
-        bytes,
+        output,
     })
 }
 
@@ -321,27 +341,62 @@ fn build_graph(
     Ok(instances)
 }
 
-fn encode_and_validate(
-    graph: &CompositionGraph,
-    options: &ComposeOptions,
-) -> Result<Vec<u8>, ComposeError> {
-    let encoded = graph
-        .encode(EncodeOptions {
-            define_components: true,
-            validate: false,
-            processor: Some(Processor {
-                name: "wtool",
-                version: env!("CARGO_PKG_VERSION"),
-            }),
-        })
-        .map_err(|e| ComposeError::Encode(e.into()))?;
-    validate_output(&encoded, options)?;
-    Ok(encoded)
+struct Encoded {
+    pieces: Vec<Piece>,
+    /// The output's imports, in order.
+    imports: Vec<String>,
 }
 
-fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), ComposeError> {
+fn encode_and_validate(
+    graph: &CompositionGraph,
+    embedded: &HashMap<String, (PackageId, usize)>,
+    options: &ComposeOptions,
+) -> Result<Encoded, ComposeError> {
+    let encode = |define_components| {
+        graph
+            .encode(EncodeOptions {
+                define_components,
+                validate: false,
+                processor: Some(Processor {
+                    name: "wtool",
+                    version: env!("CARGO_PKG_VERSION"),
+                }),
+            })
+            .map_err(|e| ComposeError::Encode(e.into()))
+    };
+    // Optimizing copies the whole component anyway, and the embedding form keeps each
+    // input's component type as an unused type that would cost size there.
+    if options.optimize.is_some() {
+        let bytes = encode(true)?;
+        validate_output(&[&bytes], options)?;
+        return Ok(Encoded {
+            imports: import_names(&bytes)?,
+            pieces: vec![Piece::Bytes(bytes)],
+        });
+    }
+    let imported = encode(false)?;
+    let imports = import_names(&imported)?
+        .into_iter()
+        .filter(|name| !embedded.contains_key(name))
+        .collect();
+    if let Some(pieces) = crate::splice::embed(imported, embedded) {
+        let chunks: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(graph)).collect();
+        if validate_output(&chunks, options).is_ok() {
+            return Ok(Encoded { pieces, imports });
+        }
+    }
+    // The plain encoding is the reference: whatever it says about validity stands.
+    let bytes = encode(true)?;
+    validate_output(&[&bytes], options)?;
+    Ok(Encoded {
+        pieces: vec![Piece::Bytes(bytes)],
+        imports,
+    })
+}
+
+fn validate_output(chunks: &[&[u8]], options: &ComposeOptions) -> Result<(), ComposeError> {
     let check = |features| {
-        validate_parallel(bytes, features).map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+        validate_chunks(chunks, features).map_err(|e| ComposeError::InvalidOutput(e.to_string()))
     };
     match options.features {
         Some(features) => check(features),
@@ -352,18 +407,46 @@ fn validate_output(bytes: &[u8], options: &ComposeOptions) -> Result<(), Compose
     }
 }
 
-/// Structure serially, function bodies on the rayon pool: bodies are most of an 18 MB
-/// component's validation time, and they are independent of each other.
-fn validate_parallel(
-    bytes: &[u8],
+/// Validates the component that `chunks` make when joined, without joining them: the parser
+/// is handed each chunk in turn, which works because every chunk boundary falls between
+/// sections. Structure is validated serially, function bodies on the rayon pool: bodies are
+/// most of an 18 MB component's validation time, and they are independent of each other.
+fn validate_chunks(
+    chunks: &[&[u8]],
     features: wasmparser::WasmFeatures,
 ) -> Result<(), wasmparser::BinaryReaderError> {
     use rayon::prelude::*;
+    use wasmparser::{Chunk, Parser, ValidPayload};
     let mut validator = wasmparser::Validator::new_with_features(features);
     let mut bodies = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let wasmparser::ValidPayload::Func(func, body) = validator.payload(&payload?)? {
-            bodies.push((func, body));
+    let mut parser = Parser::new(0);
+    let mut parents = Vec::new();
+    let mut rest = chunks.iter().copied().filter(|c| !c.is_empty());
+    let mut data: &[u8] = rest.next().unwrap_or_default();
+    let mut ahead = rest.next();
+    loop {
+        if data.is_empty() {
+            if let Some(next) = ahead {
+                data = next;
+                ahead = rest.next();
+            }
+        }
+        let (payload, consumed) = match parser.parse(data, ahead.is_none())? {
+            Chunk::Parsed { payload, consumed } => (payload, consumed),
+            Chunk::NeedMoreData(_) => {
+                // A section split across chunks: join them rather than fail.
+                return validate_chunks(&[&chunks.concat()], features);
+            }
+        };
+        data = &data[consumed..];
+        match validator.payload(&payload)? {
+            ValidPayload::Ok => {}
+            ValidPayload::Func(func, body) => bodies.push((func, body)),
+            ValidPayload::Parser(next) => parents.push(std::mem::replace(&mut parser, next)),
+            ValidPayload::End(_) => match parents.pop() {
+                Some(parent) => parser = parent,
+                None => break,
+            },
         }
     }
     bodies.into_par_iter().try_for_each_init(
@@ -377,18 +460,14 @@ fn validate_parallel(
     )
 }
 
-/// The output's imports, traced back to the inputs that asked for them.
-fn host_imports(bytes: &[u8], plan: &Plan) -> Result<Vec<HostImport>, ComposeError> {
-    let mut out: Vec<HostImport> = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+fn import_names(encoded: &[u8]) -> Result<Vec<String>, ComposeError> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(encoded) {
         match payload.map_err(|e| ComposeError::InvalidOutput(e.to_string()))? {
             wasmparser::Payload::ComponentImportSection(reader) => {
                 for import in reader {
                     let import = import.map_err(|e| ComposeError::InvalidOutput(e.to_string()))?;
-                    out.push(HostImport {
-                        name: import.name.name.to_string(),
-                        wanted_by: Vec::new(),
-                    });
+                    names.push(import.name.name.to_string());
                 }
             }
             wasmparser::Payload::ModuleSection { .. }
@@ -396,6 +475,18 @@ fn host_imports(bytes: &[u8], plan: &Plan) -> Result<Vec<HostImport>, ComposeErr
             _ => {}
         }
     }
+    Ok(names)
+}
+
+/// The output's imports, traced back to the inputs that asked for them.
+fn host_imports(names: Vec<String>, plan: &Plan) -> Vec<HostImport> {
+    let mut out: Vec<HostImport> = names
+        .into_iter()
+        .map(|name| HostImport {
+            name,
+            wanted_by: Vec::new(),
+        })
+        .collect();
     for unfilled in &plan.unfilled {
         // Not found by exact name means the encoder merged it into another semver version.
         let position = out
@@ -412,5 +503,5 @@ fn host_imports(bytes: &[u8], plan: &Plan) -> Result<Vec<HostImport>, ComposeErr
             });
         }
     }
-    Ok(out)
+    out
 }

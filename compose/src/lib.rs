@@ -11,10 +11,14 @@ pub mod features;
 pub mod input;
 pub mod inspect;
 pub mod optimize;
+pub mod output;
 pub mod plan;
 pub mod profile;
 pub mod provenance;
 mod report;
+mod splice;
+pub mod target;
 pub mod validate;
 
 pub use composition::{compose, ComposeError, ComposeOptions, Composition, Input, Report};
+pub use output::Output;

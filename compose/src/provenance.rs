@@ -29,7 +29,7 @@ impl InputDigest {
 
 /// Appends the provenance section. Components may carry custom sections anywhere, and the
 /// end keeps every index in the encoded output unchanged.
-pub fn stamp(mut component: Vec<u8>, inputs: &[InputDigest]) -> Vec<u8> {
+pub fn stamp(component: &mut Vec<u8>, inputs: &[InputDigest]) {
     #[derive(Serialize)]
     struct Provenance<'a> {
         tool: &'a str,
@@ -47,6 +47,5 @@ pub fn stamp(mut component: Vec<u8>, inputs: &[InputDigest]) -> Vec<u8> {
         data: json.into(),
     };
     component.push(wasm_encoder::ComponentSectionId::CoreCustom.into());
-    wasm_encoder::Encode::encode(&section, &mut component);
-    component
+    wasm_encoder::Encode::encode(&section, component);
 }

@@ -1,6 +1,6 @@
 use super::compose_refs::{classify, load_all};
 use super::{GlobalOpts, RegistryArgs};
-use crate::output::write_atomically;
+use crate::output::{write_atomically, write_atomically_with};
 use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -34,6 +34,14 @@ pub struct Args {
     /// For a WAC document: import the components instead of embedding them.
     #[arg(long)]
     import_dependencies: bool,
+    /// Check that the composition satisfies this WIT world: it may import only what the world
+    /// imports and must export all the world exports.
+    #[arg(long, value_name = "NS:PKG/WORLD[@VERSION]", value_parser = super::compose_target::parse_target_world)]
+    target_world: Option<super::compose_target::TargetWorld>,
+    /// Where `--target-world` looks for its package before registries (default: `wit`, if it
+    /// exists; its `deps/` included).
+    #[arg(long, value_name = "DIR", requires = "target_world")]
+    wit: Option<PathBuf>,
     /// Where to write the composed component (stdout if omitted and not a terminal).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -85,15 +93,28 @@ impl Args {
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;
+        if self.target_world.is_some() {
+            self.check_target(&composition.output.to_vec(), global)?;
+        }
 
-        let bytes = if self.wat {
-            wasmprinter::print_bytes(&composition.bytes)?.into_bytes()
-        } else {
-            composition.bytes
+        // The output is written piece by piece: the embedded inputs are never copied into
+        // one buffer (see `wtool_compose::Output`).
+        let write = |out: &mut dyn Write| {
+            if self.wat {
+                out.write_all(wasmprinter::print_bytes(composition.output.to_vec())?.as_bytes())
+                    .map_err(anyhow::Error::from)
+            } else {
+                composition
+                    .output
+                    .write_to(out)
+                    .map_err(anyhow::Error::from)
+            }
         };
         match &self.output {
-            Some(path) => write_atomically(path, &bytes)?,
-            None => std::io::stdout().lock().write_all(&bytes)?,
+            Some(path) => {
+                write_atomically_with(path, |out| write(out).map_err(std::io::Error::other))?
+            }
+            None => write(&mut std::io::stdout().lock())?,
         }
 
         if global.json {
@@ -127,9 +148,6 @@ impl Args {
         if !self.plugs.is_empty() {
             bail!("--plug does not apply to a WAC document; instantiate the plug in the document");
         }
-        let Some(output) = &self.output else {
-            bail!("pass `-o FILE` for the composed component");
-        };
         let bytes = super::compose_wac::compose_wac(
             std::path::Path::new(&self.socket),
             &super::compose_wac::WacOptions {
@@ -140,10 +158,15 @@ impl Args {
             },
             global,
         )?;
+        self.check_target(&bytes, global)?;
         let bytes = if self.wat {
             wasmprinter::print_bytes(&bytes)?.into_bytes()
         } else {
             bytes
+        };
+        let Some(output) = &self.output else {
+            std::io::stdout().lock().write_all(&bytes)?;
+            return Ok(ExitCode::SUCCESS);
         };
         write_atomically(output, &bytes)?;
         if global.json {
@@ -155,6 +178,21 @@ impl Args {
             eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Args {
+    fn check_target(&self, component: &[u8], global: &GlobalOpts) -> Result<()> {
+        match &self.target_world {
+            Some(target) => super::compose_target::check(
+                component,
+                target,
+                self.wit.as_deref(),
+                &self.registry,
+                global,
+            ),
+            None => Ok(()),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod compose;
 mod compose_refs;
+mod compose_target;
 mod compose_wac;
 mod fetch;
 mod inspect;

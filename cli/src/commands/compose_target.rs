@@ -1,0 +1,148 @@
+//! `wtool compose --target-world ns:pkg/world[@version]`: the composition must satisfy a world
+//! taken from a local WIT directory or, failing that, a registry.
+
+use super::compose_refs::RegistryInputs;
+use super::{GlobalOpts, RegistryArgs};
+use crate::witpkg::{self, Decoded};
+use anyhow::{anyhow, bail, Context, Result};
+use semver::{Version, VersionReq};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use wasm_pkg_common::package::PackageRef;
+use wit_parser::Resolve;
+
+/// A parsed `--target-world` argument.
+#[derive(Clone, Debug)]
+pub struct TargetWorld {
+    package: PackageRef,
+    world: String,
+    req: VersionReq,
+    text: String,
+}
+
+impl fmt::Display for TargetWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+pub fn parse_target_world(s: &str) -> Result<TargetWorld, String> {
+    let usage = || format!("`{s}` is not a world reference; write `ns:pkg/world[@version]`");
+    let (path, version) = match s.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (s, None),
+    };
+    let (package, world) = path.split_once('/').ok_or_else(usage)?;
+    if world.is_empty() || world.contains('/') {
+        return Err(usage());
+    }
+    let package: PackageRef = package.parse().map_err(|e| format!("{}: {e}", usage()))?;
+    let req = match version {
+        None => VersionReq::STAR,
+        Some(v) => match v.parse::<Version>() {
+            Ok(v) => VersionReq::parse(&format!("={v}")).map_err(|e| e.to_string())?,
+            Err(_) => v
+                .parse()
+                .map_err(|e| format!("`{v}` in `{s}` is not a version or requirement: {e}"))?,
+        },
+    };
+    Ok(TargetWorld {
+        package,
+        world: world.to_string(),
+        req,
+        text: s.to_string(),
+    })
+}
+
+/// Fails, naming every missing export, extra import and type mismatch, unless `component`
+/// satisfies `target`. The world's package comes from `wit_dir` (default `./wit` when it
+/// exists, its `deps/` included), else from the registries, whose answer is locked like a
+/// compose input.
+pub fn check(
+    component: &[u8],
+    target: &TargetWorld,
+    wit_dir: Option<&Path>,
+    registry: &RegistryArgs,
+    global: &GlobalOpts,
+) -> Result<()> {
+    let (label, package_bytes) = load_package(target, wit_dir, registry, global)?;
+    let problems = wtool_compose::target::check(component, &label, &package_bytes, &target.world)?;
+    if problems.is_empty() {
+        if global.verbose > 0 {
+            eprintln!("note: the composition satisfies world `{target}` ({label})");
+        }
+        return Ok(());
+    }
+    let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
+    bail!(
+        "the composition does not satisfy world `{target}` ({label}); it{}:{list}\nPlug \
+         components that export what is missing and fill the extra imports, or target a world \
+         that offers them",
+        if problems.len() == 1 {
+            " has 1 problem".to_string()
+        } else {
+            format!(" has {} problems", problems.len())
+        }
+    )
+}
+
+fn load_package(
+    target: &TargetWorld,
+    wit_dir: Option<&Path>,
+    registry: &RegistryArgs,
+    global: &GlobalOpts,
+) -> Result<(String, Vec<u8>)> {
+    let dir = wit_dir
+        .map(Path::to_path_buf)
+        .or_else(|| Some(PathBuf::from("wit")).filter(|d| d.is_dir()));
+    if let Some(dir) = dir {
+        if let Some(found) = from_wit_dir(target, &dir)? {
+            return Ok(found);
+        }
+        if global.verbose > 0 {
+            eprintln!(
+                "note: `{}` is not in `{}`, so it is looked up in registries",
+                target.package,
+                dir.display()
+            );
+        }
+    }
+    let mut registries = RegistryInputs::open(registry)?;
+    let resolved = registries
+        .resolve(&target.package, &target.req)
+        .with_context(|| format!("cannot find the package of target world `{target}`"))?;
+    let e = &resolved.entry;
+    let label = format!("{}@{} from registry `{}`", e.name, e.version, e.registry);
+    if let Decoded::Component = witpkg::decode(&resolved.bytes, &label)? {
+        bail!("`{target}` names {label}, a component, not a WIT package with worlds");
+    }
+    registries.finish()?;
+    Ok((label, resolved.bytes))
+}
+
+/// The highest version of the package in `dir` that the requirement accepts, encoded.
+fn from_wit_dir(target: &TargetWorld, dir: &Path) -> Result<Option<(String, Vec<u8>)>> {
+    let mut resolve = Resolve::default();
+    resolve
+        .push_path(dir)
+        .with_context(|| format!("cannot read the WIT in `{}`", dir.display()))?;
+    let best = resolve
+        .packages
+        .iter()
+        .filter(|(_, p)| {
+            p.name.namespace == target.package.namespace().to_string()
+                && p.name.name == target.package.name().to_string()
+                && match &p.name.version {
+                    Some(v) => target.req.matches(v),
+                    None => target.req == VersionReq::STAR,
+                }
+        })
+        .max_by(|(_, a), (_, b)| a.name.version.cmp(&b.name.version));
+    let Some((id, package)) = best else {
+        return Ok(None);
+    };
+    let label = format!("{} from `{}`", package.name, dir.display());
+    let bytes =
+        wit_component::encode(&resolve, id).map_err(|e| anyhow!("cannot encode {label}: {e:#}"))?;
+    Ok(Some((label, bytes)))
+}

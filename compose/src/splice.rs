@@ -1,0 +1,245 @@
+//! Embedding inputs without copying them. wac encodes a graph with its components imported
+//! (`define_components: false`, as `wac --import-dependencies` does); each such import is then
+//! replaced, in place, by a component section whose body is the input's own bytes, kept as a
+//! reference rather than copied. An import and a definition each add one entry to the component
+//! index space at the same position, so every index in the encoding stays valid.
+//!
+//! The component type each import used is left with no user. Removing it would renumber every
+//! later type, so it is emptied instead: `(component)` keeps its index and costs two bytes,
+//! where a WASI command's full type costs about 1.5 KB.
+
+use crate::output::Piece;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use wac_graph::PackageId;
+use wasm_encoder::ComponentSectionId;
+use wasmparser::{
+    ComponentAlias, ComponentExternalKind, ComponentImportSectionReader, ComponentOuterAliasKind,
+    ComponentTypeRef, Parser, Payload,
+};
+
+/// wac's name for the import of a package's component (`CompositionGraphEncoder::
+/// package_import_name`); packages here are registered without a version.
+pub(crate) fn import_name(package_name: &str) -> String {
+    format!("unlocked-dep=<{package_name}>")
+}
+
+/// `(component)`: a component type with no declarations.
+const EMPTY_COMPONENT_TYPE: [u8; 2] = [0x41, 0x00];
+
+/// The pieces of the embedding form, or `None` if `encoded` is not shaped as expected (the
+/// caller then encodes with the components defined instead).
+pub(crate) fn embed(
+    encoded: Vec<u8>,
+    imports: &HashMap<String, (PackageId, usize)>,
+) -> Option<Vec<Piece>> {
+    let emptied = types_to_empty(&encoded, imports)?;
+    let mut pieces = Vec::new();
+    let mut current = Vec::new();
+    // `encoded[copied..]` is still to be copied; `section_end` is where the previous section
+    // ended, so the next one's id and size start there.
+    let (mut copied, mut section_end): (usize, usize) = (0, 0);
+    for payload in Parser::new(0).parse_all(&encoded) {
+        let payload = payload.ok()?;
+        match &payload {
+            Payload::Version { range, .. } => section_end = usize::try_from(range.end).ok()?,
+            Payload::End(_) => break,
+            Payload::ComponentImportSection(reader) => {
+                let end = usize::try_from(reader.range().end).ok()?;
+                if embeds_any(reader, imports) {
+                    current.extend_from_slice(&encoded[copied..section_end]);
+                    let mut emit = |piece| pieces.push(piece);
+                    rewrite_imports(
+                        &encoded,
+                        reader.clone(),
+                        end,
+                        imports,
+                        &mut emit,
+                        &mut current,
+                    )?;
+                    copied = end;
+                }
+                section_end = end;
+            }
+            Payload::ComponentTypeSection(reader) => {
+                let range = reader.range();
+                let end = usize::try_from(range.end).ok()?;
+                let entries = entry_ranges(reader.clone().into_iter_with_offsets(), end)?;
+                if entries.iter().any(|r| emptied.contains(&r.start)) {
+                    current.extend_from_slice(&encoded[copied..section_end]);
+                    let kept = entries.iter().map(|r| {
+                        if emptied.contains(&r.start) {
+                            &EMPTY_COMPONENT_TYPE[..]
+                        } else {
+                            &encoded[r.clone()]
+                        }
+                    });
+                    write_section(ComponentSectionId::Type, kept.collect(), &mut current);
+                    copied = end;
+                }
+                section_end = end;
+            }
+            other => {
+                if let Some((_, range)) = other.as_section() {
+                    section_end = usize::try_from(range.end).ok()?;
+                }
+            }
+        }
+    }
+    current.extend_from_slice(&encoded[copied..]);
+    pieces.push(Piece::Bytes(current));
+    Some(pieces)
+}
+
+/// Where the component types of the embedded imports are defined: the start offsets of their
+/// entries in type sections. Counting the type index space means counting every item that
+/// adds to it at the top level: type definitions, type aliases, and imports and exports of
+/// types.
+fn types_to_empty(
+    encoded: &[u8],
+    imports: &HashMap<String, (PackageId, usize)>,
+) -> Option<HashSet<usize>> {
+    let mut defined: HashMap<u32, usize> = HashMap::new();
+    let mut used = HashSet::new();
+    let mut count = 0u32;
+    for payload in Parser::new(0).parse_all(encoded) {
+        match payload.ok()? {
+            Payload::End(_) => break,
+            // Nothing is defined in this form; a nested parse would need its own bookkeeping.
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => return None,
+            Payload::ComponentTypeSection(reader) => {
+                for entry in reader.into_iter_with_offsets() {
+                    let (offset, _) = entry.ok()?;
+                    defined.insert(count, offset as usize);
+                    count += 1;
+                }
+            }
+            Payload::ComponentAliasSection(reader) => {
+                for alias in reader {
+                    match alias.ok()? {
+                        ComponentAlias::InstanceExport {
+                            kind: ComponentExternalKind::Type,
+                            ..
+                        }
+                        | ComponentAlias::Outer {
+                            kind: ComponentOuterAliasKind::Type,
+                            ..
+                        } => count += 1,
+                        _ => {}
+                    }
+                }
+            }
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    let import = import.ok()?;
+                    match import.ty {
+                        ComponentTypeRef::Type(_) => count += 1,
+                        ComponentTypeRef::Component(ty)
+                            if imports.contains_key(import.name.name) =>
+                        {
+                            used.insert(ty);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Payload::ComponentExportSection(reader) => {
+                for export in reader {
+                    if export.ok()?.kind == ComponentExternalKind::Type {
+                        count += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(
+        used.iter()
+            .filter_map(|ty| defined.get(ty).copied())
+            .collect(),
+    )
+}
+
+fn entry_ranges<T>(
+    entries: impl Iterator<Item = wasmparser::Result<(u64, T)>>,
+    section_end: usize,
+) -> Option<Vec<Range<usize>>> {
+    let starts = entries
+        .map(|e| e.map(|(offset, _)| offset as usize))
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let ends = starts.iter().skip(1).copied().chain([section_end]);
+    Some(starts.iter().zip(ends).map(|(&s, e)| s..e).collect())
+}
+
+fn embeds_any(
+    reader: &ComponentImportSectionReader<'_>,
+    imports: &HashMap<String, (PackageId, usize)>,
+) -> bool {
+    reader.clone().into_iter().any(|import| {
+        import.is_ok_and(|i| {
+            matches!(i.ty, ComponentTypeRef::Component(_)) && imports.contains_key(i.name.name)
+        })
+    })
+}
+
+/// Splits one import section around its component imports: runs of other imports become
+/// import sections again, and each component import becomes a component section header
+/// followed by the package's bytes.
+fn rewrite_imports(
+    encoded: &[u8],
+    reader: ComponentImportSectionReader<'_>,
+    section_end: usize,
+    imports: &HashMap<String, (PackageId, usize)>,
+    emit: &mut dyn FnMut(Piece),
+    current: &mut Vec<u8>,
+) -> Option<()> {
+    let entries: Vec<_> = reader.clone().into_iter().collect::<Result<_, _>>().ok()?;
+    let ranges = entry_ranges(reader.into_iter_with_offsets(), section_end)?;
+    let mut run: Vec<&[u8]> = Vec::new();
+    for (import, range) in entries.iter().zip(ranges) {
+        match (imports.get(import.name.name), import.ty) {
+            (Some(&(id, len)), ComponentTypeRef::Component(_)) => {
+                write_section(
+                    ComponentSectionId::Import,
+                    std::mem::take(&mut run),
+                    current,
+                );
+                current.push(ComponentSectionId::Component as u8);
+                leb128(len as u64, current);
+                emit(Piece::Bytes(std::mem::take(current)));
+                emit(Piece::Package(id));
+            }
+            _ => run.push(&encoded[range]),
+        }
+    }
+    write_section(ComponentSectionId::Import, run, current);
+    Some(())
+}
+
+/// A vector section (`id`, size, count, entries); nothing for no entries.
+fn write_section(id: ComponentSectionId, entries: Vec<&[u8]>, out: &mut Vec<u8>) {
+    if entries.is_empty() {
+        return;
+    }
+    let mut body = Vec::new();
+    leb128(entries.len() as u64, &mut body);
+    entries
+        .iter()
+        .for_each(|entry| body.extend_from_slice(entry));
+    out.push(id as u8);
+    leb128(body.len() as u64, out);
+    out.extend_from_slice(&body);
+}
+
+fn leb128(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}

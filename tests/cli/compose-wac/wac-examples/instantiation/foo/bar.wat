@@ -1,0 +1,4 @@
+(component
+  (import "baz" (func))
+  (export "foo" (func 0))
+)
