@@ -387,6 +387,31 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     assert!(lock_entries(w).contains(&("example:logger".into(), "*".into(), "0.1.3".into())));
     assert!(common::run_command(&updated).contains("rust-logger@0.1.3 ["));
 
+    // A target world from the registry: met, then missed with every problem named and
+    // nothing written.
+    client.ok(w, &["publish", &fixture("targets")]);
+    let target = |world: &str, out: &str| {
+        vec![
+            "compose".to_string(),
+            app.clone(),
+            "--plug".into(),
+            "example:logger".into(),
+            "--target-world".into(),
+            format!("example:service/{world}"),
+            "-o".into(),
+            out.into(),
+        ]
+    };
+    let args = target("logged-command", "checked.wasm");
+    client.ok(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = target("logger-service", "missed.wasm");
+    let err = client.fails(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        err.contains("does not export instance `example:logging/logger@0.1.0`"),
+        "{err}"
+    );
+    assert!(!w.join("missed.wasm").exists());
+
     // A WIT package is not a plug.
     copy_tree(&common::fixture("registry/types"), &w.join("types"));
     let reg2 = Registry::start(&["acme"]);
