@@ -61,6 +61,8 @@ impl Resolver<'_> {
         let registry = self.registries.for_package(name)?;
         let cache = self.registries.cache(&registry);
         let locked = self.lock.find(name, &registry.name, req);
+        // A local-directory registry is already on this disk: copying it into the cache would
+        // only double the file writes of a cold fetch.
         let local = matches!(registry.location, crate::registry::Location::Local(_));
 
         let (release, trusted) = match (&locked, self.mode) {
@@ -101,7 +103,9 @@ impl Resolver<'_> {
                         registry.name
                     );
                 };
-                cache.write_index(name, &releases)?;
+                if !local {
+                    cache.write_index(name, &releases)?;
+                }
                 let mut release = pick(name, req, &registry.name, &releases)?;
                 if let Some(e) = locked.as_ref().filter(|e| e.version == release.version) {
                     if let Some(d) = release.digest.filter(|d| *d != e.digest) {
@@ -120,8 +124,8 @@ impl Resolver<'_> {
         };
 
         let cached = match &release.digest {
-            Some(d) => cache.read(d)?,
-            None => None,
+            Some(d) if !local => cache.read(d)?,
+            _ => None,
         };
         let bytes = match cached {
             Some(bytes) => bytes,
@@ -146,7 +150,9 @@ impl Resolver<'_> {
                 if let Some((d, what)) = expected {
                     verify(name, &release.version, &registry.name, &d, &bytes, what)?;
                 }
-                cache.write(&Digest::of(&bytes), &bytes)?;
+                if !local {
+                    cache.write(&Digest::of(&bytes), &bytes)?;
+                }
                 bytes
             }
         };
