@@ -1,0 +1,13 @@
+//! Links `wtool` as a fixed-address (non-PIE) executable on Linux. The binary carries ~40,000
+//! relative relocations (binaryen's C++ and the registry client's tables); as a PIE the dynamic
+//! loader applies every one at each start, a third of `wtool --version`'s run time. A
+//! build-time CLI gains nothing from ASLR of its own image that would pay for that on every
+//! run in a build script.
+
+fn main() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    if os == "linux" && env == "gnu" {
+        println!("cargo:rustc-link-arg-bin=wtool=-no-pie");
+    }
+}
