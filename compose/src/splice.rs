@@ -243,3 +243,68 @@ fn leb128(mut n: u64, out: &mut Vec<u8>) {
         out.push(byte | 0x80);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{compose, ComposeOptions, Input};
+
+    fn input(name: &str, wat: &str) -> Input {
+        Input {
+            name: name.into(),
+            bytes: wat::parse_str(wat).unwrap(),
+        }
+    }
+
+    const SOCKET: &str = r#"(component
+        (import "host:x/env" (instance $env (export "now" (func (result u64)))))
+        (import "foo:bar/log@0.2.0" (instance $log (export "log" (func))))
+        (alias export $log "log" (func $f))
+        (export "run" (func $f)))"#;
+    const PLUG: &str = r#"(component
+        (core module $m (func (export "log")))
+        (core instance $i (instantiate $m))
+        (func $log (canon lift (core func $i "log")))
+        (instance $out (export "log" (func $log)))
+        (export "foo:bar/log@0.2.1" (instance $out)))"#;
+
+    /// The inputs appear in the output byte for byte as nested components, the component
+    /// types their imports used are emptied, and the host import keeps its place.
+    #[test]
+    fn inputs_are_embedded_verbatim_and_their_types_emptied() {
+        let (socket, plug) = (input("socket.wat", SOCKET), input("plug.wat", PLUG));
+        let expected = [plug.bytes.clone(), socket.bytes.clone()];
+        let composition = compose(socket, vec![plug], &ComposeOptions::default()).unwrap();
+        let bytes = composition.output.to_vec();
+        assert!(composition.output.chunks().count() > 1, "not spliced");
+
+        let mut nested = Vec::new();
+        let mut imports = Vec::new();
+        let printed = wasmprinter::print_bytes(&bytes).unwrap();
+        let mut depth = 0;
+        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+            match payload.unwrap() {
+                wasmparser::Payload::ComponentSection {
+                    unchecked_range, ..
+                } => {
+                    if depth == 0 {
+                        let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                        nested.push(bytes[range].to_vec());
+                    }
+                    depth += 1;
+                }
+                wasmparser::Payload::ModuleSection { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth -= 1,
+                wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
+                    for import in reader {
+                        imports.push(import.unwrap().name.name.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(nested, expected, "{printed}");
+        assert_eq!(imports, ["host:x/env"], "{printed}");
+        assert_eq!(printed.matches("(component)").count(), 2, "{printed}");
+        assert!(!printed.contains("unlocked-dep"), "{printed}");
+    }
+}
