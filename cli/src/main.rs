@@ -7,6 +7,7 @@ mod digest;
 mod input;
 mod keys;
 mod lock;
+mod memory;
 mod output;
 mod project;
 mod registry;

@@ -415,7 +415,6 @@ fn validate_chunks(
     chunks: &[&[u8]],
     features: wasmparser::WasmFeatures,
 ) -> Result<(), wasmparser::BinaryReaderError> {
-    use rayon::prelude::*;
     use wasmparser::{Chunk, Parser, ValidPayload};
     let mut validator = wasmparser::Validator::new_with_features(features);
     let mut bodies = Vec::new();
@@ -441,7 +440,13 @@ fn validate_chunks(
         data = &data[consumed..];
         match validator.payload(&payload)? {
             ValidPayload::Ok => {}
-            ValidPayload::Func(func, body) => bodies.push((func, body)),
+            ValidPayload::Func(func, body) => {
+                bodies.push((func, body));
+                // In batches, so the queue of bodies stays small for an 18 MB input.
+                if bodies.len() == BODY_BATCH {
+                    validate_bodies(&mut bodies)?;
+                }
+            }
             ValidPayload::Parser(next) => parents.push(std::mem::replace(&mut parser, next)),
             ValidPayload::End(_) => match parents.pop() {
                 Some(parent) => parser = parent,
@@ -449,7 +454,19 @@ fn validate_chunks(
             },
         }
     }
-    bodies.into_par_iter().try_for_each_init(
+    validate_bodies(&mut bodies)
+}
+
+const BODY_BATCH: usize = 2048;
+
+type Body<'a> = (
+    wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+    wasmparser::FunctionBody<'a>,
+);
+
+fn validate_bodies(bodies: &mut Vec<Body<'_>>) -> Result<(), wasmparser::BinaryReaderError> {
+    use rayon::prelude::*;
+    bodies.par_drain(..).try_for_each_init(
         wasmparser::FuncValidatorAllocations::default,
         |allocs, (func, body)| {
             let mut func = func.into_validator(std::mem::take(allocs));

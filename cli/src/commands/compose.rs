@@ -65,6 +65,9 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
+        if self.optimize.is_none() {
+            crate::memory::single_arena();
+        }
         let to_stdout = self.output.is_none();
         if to_stdout && !self.wat && std::io::stdout().is_terminal() {
             bail!("refusing to write a binary component to a terminal; pass `-o FILE` or `-t` for text");
