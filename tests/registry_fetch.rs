@@ -469,3 +469,28 @@ fn wkg_config_maps_namespaces_to_a_local_registry() {
     assert!(lock.contains("registry = \"team.local\""), "{lock}");
     assert_eq!(deps(&logging), ["acme-types-1.0.0"]);
 }
+
+/// A project's direct dependencies are fetched from the registry in one batch; when one of them
+/// does not exist, the error still names that package.
+#[test]
+fn an_unknown_package_in_a_batch_is_named() {
+    let registry = Registry::start(&["acme"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&common::fixture("registry"), work.path());
+    client.ok(work.path(), &["publish", "types"]);
+    let app = work.path().join("unknown");
+    std::fs::create_dir_all(app.join("wit")).unwrap();
+    std::fs::write(
+        app.join("wit/world.wit"),
+        "package acme:unknown@0.1.0;\n\nworld w {\n  import acme:types/types@1.0.0;\n  \
+         import acme:nosuch/thing@1.0.0;\n}\n",
+    )
+    .unwrap();
+    let err = client.fails(&app, &["fetch"]);
+    assert!(
+        err.contains("acme:nosuch") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!app.join("wkg.lock").exists());
+}

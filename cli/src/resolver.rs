@@ -12,6 +12,7 @@ use crate::lock::{Entry, Lock};
 use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
 use anyhow::{anyhow, bail, Result};
+use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use semver::VersionReq;
 use std::collections::{BTreeMap, BTreeSet};
@@ -168,6 +169,30 @@ impl Resolver<'_> {
         })
     }
 
+    /// Lets each registry fetch the logs of a group's packages at once. Only a resolution that
+    /// reads registry logs anyway (not `--locked` or `--offline`) asks.
+    async fn prefetch(&self, group: &[(PackageRef, VersionReq)]) {
+        if self.mode.locked || self.mode.offline || group.len() < 2 {
+            return;
+        }
+        let mut by_registry: BTreeMap<String, (crate::registry::RegistryRef, Vec<PackageRef>)> =
+            BTreeMap::new();
+        for (name, _) in group {
+            if let Ok(registry) = self.registries.for_package(name) {
+                by_registry
+                    .entry(registry.name.clone())
+                    .or_insert_with(|| (registry, Vec::new()))
+                    .1
+                    .push(name.clone());
+            }
+        }
+        for (registry, names) in by_registry.into_values() {
+            if let Ok(backend) = self.registries.backend(&registry).await {
+                backend.prefetch(&names).await;
+            }
+        }
+    }
+
     async fn resolve_node(&self, name: PackageRef, req: VersionReq) -> Result<Node> {
         let resolved = self.resolve(&name, &req).await?;
         let e = &resolved.entry;
@@ -201,33 +226,44 @@ impl Resolver<'_> {
     ) -> Result<BTreeMap<Key, Node>> {
         let mut seen = BTreeSet::new();
         let mut pending = FuturesUnordered::new();
-        let mut enqueue = |name: PackageRef, req: VersionReq, pending: &mut FuturesUnordered<_>| {
-            if skip.contains(&name.to_string()) || !seen.insert(key(&name, &req)) {
+        // The requirements of one node (or the roots) form a group whose registry logs are
+        // fetched together; the group's nodes then resolve in parallel.
+        let mut enqueue = |group: Vec<(PackageRef, VersionReq)>,
+                           pending: &mut FuturesUnordered<_>| {
+            let fresh: Vec<_> = group
+                .into_iter()
+                .filter(|(name, req)| {
+                    !skip.contains(&name.to_string()) && seen.insert(key(name, req))
+                })
+                .collect();
+            if fresh.is_empty() {
                 return;
             }
             pending.push(async move {
-                let k = key(&name, &req);
-                (k, self.resolve_node(name, req).await)
+                self.prefetch(&fresh).await;
+                join_all(fresh.into_iter().map(|(name, req)| async move {
+                    let k = key(&name, &req);
+                    (k, self.resolve_node(name, req).await)
+                }))
+                .await
             });
         };
-        for (name, req) in roots {
-            enqueue(name, req, &mut pending);
-        }
+        enqueue(roots, &mut pending);
         let mut nodes = BTreeMap::new();
         let mut not_locked = Vec::new();
         let mut errors = Vec::new();
-        while let Some((k, result)) = pending.next().await {
-            match result {
-                Ok(node) => {
-                    for (name, req) in &node.deps {
-                        enqueue(name.clone(), req.clone(), &mut pending);
+        while let Some(group) = pending.next().await {
+            for (k, result) in group {
+                match result {
+                    Ok(node) => {
+                        enqueue(node.deps.clone(), &mut pending);
+                        nodes.insert(k, node);
                     }
-                    nodes.insert(k, node);
+                    Err(e) => match e.downcast::<NotLocked>() {
+                        Ok(n) => not_locked.push(n.to_string()),
+                        Err(e) => errors.push(e),
+                    },
                 }
-                Err(e) => match e.downcast::<NotLocked>() {
-                    Ok(n) => not_locked.push(n.to_string()),
-                    Err(e) => errors.push(e),
-                },
             }
         }
         if let Some(first) = errors.into_iter().next() {

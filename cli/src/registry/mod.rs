@@ -25,6 +25,11 @@ pub trait Backend: Send + Sync {
     /// has no such package.
     async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>>;
 
+    /// Fetches, in one exchange where the protocol allows it, what `releases` needs for several
+    /// packages; `releases` then answers from that. Best effort: if it fails, `releases` asks
+    /// for each package itself.
+    async fn prefetch(&self, _packages: &[PackageRef]) {}
+
     /// The bytes of one version. Callers check them against the digest they expect.
     async fn download(&self, package: &PackageRef, release: &Release) -> Result<Vec<u8>>;
 

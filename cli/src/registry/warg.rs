@@ -9,13 +9,14 @@ use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use semver::Version;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use warg_client::storage::{
-    ContentStorage, FileSystemNamespaceMapStorage, FileSystemRegistryStorage, PublishEntry,
-    PublishInfo,
+    ContentStorage, FileSystemNamespaceMapStorage, FileSystemRegistryStorage, PackageInfo,
+    PublishEntry, PublishInfo,
 };
 use warg_client::{Client, ClientError};
 use warg_crypto::hash::AnyHash;
@@ -34,6 +35,8 @@ pub struct WargBackend {
     has_token: bool,
     client: WargClient,
     content: CacheContent,
+    /// Package logs fetched together by `prefetch` in this run, read by `releases`.
+    prefetched: Mutex<HashMap<String, PackageInfo>>,
 }
 
 impl WargBackend {
@@ -66,6 +69,7 @@ impl WargBackend {
             has_token,
             client,
             content,
+            prefetched: Default::default(),
         })
     }
 
@@ -98,11 +102,44 @@ fn any_hash(digest: &Digest) -> AnyHash {
 
 #[async_trait::async_trait]
 impl Backend for WargBackend {
-    async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
-        let name = warg_name(package)?;
+    async fn prefetch(&self, packages: &[PackageRef]) {
+        let mut names: Vec<PackageName> =
+            packages.iter().filter_map(|p| warg_name(p).ok()).collect();
+        names.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        names.dedup();
+        if names.len() < 2 {
+            return;
+        }
+        // One checkpoint and one `fetch/logs` exchange for all of them, instead of one each.
         let fetched = {
             let _turn = self.storage.lock().await;
-            self.client.fetch_package(&name).await
+            self.client.fetch_packages(names.iter()).await
+        };
+        match fetched {
+            Ok(infos) => {
+                let mut prefetched = self.prefetched.lock().unwrap();
+                for info in infos {
+                    prefetched.insert(info.name.to_string(), info);
+                }
+            }
+            // An unknown package fails the whole batch; each is then asked for alone, and
+            // that answer names the culprit.
+            Err(e) => tracing::debug!("registry `{}`: batched log fetch failed: {e}", self.name),
+        }
+    }
+
+    async fn releases(&self, package: &PackageRef) -> Result<Option<Vec<Release>>> {
+        let name = warg_name(package)?;
+        // Two requirements on one package (two major versions) read the same log.
+        // An empty log is asked for again alone, so that a missing package reads as missing.
+        let prefetched = (self.prefetched.lock().unwrap().get(name.as_ref()).cloned())
+            .filter(|info| info.state.head().is_some());
+        let fetched = match prefetched {
+            Some(info) => Ok(info),
+            None => {
+                let _turn = self.storage.lock().await;
+                self.client.fetch_package(&name).await
+            }
         };
         let info = match fetched {
             Ok(info) => info,
