@@ -17,13 +17,7 @@ fn optimize(input: &Path, out: &Path, args: &[&str]) -> (Vec<u8>, serde_json::Va
         "--json".into(),
     ];
     all.extend(args.iter().map(|a| a.to_string()));
-    let output = wtool(&all);
-    assert!(
-        output.status.success(),
-        "wtool {} failed:\n{}",
-        all.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = wtool_ok(&all);
     let report = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
     (std::fs::read(out).unwrap(), report)
 }
@@ -123,7 +117,7 @@ fn compose_with_optimize_runs_the_same() {
         &["components/logger.wasm"],
     );
     let out = dir.path().join("optimized.wasm");
-    let output = wtool([
+    wtool_ok(&[
         "compose".as_ref(),
         fixture("components/app.wasm").as_os_str(),
         "--plug".as_ref(),
@@ -132,11 +126,6 @@ fn compose_with_optimize_runs_the_same() {
         "-o".as_ref(),
         out.as_os_str(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let optimized = std::fs::read(&out).unwrap();
     validate_default(&optimized);
     assert!(optimized.len() < plain.len());

@@ -390,9 +390,9 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     // A target world from the registry: met, then missed with every problem named and
     // nothing written.
     client.ok(w, &["publish", &fixture("targets")]);
-    let target = |world: &str, out: &str| {
-        vec![
-            "compose".to_string(),
+    let target = |world: &str, out: &str| -> [String; 8] {
+        [
+            "compose".into(),
             app.clone(),
             "--plug".into(),
             "example:logger".into(),
@@ -402,10 +402,10 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
             out.into(),
         ]
     };
-    let args = target("logged-command", "checked.wasm");
-    client.ok(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
-    let args = target("logger-service", "missed.wasm");
-    let err = client.fails(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let met = target("logged-command", "checked.wasm");
+    client.ok(w, &met.each_ref().map(String::as_str));
+    let missed = target("logger-service", "missed.wasm");
+    let err = client.fails(w, &missed.each_ref().map(String::as_str));
     assert!(
         err.contains("does not export instance `example:logging/logger@0.1.0`"),
         "{err}"

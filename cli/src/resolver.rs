@@ -172,7 +172,7 @@ impl Resolver<'_> {
     /// Lets each registry fetch the logs of a group's packages at once. Only a resolution that
     /// reads registry logs anyway (not `--locked` or `--offline`) asks.
     async fn prefetch(&self, group: &[(PackageRef, VersionReq)]) {
-        if self.mode.locked || self.mode.offline || group.len() < 2 {
+        if self.mode.locked || self.mode.offline {
             return;
         }
         let mut by_registry: BTreeMap<String, (crate::registry::RegistryRef, Vec<PackageRef>)> =

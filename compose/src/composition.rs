@@ -366,31 +366,25 @@ fn encode_and_validate(
     };
     // Optimizing copies the whole component anyway, and the embedding form keeps each
     // input's component type as an unused type that would cost size there.
-    if options.optimize.is_some() {
-        let bytes = encode(true)?;
-        validate_output(&[&bytes], options)?;
-        return Ok(Encoded {
-            imports: import_names(&bytes)?,
-            pieces: vec![Piece::Bytes(bytes)],
-        });
-    }
-    let imported = encode(false)?;
-    let imports = import_names(&imported)?
-        .into_iter()
-        .filter(|name| !embedded.contains_key(name))
-        .collect();
-    if let Some(pieces) = crate::splice::embed(imported, embedded) {
-        let chunks: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(graph)).collect();
-        if validate_output(&chunks, options).is_ok() {
-            return Ok(Encoded { pieces, imports });
+    if options.optimize.is_none() {
+        let imported = encode(false)?;
+        let imports = import_names(&imported)?
+            .into_iter()
+            .filter(|name| !embedded.contains_key(name))
+            .collect();
+        if let Some(pieces) = crate::splice::embed(imported, embedded) {
+            let chunks: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(graph)).collect();
+            if validate_output(&chunks, options).is_ok() {
+                return Ok(Encoded { pieces, imports });
+            }
         }
     }
     // The plain encoding is the reference: whatever it says about validity stands.
     let bytes = encode(true)?;
     validate_output(&[&bytes], options)?;
     Ok(Encoded {
+        imports: import_names(&bytes)?,
         pieces: vec![Piece::Bytes(bytes)],
-        imports,
     })
 }
 

@@ -12,10 +12,10 @@ use crate::output::Piece;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use wac_graph::PackageId;
-use wasm_encoder::ComponentSectionId;
+use wasm_encoder::{ComponentSectionId, Encode};
 use wasmparser::{
-    ComponentAlias, ComponentExternalKind, ComponentImportSectionReader, ComponentOuterAliasKind,
-    ComponentTypeRef, Parser, Payload,
+    ComponentAlias, ComponentExternalKind, ComponentImport, ComponentOuterAliasKind,
+    ComponentTypeRef, FromReader, Parser, Payload, SectionLimited,
 };
 
 /// wac's name for the import of a package's component (`CompositionGraphEncoder::
@@ -46,28 +46,23 @@ pub(crate) fn embed(
             Payload::End(_) => break,
             Payload::ComponentImportSection(reader) => {
                 let end = usize::try_from(reader.range().end).ok()?;
-                if embeds_any(reader, imports) {
+                let entries = entries(reader.clone())?;
+                if entries
+                    .iter()
+                    .any(|(import, _)| embedded(import, imports).is_some())
+                {
                     current.extend_from_slice(&encoded[copied..section_end]);
-                    let mut emit = |piece| pieces.push(piece);
-                    rewrite_imports(
-                        &encoded,
-                        reader.clone(),
-                        end,
-                        imports,
-                        &mut emit,
-                        &mut current,
-                    )?;
+                    rewrite_imports(&encoded, &entries, imports, &mut pieces, &mut current);
                     copied = end;
                 }
                 section_end = end;
             }
             Payload::ComponentTypeSection(reader) => {
-                let range = reader.range();
-                let end = usize::try_from(range.end).ok()?;
-                let entries = entry_ranges(reader.clone().into_iter_with_offsets(), end)?;
-                if entries.iter().any(|r| emptied.contains(&r.start)) {
+                let end = usize::try_from(reader.range().end).ok()?;
+                let entries = entries(reader.clone())?;
+                if entries.iter().any(|(_, r)| emptied.contains(&r.start)) {
                     current.extend_from_slice(&encoded[copied..section_end]);
-                    let kept = entries.iter().map(|r| {
+                    let kept = entries.iter().map(|(_, r)| {
                         if emptied.contains(&r.start) {
                             &EMPTY_COMPONENT_TYPE[..]
                         } else {
@@ -160,27 +155,34 @@ fn types_to_empty(
     )
 }
 
-fn entry_ranges<T>(
-    entries: impl Iterator<Item = wasmparser::Result<(u64, T)>>,
-    section_end: usize,
-) -> Option<Vec<Range<usize>>> {
-    let starts = entries
-        .map(|e| e.map(|(offset, _)| offset as usize))
+/// A section's entries, each with the byte range it was read from.
+fn entries<'a, T: FromReader<'a>>(reader: SectionLimited<'a, T>) -> Option<Vec<(T, Range<usize>)>> {
+    let end = usize::try_from(reader.range().end).ok()?;
+    let items = reader
+        .into_iter_with_offsets()
         .collect::<Result<Vec<_>, _>>()
         .ok()?;
-    let ends = starts.iter().skip(1).copied().chain([section_end]);
-    Some(starts.iter().zip(ends).map(|(&s, e)| s..e).collect())
+    let starts: Vec<usize> = items.iter().map(|(offset, _)| *offset as usize).collect();
+    let ends = starts.iter().skip(1).copied().chain([end]);
+    let ranges = starts.iter().zip(ends).map(|(&start, end)| start..end);
+    Some(
+        items
+            .into_iter()
+            .map(|(_, item)| item)
+            .zip(ranges)
+            .collect(),
+    )
 }
 
-fn embeds_any(
-    reader: &ComponentImportSectionReader<'_>,
+/// The package a component import stands for, if it is one of the embedded inputs.
+fn embedded(
+    import: &ComponentImport<'_>,
     imports: &HashMap<String, (PackageId, usize)>,
-) -> bool {
-    reader.clone().into_iter().any(|import| {
-        import.is_ok_and(|i| {
-            matches!(i.ty, ComponentTypeRef::Component(_)) && imports.contains_key(i.name.name)
-        })
-    })
+) -> Option<(PackageId, usize)> {
+    match import.ty {
+        ComponentTypeRef::Component(_) => imports.get(import.name.name).copied(),
+        _ => None,
+    }
 }
 
 /// Splits one import section around its component imports: runs of other imports become
@@ -188,33 +190,29 @@ fn embeds_any(
 /// followed by the package's bytes.
 fn rewrite_imports(
     encoded: &[u8],
-    reader: ComponentImportSectionReader<'_>,
-    section_end: usize,
+    entries: &[(ComponentImport<'_>, Range<usize>)],
     imports: &HashMap<String, (PackageId, usize)>,
-    emit: &mut dyn FnMut(Piece),
+    pieces: &mut Vec<Piece>,
     current: &mut Vec<u8>,
-) -> Option<()> {
-    let entries: Vec<_> = reader.clone().into_iter().collect::<Result<_, _>>().ok()?;
-    let ranges = entry_ranges(reader.into_iter_with_offsets(), section_end)?;
+) {
     let mut run: Vec<&[u8]> = Vec::new();
-    for (import, range) in entries.iter().zip(ranges) {
-        match (imports.get(import.name.name), import.ty) {
-            (Some(&(id, len)), ComponentTypeRef::Component(_)) => {
+    for (import, range) in entries {
+        match embedded(import, imports) {
+            Some((id, len)) => {
                 write_section(
                     ComponentSectionId::Import,
                     std::mem::take(&mut run),
                     current,
                 );
                 current.push(ComponentSectionId::Component as u8);
-                leb128(len as u64, current);
-                emit(Piece::Bytes(std::mem::take(current)));
-                emit(Piece::Package(id));
+                len.encode(current);
+                pieces.push(Piece::Bytes(std::mem::take(current)));
+                pieces.push(Piece::Package(id));
             }
-            _ => run.push(&encoded[range]),
+            None => run.push(&encoded[range.clone()]),
         }
     }
     write_section(ComponentSectionId::Import, run, current);
-    Some(())
 }
 
 /// A vector section (`id`, size, count, entries); nothing for no entries.
@@ -223,27 +221,13 @@ fn write_section(id: ComponentSectionId, entries: Vec<&[u8]>, out: &mut Vec<u8>)
         return;
     }
     let mut body = Vec::new();
-    leb128(entries.len() as u64, &mut body);
+    entries.len().encode(&mut body);
     entries
         .iter()
         .for_each(|entry| body.extend_from_slice(entry));
     out.push(id as u8);
-    leb128(body.len() as u64, out);
-    out.extend_from_slice(&body);
+    body.as_slice().encode(out);
 }
-
-fn leb128(mut n: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::{compose, ComposeOptions, Input};

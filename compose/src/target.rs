@@ -99,7 +99,7 @@ fn no_world(package: &str, world: &str, worlds: &[String]) -> String {
 /// from registry r`). An empty list means
 /// the composition satisfies the world.
 pub fn check(
-    component: &[u8],
+    component: Vec<u8>,
     package: &str,
     package_bytes: &[u8],
     world: &str,
@@ -126,7 +126,7 @@ pub fn check(
             })
         }
     };
-    let composed = Package::from_bytes("composition", None, component.to_vec(), &mut types)
+    let composed = Package::from_bytes("composition", None, component, &mut types)
         .map_err(TargetError::Composition)?;
 
     let world = &types[world_id];
@@ -210,7 +210,7 @@ mod tests {
                 (func (export "run") (result u32) (canon lift (core func $i "run"))))"#,
         );
         assert_eq!(
-            check(&c, "test:target", &wit_package(WORLD), "service").unwrap(),
+            check(c, "test:target", &wit_package(WORLD), "service").unwrap(),
             []
         );
     }
@@ -222,7 +222,7 @@ mod tests {
                 (import "test:target/log" (instance (export "log" (func (param "msg" u32)))))
                 (import "wasi:cli/stdout@0.2.0" (instance)))"#,
         );
-        let problems = check(&c, "test:target", &wit_package(WORLD), "service").unwrap();
+        let problems = check(c, "test:target", &wit_package(WORLD), "service").unwrap();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(
             matches!(&problems[0], Problem::ImportMismatch { name, .. } if name == "test:target/log")
@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn an_unknown_world_lists_the_real_ones() {
         let c = component("(component)");
-        let err = check(&c, "test:target", &wit_package(WORLD), "servic").unwrap_err();
+        let err = check(c, "test:target", &wit_package(WORLD), "servic").unwrap_err();
         assert_eq!(
             err.to_string(),
             "test:target has no world named `servic`; its worlds are: `service`"

@@ -47,6 +47,21 @@ where
         .expect("spawn wtool")
 }
 
+/// Runs wtool, failing the test with its command line and stderr unless it succeeds.
+pub fn wtool_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    let output = wtool(args);
+    assert!(
+        output.status.success(),
+        "wtool {} failed:\n{}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Composes and returns the output bytes, failing the test with wtool's stderr otherwise.
 pub fn compose(dir: &Path, socket: &str, plugs: &[&str]) -> Vec<u8> {
     let out = dir.join("composed.wasm");
@@ -57,13 +72,7 @@ pub fn compose(dir: &Path, socket: &str, plugs: &[&str]) -> Vec<u8> {
     }
     args.push("-o".into());
     args.push(out.display().to_string());
-    let output = wtool(&args);
-    assert!(
-        output.status.success(),
-        "wtool {} failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    wtool_ok(&args);
     std::fs::read(out).unwrap()
 }
 

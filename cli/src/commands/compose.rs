@@ -96,27 +96,20 @@ impl Args {
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;
-        if self.target_world.is_some() {
-            self.check_target(&composition.output.to_vec(), global)?;
-        }
+        self.check_target(|| composition.output.to_vec(), global)?;
 
         // The output is written piece by piece: the embedded inputs are never copied into
         // one buffer (see `wtool_compose::Output`).
-        let write = |out: &mut dyn Write| {
-            if self.wat {
-                out.write_all(wasmprinter::print_bytes(composition.output.to_vec())?.as_bytes())
-                    .map_err(anyhow::Error::from)
-            } else {
-                composition
-                    .output
-                    .write_to(out)
-                    .map_err(anyhow::Error::from)
-            }
+        let text = self
+            .wat
+            .then(|| wasmprinter::print_bytes(composition.output.to_vec()))
+            .transpose()?;
+        let write = |out: &mut dyn Write| match &text {
+            Some(text) => out.write_all(text.as_bytes()),
+            None => composition.output.write_to(out),
         };
         match &self.output {
-            Some(path) => {
-                write_atomically_with(path, |out| write(out).map_err(std::io::Error::other))?
-            }
+            Some(path) => write_atomically_with(path, write)?,
             None => write(&mut std::io::stdout().lock())?,
         }
 
@@ -161,7 +154,7 @@ impl Args {
             },
             global,
         )?;
-        self.check_target(&bytes, global)?;
+        self.check_target(|| bytes.clone(), global)?;
         let bytes = if self.wat {
             wasmprinter::print_bytes(&bytes)?.into_bytes()
         } else {
@@ -185,10 +178,11 @@ impl Args {
 }
 
 impl Args {
-    fn check_target(&self, component: &[u8], global: &GlobalOpts) -> Result<()> {
+    /// `component` is only asked for when there is a world to check against.
+    fn check_target(&self, component: impl FnOnce() -> Vec<u8>, global: &GlobalOpts) -> Result<()> {
         match &self.target_world {
             Some(target) => super::compose_target::check(
-                component,
+                component(),
                 target,
                 self.wit.as_deref(),
                 &self.registry,

@@ -2,10 +2,11 @@
 //! taken from a local WIT directory or, failing that, a registry.
 
 use super::compose_refs::RegistryInputs;
+use super::fetch::parse_spec;
 use super::{GlobalOpts, RegistryArgs};
 use crate::witpkg::{self, Decoded};
 use anyhow::{anyhow, bail, Context, Result};
-use semver::{Version, VersionReq};
+use semver::VersionReq;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use wasm_pkg_common::package::PackageRef;
@@ -36,16 +37,12 @@ pub fn parse_target_world(s: &str) -> Result<TargetWorld, String> {
     if world.is_empty() || world.contains('/') {
         return Err(usage());
     }
-    let package: PackageRef = package.parse().map_err(|e| format!("{}: {e}", usage()))?;
-    let req = match version {
-        None => VersionReq::STAR,
-        Some(v) => match v.parse::<Version>() {
-            Ok(v) => VersionReq::parse(&format!("={v}")).map_err(|e| e.to_string())?,
-            Err(_) => v
-                .parse()
-                .map_err(|e| format!("`{v}` in `{s}` is not a version or requirement: {e}"))?,
-        },
+    // The package part reads as `wtool fetch`'s `ns:name[@version]`.
+    let spec = match version {
+        Some(v) => format!("{package}@{v}"),
+        None => package.to_string(),
     };
+    let (package, req) = parse_spec(&spec).map_err(|e| format!("{}: {e:#}", usage()))?;
     Ok(TargetWorld {
         package,
         world: world.to_string(),
@@ -59,7 +56,7 @@ pub fn parse_target_world(s: &str) -> Result<TargetWorld, String> {
 /// exists, its `deps/` included), else from the registries, whose answer is locked like a
 /// compose input.
 pub fn check(
-    component: &[u8],
+    component: Vec<u8>,
     target: &TargetWorld,
     wit_dir: Option<&Path>,
     registry: &RegistryArgs,
@@ -74,15 +71,12 @@ pub fn check(
         return Ok(());
     }
     let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
+    let n = problems.len();
     bail!(
-        "the composition does not satisfy world `{target}` ({label}); it{}:{list}\nPlug \
-         components that export what is missing and fill the extra imports, or target a world \
-         that offers them",
-        if problems.len() == 1 {
-            " has 1 problem".to_string()
-        } else {
-            format!(" has {} problems", problems.len())
-        }
+        "the composition does not satisfy world `{target}` ({label}); it has {n} problem{}:\
+         {list}\nPlug components that export what is missing and fill the extra imports, or \
+         target a world that offers them",
+        if n == 1 { "" } else { "s" }
     )
 }
 
