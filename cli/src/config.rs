@@ -35,14 +35,19 @@ pub struct Settings {
     pub cache_dir: PathBuf,
 }
 
+/// `WTOOL_CACHE_DIR`, else `wtool` in the platform's cache directory.
+pub fn cache_dir() -> Result<PathBuf> {
+    env_path("WTOOL_CACHE_DIR")
+        .or_else(|| dirs::cache_dir().map(|d| d.join("wtool")))
+        .context("cannot find a cache directory; set WTOOL_CACHE_DIR")
+}
+
 impl Settings {
     pub fn load() -> Result<Self> {
         let config_dir = env_path("WTOOL_CONFIG_DIR")
             .or_else(|| dirs::config_dir().map(|d| d.join("wtool")))
             .context("cannot find a config directory; set WTOOL_CONFIG_DIR")?;
-        let cache_dir = env_path("WTOOL_CACHE_DIR")
-            .or_else(|| dirs::cache_dir().map(|d| d.join("wtool")))
-            .context("cannot find a cache directory; set WTOOL_CACHE_DIR")?;
+        let cache_dir = cache_dir()?;
 
         let mut wkg = wasm_pkg_common::config::Config::default();
         let wkg_file = env_path("WKG_CONFIG_FILE").or_else(wkg_config_path);

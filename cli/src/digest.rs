@@ -15,6 +15,10 @@ impl Digest {
         Self(Sha256::digest(bytes).into())
     }
 
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
     pub fn hex(&self) -> String {
         hex::encode(self.0)
     }

@@ -4,6 +4,7 @@ mod cache;
 mod commands;
 mod config;
 mod digest;
+mod digest_cache;
 mod input;
 mod keys;
 mod lock;

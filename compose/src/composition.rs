@@ -17,9 +17,12 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
 pub struct Input {
     pub name: String,
     pub bytes: Vec<u8>,
+    /// The sha256 of `bytes`, when the caller already knows it (from a lock or a cache of
+    /// earlier runs); computed otherwise.
+    pub sha256: Option<[u8; 32]>,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct ComposeOptions {
     /// Features the output is validated with; `None` tries wasmparser's defaults and falls
     /// back to every feature, which wac already required of each input.
@@ -27,6 +30,20 @@ pub struct ComposeOptions {
     /// Optimize the validated composition (`wtool compose --optimize`); the result is
     /// validated again with the same features.
     pub optimize: Option<OptimizeOptions>,
+    /// From this many input bytes on, the output refers to the inputs' bytes instead of
+    /// copying them (see `splice`). Below it, wac's plain encoding is cheaper: the by-reference
+    /// form makes wac encode every input's full component type only to empty it again.
+    pub embed_by_reference_from: usize,
+}
+
+impl Default for ComposeOptions {
+    fn default() -> Self {
+        Self {
+            features: None,
+            optimize: None,
+            embed_by_reference_from: 1 << 20,
+        }
+    }
 }
 
 pub struct Composition {
@@ -134,7 +151,13 @@ pub fn compose(
     options: &ComposeOptions,
 ) -> Result<Composition, ComposeError> {
     let inputs: Vec<Input> = std::iter::once(socket).chain(plugs).collect();
-    let (mut graph, packages, names, package_names) = load(inputs)?;
+    let Loaded {
+        mut graph,
+        packages,
+        names,
+        package_names,
+        known,
+    } = load(inputs)?;
 
     let nodes: Vec<Node> = names
         .iter()
@@ -184,20 +207,25 @@ pub fn compose(
         })
         .collect();
     // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
-    let (digests, encoded) = rayon::join(
-        || {
-            packages
-                .iter()
-                .zip(&names)
-                .enumerate()
-                .map(|(i, (&id, name))| {
-                    let role = if i == 0 { "socket" } else { "plug" };
-                    InputDigest::new(role, name, graph[id].bytes())
-                })
-                .collect::<Vec<_>>()
-        },
-        || encode_and_validate(&graph, &embedded, options),
-    );
+    let hash = || {
+        packages
+            .iter()
+            .zip(&names)
+            .zip(&known)
+            .enumerate()
+            .map(|(i, ((&id, name), known))| {
+                let role = if i == 0 { "socket" } else { "plug" };
+                InputDigest::new(role, name, graph[id].bytes(), *known)
+            })
+            .collect::<Vec<_>>()
+    };
+    let encode = || encode_and_validate(&graph, &embedded, options);
+    let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
+    let (digests, encoded) = if worth_parallel(input_bytes) {
+        rayon::join(hash, encode)
+    } else {
+        (hash(), encode())
+    };
     let Encoded {
         mut pieces,
         imports,
@@ -237,7 +265,14 @@ pub fn compose(
     })
 }
 
-type Loaded = (CompositionGraph, Vec<PackageId>, Vec<String>, Vec<String>);
+/// The inputs registered in a graph, with what is known of each, in input order.
+struct Loaded {
+    graph: CompositionGraph,
+    packages: Vec<PackageId>,
+    names: Vec<String>,
+    package_names: Vec<String>,
+    known: Vec<Option<[u8; 32]>>,
+}
 
 /// Classifies and decodes every input into one graph's type arena.
 fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
@@ -245,7 +280,9 @@ fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
     let mut packages = Vec::with_capacity(inputs.len());
     let package_names = package_names(&inputs);
     let mut names = Vec::with_capacity(inputs.len());
+    let mut known = Vec::with_capacity(inputs.len());
     for (input, package_name) in inputs.into_iter().zip(&package_names) {
+        known.push(input.sha256);
         match classify(&input.name, &input.bytes)? {
             ArtifactKind::Component => {}
             kind => {
@@ -269,7 +306,13 @@ fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
         names.push(input.name);
     }
 
-    Ok((graph, packages, names, package_names))
+    Ok(Loaded {
+        graph,
+        packages,
+        names,
+        package_names,
+        known,
+    })
 }
 
 /// Package names only reach the output's name section, so they are derived from file stems
@@ -366,7 +409,8 @@ fn encode_and_validate(
     };
     // Optimizing copies the whole component anyway, and the embedding form keeps each
     // input's component type as an unused type that would cost size there.
-    if options.optimize.is_none() {
+    let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
+    if options.optimize.is_none() && input_bytes >= options.embed_by_reference_from {
         let imported = encode(false)?;
         let imports = import_names(&imported)?
             .into_iter()
@@ -410,6 +454,7 @@ fn validate_chunks(
     features: wasmparser::WasmFeatures,
 ) -> Result<(), wasmparser::BinaryReaderError> {
     use wasmparser::{Chunk, Parser, ValidPayload};
+    let parallel = worth_parallel(chunks.iter().map(|c| c.len()).sum());
     let mut validator = wasmparser::Validator::new_with_features(features);
     let mut bodies = Vec::new();
     let mut parser = Parser::new(0);
@@ -438,7 +483,7 @@ fn validate_chunks(
                 bodies.push((func, body));
                 // In batches, so the queue of bodies stays small for an 18 MB input.
                 if bodies.len() == BODY_BATCH {
-                    validate_bodies(&mut bodies)?;
+                    validate_bodies(&mut bodies, parallel)?;
                 }
             }
             ValidPayload::Parser(next) => parents.push(std::mem::replace(&mut parser, next)),
@@ -448,7 +493,7 @@ fn validate_chunks(
             },
         }
     }
-    validate_bodies(&mut bodies)
+    validate_bodies(&mut bodies, parallel)
 }
 
 const BODY_BATCH: usize = 2048;
@@ -458,17 +503,30 @@ type Body<'a> = (
     wasmparser::FunctionBody<'a>,
 );
 
-fn validate_bodies(bodies: &mut Vec<Body<'_>>) -> Result<(), wasmparser::BinaryReaderError> {
+fn validate_bodies(
+    bodies: &mut Vec<Body<'_>>,
+    parallel: bool,
+) -> Result<(), wasmparser::BinaryReaderError> {
     use rayon::prelude::*;
-    bodies.par_drain(..).try_for_each_init(
-        wasmparser::FuncValidatorAllocations::default,
-        |allocs, (func, body)| {
-            let mut func = func.into_validator(std::mem::take(allocs));
-            func.validate(&body)?;
-            *allocs = func.into_allocations();
-            Ok(())
-        },
-    )
+    let validate = |allocs: &mut wasmparser::FuncValidatorAllocations, (func, body): Body<'_>| {
+        let mut func = func.into_validator(std::mem::take(allocs));
+        func.validate(&body)?;
+        *allocs = func.into_allocations();
+        Ok(())
+    };
+    if parallel {
+        bodies
+            .par_drain(..)
+            .try_for_each_init(wasmparser::FuncValidatorAllocations::default, validate)
+    } else {
+        let mut allocs = wasmparser::FuncValidatorAllocations::default();
+        bodies.drain(..).try_for_each(|b| validate(&mut allocs, b))
+    }
+}
+
+/// Below about a megabyte, starting the thread pool costs more than the work it would share.
+fn worth_parallel(bytes: usize) -> bool {
+    bytes >= 1 << 20
 }
 
 fn import_names(encoded: &[u8]) -> Result<Vec<String>, ComposeError> {

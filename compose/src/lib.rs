@@ -22,3 +22,4 @@ pub mod validate;
 
 pub use composition::{compose, ComposeError, ComposeOptions, Composition, Input, Report};
 pub use output::Output;
+pub use provenance::InputDigest;

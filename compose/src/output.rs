@@ -55,7 +55,11 @@ impl Output {
     }
 
     pub fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
-        self.chunks().try_for_each(|chunk| out.write_all(chunk))
+        // Fifty small plugs make a hundred small pieces: one write each would be a syscall each.
+        // Pieces larger than the buffer still go straight through.
+        let mut out = io::BufWriter::with_capacity(1 << 16, out);
+        self.chunks().try_for_each(|chunk| out.write_all(chunk))?;
+        out.flush()
     }
 
     pub fn to_vec(&self) -> Vec<u8> {

@@ -163,11 +163,17 @@ pub fn find_export<'m>(
     exports: &'m indexmap::IndexMap<String, ItemKind>,
     import: &str,
 ) -> Option<(&'m String, &'m ItemKind)> {
+    // Semver-compatible names share everything before the `@`; comparing that first skips
+    // parsing two versions for every export of every plug.
     exports.get_key_value(import).or_else(|| {
-        exports
-            .iter()
-            .find(|(e, _)| are_semver_compatible(e, import))
+        exports.iter().find(|(e, _)| {
+            unversioned(e) == unversioned(import) && are_semver_compatible(e, import)
+        })
     })
+}
+
+fn unversioned(name: &str) -> &str {
+    name.split_once('@').map_or(name, |(n, _)| n)
 }
 
 /// If `from` already reaches `to` through decided links, the path of inputs between them.

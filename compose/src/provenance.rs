@@ -16,12 +16,13 @@ pub struct InputDigest {
 }
 
 impl InputDigest {
-    pub fn new(role: &'static str, name: &str, bytes: &[u8]) -> Self {
+    pub fn new(role: &'static str, name: &str, bytes: &[u8], known: Option<[u8; 32]>) -> Self {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
+        let sha256: [u8; 32] = known.unwrap_or_else(|| Sha256::digest(bytes).into());
         Self {
             role,
             file,
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256: hex::encode(sha256),
             size: bytes.len(),
         }
     }

@@ -236,6 +236,7 @@ mod tests {
         Input {
             name: name.into(),
             bytes: wat::parse_str(wat).unwrap(),
+            sha256: None,
         }
     }
 
@@ -257,7 +258,15 @@ mod tests {
     fn inputs_are_embedded_verbatim_and_their_types_emptied() {
         let (socket, plug) = (input("socket.wat", SOCKET), input("plug.wat", PLUG));
         let expected = [plug.bytes.clone(), socket.bytes.clone()];
-        let composition = compose(socket, vec![plug], &ComposeOptions::default()).unwrap();
+        let composition = compose(
+            socket,
+            vec![plug],
+            &ComposeOptions {
+                embed_by_reference_from: 0,
+                ..ComposeOptions::default()
+            },
+        )
+        .unwrap();
         let bytes = composition.output.to_vec();
         assert!(composition.output.chunks().count() > 1, "not spliced");
 

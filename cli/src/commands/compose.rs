@@ -85,9 +85,9 @@ impl Args {
             .chain(&self.plugs)
             .map(|a| classify(a, global))
             .collect::<Result<Vec<_>>>()?;
-        let mut inputs = load_all(sources, &self.registry, global)?;
-        let plugs = inputs.split_off(1);
-        let socket = inputs.pop().expect("the socket is always first");
+        let mut loaded = load_all(sources, &self.registry, global)?;
+        let plugs = loaded.inputs.split_off(1);
+        let socket = loaded.inputs.pop().expect("the socket is always first");
         let options = ComposeOptions {
             optimize: self.optimize.map(|level| OptimizeOptions {
                 level,
@@ -96,6 +96,7 @@ impl Args {
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;
+        loaded.remember(&composition.report.inputs);
         self.check_target(|| composition.output.to_vec(), global)?;
 
         // The output is written piece by piece: the embedded inputs are never copied into

@@ -4,6 +4,7 @@
 
 use super::fetch::parse_spec;
 use super::{GlobalOpts, RegistryArgs};
+use crate::digest_cache::Stamp;
 use crate::input::InputFile;
 use crate::lock::{self, Entry, Lock};
 use crate::output::write_atomically;
@@ -25,14 +26,15 @@ pub enum Source {
 /// Like `wac`: an argument that exists as a file is a path; otherwise a package reference.
 pub fn classify(arg: &str, global: &GlobalOpts) -> Result<Source> {
     let path = Path::new(arg);
-    let looks_like_ref = parse_spec(arg).is_ok();
     if path.is_file() {
-        if looks_like_ref && global.verbose > 0 {
+        // Only asked when it is printed: a failed parse builds an error, and with
+        // RUST_BACKTRACE set that captures a backtrace per input.
+        if global.verbose > 0 && parse_spec(arg).is_ok() {
             eprintln!("note: `{arg}` exists as a file, so it is read as a path, not a package");
         }
         return Ok(Source::File(path.to_path_buf()));
     }
-    if looks_like_ref {
+    if parse_spec(arg).is_ok() {
         if global.verbose > 0 {
             eprintln!("note: `{arg}` is not a file, so it is resolved as a registry package");
         }
@@ -55,21 +57,24 @@ pub fn load_all(
     sources: Vec<Source>,
     registry: &RegistryArgs,
     global: &GlobalOpts,
-) -> Result<Vec<Input>> {
+) -> Result<Loaded> {
+    let mut loaded = Loaded {
+        inputs: Vec::new(),
+        stamps: Vec::new(),
+    };
+    let cache_dir = crate::config::cache_dir().ok();
     if !sources.iter().any(|s| matches!(s, Source::Package(_))) {
-        return sources
-            .into_iter()
-            .map(|s| match s {
-                Source::File(p) => load_file(&p),
-                Source::Package(_) => unreachable!(),
-            })
-            .collect();
+        for source in sources {
+            if let Source::File(p) = source {
+                loaded.push_file(&p, cache_dir.as_deref())?;
+            }
+        }
+        return Ok(loaded);
     }
     let mut from_registry = RegistryInputs::open(registry)?;
-    let mut inputs = Vec::new();
     for source in sources {
         match source {
-            Source::File(p) => inputs.push(load_file(&p)?),
+            Source::File(p) => loaded.push_file(&p, cache_dir.as_deref())?,
             Source::Package(spec) => {
                 let (name, req) = parse_spec(&spec)?;
                 let resolved = from_registry.resolve(&name, &req)?;
@@ -90,15 +95,41 @@ pub fn load_all(
                         e.digest, e.registry
                     );
                 }
-                inputs.push(Input {
+                loaded.inputs.push(Input {
                     name: label,
                     bytes: resolved.bytes,
+                    // Checked against these bytes when they were resolved.
+                    sha256: Some(e.digest.bytes()),
                 });
             }
         }
     }
     from_registry.finish()?;
-    Ok(inputs)
+    Ok(loaded)
+}
+
+/// The inputs of one composition, and where their digests may be remembered.
+pub struct Loaded {
+    pub inputs: Vec<Input>,
+    stamps: Vec<(usize, Stamp)>,
+}
+
+impl Loaded {
+    fn push_file(&mut self, path: &Path, cache_dir: Option<&Path>) -> Result<()> {
+        let (input, stamp) = load_file(path, cache_dir)?;
+        self.stamps.extend(stamp.map(|s| (self.inputs.len(), s)));
+        self.inputs.push(input);
+        Ok(())
+    }
+
+    /// Records the digests the composition computed, for the next run.
+    pub fn remember(&self, digests: &[wtool_compose::InputDigest]) {
+        for (index, stamp) in &self.stamps {
+            if let Some(d) = digests.get(*index) {
+                stamp.remember(&d.sha256);
+            }
+        }
+    }
 }
 
 /// Components resolved from registries for one compose run, recorded in the project's
@@ -164,10 +195,18 @@ impl RegistryInputs {
 const LOCKED: &str = "wkg.lock needs to be updated but --locked was passed to prevent this; run \
                       once without --locked and commit wkg.lock";
 
-fn load_file(path: &Path) -> Result<Input> {
+/// A file's bytes, and the digest an earlier run remembered for them. The stamp is taken
+/// before the bytes are read, so a change while reading makes it stale rather than wrong.
+fn load_file(path: &Path, cache_dir: Option<&Path>) -> Result<(Input, Option<Stamp>)> {
+    let stamp = cache_dir.and_then(|dir| Stamp::of(dir, path));
     let file = InputFile::read(path)?;
-    Ok(Input {
+    let binary = file.bytes.starts_with(b"\0asm");
+    let stamp = stamp.filter(|_| binary);
+    let sha256 = stamp.as_ref().and_then(Stamp::lookup);
+    let input = Input {
         name: file.name(),
         bytes: file.bytes,
-    })
+        sha256,
+    };
+    Ok((input, stamp.filter(|_| sha256.is_none())))
 }

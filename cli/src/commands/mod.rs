@@ -116,9 +116,11 @@ impl RegistryArgs {
     }
 }
 
+/// One thread: every command drives its requests from one task (`join_all` and
+/// `FuturesUnordered`), and the CPU work between them is short. Worker threads would only add
+/// their start and their shutdown to every run.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
