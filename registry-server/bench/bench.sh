@@ -95,6 +95,7 @@ line(f"publish {big} MB (ms)", lambda r: f'{r["result"]["publish_18mb_ms"]:.0f}'
 line(f"download {big} MB (MB/s, best of 3)", lambda r: f'{max(r["result"]["download_mb_per_s"]):.0f}')
 line("fetch/logs, 64 clients (req/s, p99 ms)", lambda r: f'{r["result"]["fetch_logs"]["requests_per_second"]:.0f}, {r["result"]["fetch_logs"]["p99_ms"]:.1f}')
 line("content, 64 clients (req/s, p99 ms)", lambda r: f'{r["result"]["content_sources"]["requests_per_second"]:.0f}, {r["result"]["content_sources"]["p99_ms"]:.1f}')
+line("reqwest client ceiling: 64 clients on `/healthz` (req/s)", lambda r: f'{r["result"]["client_ceiling"]["requests_per_second"]:.0f}')
 line("fetch/logs, 64 raw keep-alive connections (req/s, p99 ms)", lambda r: f'{r["result"]["fetch_logs_raw"]["requests_per_second"]:.0f}, {r["result"]["fetch_logs_raw"]["p99_ms"]:.1f}')
 line("content, 64 raw keep-alive connections (req/s, p99 ms)", lambda r: f'{r["result"]["content_sources_raw"]["requests_per_second"]:.0f}, {r["result"]["content_sources_raw"]["p99_ms"]:.1f}')
 line("peak RSS (MB)", lambda r: f'{r["peak_rss_kb"]/1024:.0f}')

@@ -401,6 +401,21 @@ async fn main() {
     })
     .await;
 
+    // The client's own ceiling: the same 64 reqwest clients on the cheapest request there is
+    // (any answer counts, so warg-server's 404 does too). A read load that comes close to it
+    // measures the client, not the server.
+    let (h, u) = (http.clone(), url.clone());
+    let client_ceiling = load(64, Duration::from_secs(seconds), move || {
+        let (h, u) = (h.clone(), u.clone());
+        async move {
+            match h.get(format!("{u}healthz")).send().await {
+                Ok(r) => r.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+
     // The same two loads over minimal keep-alive connections (see `RawConn`).
     let parsed = url::Url::parse(&url).unwrap();
     let host = format!(
@@ -434,6 +449,7 @@ async fn main() {
             "download_mb_per_s": downloads,
             "fetch_logs": fetch_logs,
             "content_sources": content,
+            "client_ceiling": client_ceiling,
             "fetch_logs_raw": fetch_logs_raw,
             "content_sources_raw": content_raw,
         })
