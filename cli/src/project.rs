@@ -85,8 +85,37 @@ impl Project {
 
     /// Checks that the root package resolves against `tree` plus the vendored entries, without
     /// touching `wit/deps`.
-    pub fn check_resolves(&self, tree: &DepsTree, vendored: &[String]) -> Result<()> {
+    /// `decoded` holds the fetched packages as decoded; `tree` the same packages as the text
+    /// written for them.
+    pub fn check_resolves(
+        &self,
+        tree: &DepsTree,
+        vendored: &[String],
+        decoded: Vec<Resolve>,
+    ) -> Result<()> {
         let main = UnresolvedPackageGroup::parse_dir(&self.wit_dir)?;
+        let unresolved = || {
+            format!(
+                "`{}` does not resolve against the fetched dependencies",
+                self.wit_dir.display()
+            )
+        };
+        // Registry packages were validated whole when they were decoded; merging those (as
+        // wkg does) costs a fifth of parsing their text again. Vendored packages exist only as
+        // text, and registry packages may refer to them, so then everything is parsed.
+        if vendored.is_empty() {
+            let mut resolve = Resolve::default();
+            for r in decoded {
+                resolve
+                    .merge(r)
+                    .context("the fetched packages disagree about a package they share")?;
+            }
+            resolve
+                .push_group(main)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(unresolved)?;
+            return Ok(());
+        }
         let mut deps = Vec::new();
         for (dir, text) in tree {
             let path = self.deps_dir().join(dir).join("package.wit");
@@ -111,12 +140,7 @@ impl Project {
         Resolve::default()
             .push_groups(main, deps)
             .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| {
-                format!(
-                    "`{}` does not resolve against the fetched dependencies",
-                    self.wit_dir.display()
-                )
-            })?;
+            .with_context(unresolved)?;
         Ok(())
     }
 

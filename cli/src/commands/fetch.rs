@@ -132,18 +132,21 @@ impl Args {
         let nodes = resolver.resolve_closure(roots, &provided).await?;
 
         let mut tree = DepsTree::new();
-        for node in nodes.values() {
-            let e = &node.resolved.entry;
+        let mut decoded = Vec::new();
+        let mut resolved = Vec::new();
+        for node in nodes.into_values() {
+            let e = node.resolved.entry;
             tree.insert(deps_dir_name(&e.name, &e.version), node.package.to_wit()?);
+            decoded.push(node.package.resolve);
+            resolved.push(e);
         }
-        let resolved: Vec<_> = nodes.values().map(|n| n.resolved.entry.clone()).collect();
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
         let kept: Vec<_> = old_lock
             .entries()
             .filter(|o| !is_wit_package(&registries, o))
             .collect();
         let new_lock = Lock::from_entries(kept).replacing(&resolved);
-        project.check_resolves(&tree, &vendored)?;
+        project.check_resolves(&tree, &vendored, decoded)?;
 
         let lock_changed = new_lock != old_lock;
         if self.check {
@@ -194,10 +197,9 @@ impl Args {
         }
 
         if global.json {
-            let packages: Vec<_> = nodes
-                .values()
-                .map(|n| {
-                    let e = &n.resolved.entry;
+            let packages: Vec<_> = resolved
+                .iter()
+                .map(|e| {
                     serde_json::json!({
                         "package": e.name.to_string(),
                         "requirement": e.requirement.to_string(),
@@ -218,8 +220,7 @@ impl Args {
                 }))?
             );
         } else if !global.quiet {
-            for n in nodes.values() {
-                let e = &n.resolved.entry;
+            for e in &resolved {
                 eprintln!(
                     "  {} {} -> {} from `{}`",
                     e.name, e.requirement, e.version, e.registry
