@@ -54,6 +54,7 @@ impl Stamp {
         Some(bytes)
     }
 
+    /// Writes the entry; called for stamps whose [`lookup`](Self::lookup) missed.
     pub fn remember(&self, digest: &str) {
         self.remember_if_settled(digest, SETTLED)
     }
@@ -62,7 +63,7 @@ impl Stamp {
         let settled = SystemTime::now()
             .duration_since(self.changed)
             .is_ok_and(|age| age >= settle);
-        if !settled || self.lookup().is_some() {
+        if !settled {
             return;
         }
         if let Some(dir) = self.entry.parent() {
@@ -105,12 +106,18 @@ mod tests {
     const DIGEST: &str = "aa00000000000000000000000000000000000000000000000000000000000001";
     const SIZE: usize = 300 << 10;
 
+    /// A scratch directory holding `input.wasm` of `size` bytes, and a cache path inside it.
+    fn input(size: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input.wasm");
+        std::fs::write(&path, vec![1; size]).unwrap();
+        let cache = dir.path().join("cache");
+        (dir, path, cache)
+    }
+
     #[test]
     fn a_settled_file_is_remembered_until_it_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("cache");
-        let path = dir.path().join("input.wasm");
-        std::fs::write(&path, [1; SIZE]).unwrap();
+        let (_dir, path, cache) = input(SIZE);
         std::thread::sleep(Duration::from_millis(100));
         let stamp = Stamp::of(&cache, &path).unwrap();
         assert_eq!(stamp.lookup(), None);
@@ -129,10 +136,7 @@ mod tests {
 
     #[test]
     fn a_file_written_just_now_is_not_remembered() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("cache");
-        let path = dir.path().join("input.wasm");
-        std::fs::write(&path, [1; SIZE]).unwrap();
+        let (_dir, path, cache) = input(SIZE);
         Stamp::of(&cache, &path)
             .unwrap()
             .remember_if_settled(DIGEST, Duration::from_secs(30));
@@ -141,9 +145,7 @@ mod tests {
 
     #[test]
     fn small_files_are_not_cached() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("input.wasm");
-        std::fs::write(&path, [1; 1000]).unwrap();
-        assert_eq!(Stamp::of(dir.path(), &path), None);
+        let (_dir, path, cache) = input(1000);
+        assert_eq!(Stamp::of(&cache, &path), None);
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 pub struct InputFile {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
+    /// The file held WAT text, and `bytes` is what it compiled to.
+    pub from_text: bool,
 }
 
 impl InputFile {
@@ -35,6 +37,7 @@ impl InputFile {
         Ok(Self {
             path: path.to_path_buf(),
             bytes,
+            from_text: is_text,
         })
     }
 

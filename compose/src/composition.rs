@@ -219,8 +219,8 @@ pub fn compose(
             })
             .collect::<Vec<_>>()
     };
-    let encode = || encode_and_validate(&graph, &embedded, options);
     let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
+    let encode = || encode_and_validate(&graph, &embedded, input_bytes, options);
     let (digests, encoded) = if worth_parallel(input_bytes) {
         rayon::join(hash, encode)
     } else {
@@ -393,6 +393,7 @@ struct Encoded {
 fn encode_and_validate(
     graph: &CompositionGraph,
     embedded: &HashMap<String, (PackageId, usize)>,
+    input_bytes: usize,
     options: &ComposeOptions,
 ) -> Result<Encoded, ComposeError> {
     let encode = |define_components| {
@@ -409,7 +410,6 @@ fn encode_and_validate(
     };
     // Optimizing copies the whole component anyway, and the embedding form keeps each
     // input's component type as an unused type that would cost size there.
-    let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
     if options.optimize.is_none() && input_bytes >= options.embed_by_reference_from {
         let imported = encode(false)?;
         let imports = import_names(&imported)?

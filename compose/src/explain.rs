@@ -139,7 +139,7 @@ pub(crate) fn explain_unused(
     }
 }
 
-fn unversioned(name: &str) -> &str {
+pub(crate) fn unversioned(name: &str) -> &str {
     name.split_once('@').map_or(name, |(base, _)| base)
 }
 

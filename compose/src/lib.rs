@@ -22,4 +22,3 @@ pub mod validate;
 
 pub use composition::{compose, ComposeError, ComposeOptions, Composition, Input, Report};
 pub use output::Output;
-pub use provenance::InputDigest;

@@ -3,7 +3,7 @@
 //! The plan is plain data: the report, the `--json` output and the explanations of failures
 //! are all views of it, so that no later step has to guess what was decided here.
 
-use crate::explain::{self, Miss};
+use crate::explain::{self, unversioned, Miss};
 use serde::Serialize;
 use std::collections::HashSet;
 use wac_graph::types::{are_semver_compatible, ItemKind, SubtypeChecker, Types, WorldId};
@@ -170,10 +170,6 @@ pub fn find_export<'m>(
             unversioned(e) == unversioned(import) && are_semver_compatible(e, import)
         })
     })
-}
-
-fn unversioned(name: &str) -> &str {
-    name.split_once('@').map_or(name, |(n, _)| n)
 }
 
 /// If `from` already reaches `to` through decided links, the path of inputs between them.

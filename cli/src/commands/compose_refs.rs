@@ -123,7 +123,7 @@ impl Loaded {
     }
 
     /// Records the digests the composition computed, for the next run.
-    pub fn remember(&self, digests: &[wtool_compose::InputDigest]) {
+    pub fn remember(&self, digests: &[wtool_compose::provenance::InputDigest]) {
         for (index, stamp) in &self.stamps {
             if let Some(d) = digests.get(*index) {
                 stamp.remember(&d.sha256);
@@ -200,8 +200,8 @@ const LOCKED: &str = "wkg.lock needs to be updated but --locked was passed to pr
 fn load_file(path: &Path, cache_dir: Option<&Path>) -> Result<(Input, Option<Stamp>)> {
     let stamp = cache_dir.and_then(|dir| Stamp::of(dir, path));
     let file = InputFile::read(path)?;
-    let binary = file.bytes.starts_with(b"\0asm");
-    let stamp = stamp.filter(|_| binary);
+    // The digest of compiled WAT depends on the compiler's version, not only on the file.
+    let stamp = stamp.filter(|_| !file.from_text);
     let sha256 = stamp.as_ref().and_then(Stamp::lookup);
     let input = Input {
         name: file.name(),
