@@ -44,20 +44,28 @@ row() { # case, tool label, output file, command...
   shift 3
   rm -f "$out"
   read -r t m < <(measure "$@")
-  local size=fails
-  [ -s "$out" ] && size=$(wc -c <"$out")
-  printf '| %s | %s | %s | %.1f s | %.0f MB |\n' "$case" "$label" \
-    "$size" "$t" "$(echo "$m/1000" | bc -l)"
+  local size=fails code=-
+  if [ -s "$out" ]; then
+    size=$(wc -c <"$out")
+    "$WASM_TOOLS" strip -a "$out" -o "$out.code"
+    code=$(wc -c <"$out.code")
+  fi
+  printf '| %s | %s | %s | %s | %.1f s | %.0f MB |\n' "$case" "$label" \
+    "$size" "$code" "$t" "$(echo "$m/1000" | bc -l)"
 }
 
-echo "| input | tool | output bytes | time | peak RSS |"
-echo "|---|---|---|---|---|"
+# "code bytes" is the output with every custom section stripped (`wasm-tools strip -a`): what
+# the optimizers themselves produced, without names, producers or component-type sections.
+echo "| input | tool | output bytes | code bytes | time | peak RSS |"
+echo "|---|---|---|---|---|---|"
 for name in app-logger app-middleware-logger app-py-logger; do
   in="$work/$name.wasm"
   label="$name ($(echo "$(wc -c <"$in")/1000000" | bc -l | xargs printf '%.2f') MB)"
   o="$work/out.wasm"
   row "$label" "wtool optimize -Oz --strip-debug" "$o" \
     "$WTOOL" optimize "$in" -o "$o" -Oz --strip-debug -q
+  row "$label" "wtool optimize -Oz --strip-debug --low-memory-unused (jco's flags)" "$o" \
+    "$WTOOL" optimize "$in" -o "$o" -Oz --strip-debug --low-memory-unused -q
   row "$label" "jco opt (default: -Oz)" "$o" "$JCO" opt "$in" -o "$o" -q
   row "$label" "wtool optimize -Os --strip-debug" "$o" \
     "$WTOOL" optimize "$in" -o "$o" -Os --strip-debug -q
