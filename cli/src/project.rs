@@ -91,7 +91,7 @@ impl Project {
         &self,
         tree: &DepsTree,
         vendored: &[String],
-        decoded: Vec<Resolve>,
+        fetched: Resolve,
     ) -> Result<()> {
         let main = UnresolvedPackageGroup::parse_dir(&self.wit_dir)?;
         let unresolved = || {
@@ -100,16 +100,11 @@ impl Project {
                 self.wit_dir.display()
             )
         };
-        // Registry packages were validated whole when they were decoded; merging those (as
-        // wkg does) costs a fifth of parsing their text again. Vendored packages exist only as
+        // The fetched packages were validated when they were decoded and merged (as wkg does);
+        // that costs a fifth of parsing their text again. Vendored packages exist only as
         // text, and registry packages may refer to them, so then everything is parsed.
         if vendored.is_empty() {
-            let mut resolve = Resolve::default();
-            for r in decoded {
-                resolve
-                    .merge(r)
-                    .context("the fetched packages disagree about a package they share")?;
-            }
+            let mut resolve = fetched;
             resolve
                 .push_group(main)
                 .map_err(|e| anyhow::anyhow!("{e}"))

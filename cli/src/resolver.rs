@@ -11,12 +11,13 @@ use crate::digest::Digest;
 use crate::lock::{Entry, Lock};
 use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use semver::VersionReq;
 use std::collections::{BTreeMap, BTreeSet};
 use wasm_pkg_common::package::PackageRef;
+use wit_parser::{PackageId, PackageName, Resolve};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Mode {
@@ -36,10 +37,12 @@ pub struct Resolved {
     pub bytes: Vec<u8>,
 }
 
-/// A resolved WIT package and the requirements its binary carries.
+/// A resolved WIT package and the requirements its binary carries. Only the packages the
+/// project names itself are decoded (`package`); the ones they build on are outlined, and
+/// their WIT comes from what the decoded binaries embed of them.
 pub struct Node {
     pub resolved: Resolved,
-    pub package: WitPackage,
+    pub package: Option<WitPackage>,
     pub deps: Vec<(PackageRef, VersionReq)>,
 }
 
@@ -193,23 +196,31 @@ impl Resolver<'_> {
         }
     }
 
-    async fn resolve_node(&self, name: PackageRef, req: VersionReq) -> Result<Node> {
+    async fn resolve_node(&self, name: PackageRef, req: VersionReq, root: bool) -> Result<Node> {
         let resolved = self.resolve(&name, &req).await?;
         let e = &resolved.entry;
         let what = format!("{}@{} from registry `{}`", e.name, e.version, e.registry);
-        let package = match witpkg::decode(&resolved.bytes, &what)? {
-            Decoded::Package(p) => *p,
-            Decoded::Component => bail!(
-                "{what} is a component, not a WIT package; WIT dependencies must be WIT packages"
-            ),
+        let outline = if root {
+            None
+        } else {
+            witpkg::outline(&resolved.bytes)
         };
-        let declared = package.name();
+        let (declared, deps, package) = match outline {
+            Some(o) => (o.name, o.deps, None),
+            // Decoding also tells what an artifact that is no WIT package is.
+            None => match witpkg::decode(&resolved.bytes, &what)? {
+                Decoded::Package(p) => (p.name().clone(), p.dependencies()?, Some(*p)),
+                Decoded::Component => bail!(
+                    "{what} is a component, not a WIT package; WIT dependencies must be WIT \
+                     packages"
+                ),
+            },
+        };
         let matches = format!("{}:{}", declared.namespace, declared.name) == e.name.to_string()
             && declared.version.as_ref().is_none_or(|v| *v == e.version);
         if !matches {
             bail!("{what} declares itself as `{declared}`; the registry entry is mislabelled");
         }
-        let deps = package.dependencies()?;
         Ok(Node {
             resolved,
             package,
@@ -218,17 +229,19 @@ impl Resolver<'_> {
     }
 
     /// Resolves requirements and everything they depend on, downloading in parallel. Packages
-    /// in `skip` are provided locally and not resolved.
+    /// in `skip` are provided locally and not resolved. Every package comes before the ones it
+    /// depends on.
     pub async fn resolve_closure(
         &self,
         roots: Vec<(PackageRef, VersionReq)>,
         skip: &BTreeSet<String>,
-    ) -> Result<BTreeMap<Key, Node>> {
+    ) -> Result<Vec<Node>> {
         let mut seen = BTreeSet::new();
         let mut pending = FuturesUnordered::new();
         // The requirements of one node (or the roots) form a group whose registry logs are
         // fetched together; the group's nodes then resolve in parallel.
         let mut enqueue = |group: Vec<(PackageRef, VersionReq)>,
+                           root: bool,
                            pending: &mut FuturesUnordered<_>| {
             let fresh: Vec<_> = group
                 .into_iter()
@@ -243,12 +256,12 @@ impl Resolver<'_> {
                 self.prefetch(&fresh).await;
                 join_all(fresh.into_iter().map(|(name, req)| async move {
                     let k = key(&name, &req);
-                    (k, self.resolve_node(name, req).await)
+                    (k, self.resolve_node(name, req, root).await)
                 }))
                 .await
             });
         };
-        enqueue(roots, &mut pending);
+        enqueue(roots, true, &mut pending);
         let mut nodes = BTreeMap::new();
         let mut not_locked = Vec::new();
         let mut errors = Vec::new();
@@ -256,7 +269,7 @@ impl Resolver<'_> {
             for (k, result) in group {
                 match result {
                     Ok(node) => {
-                        enqueue(node.deps.clone(), &mut pending);
+                        enqueue(node.deps.clone(), false, &mut pending);
                         nodes.insert(k, node);
                     }
                     Err(e) => match e.downcast::<NotLocked>() {
@@ -277,9 +290,82 @@ impl Resolver<'_> {
                 not_locked.join("\n  ")
             );
         }
-        check_cycles(&nodes)?;
-        Ok(nodes)
+        dependents_first(nodes)
     }
+}
+
+/// A resolved closure as one `Resolve`, and where each resolved entry sits in it.
+pub struct Assembled {
+    pub resolve: Resolve,
+    pub packages: Vec<(Entry, PackageId)>,
+}
+
+/// Puts a closure (dependents first) together: every decoded package whole, and every package
+/// they build on as far as their binaries embed it, which is what wkg writes too and all a
+/// build of the project can reach. A package that no decoded binary embeds (only parts of its
+/// dependents that nothing here uses refer to it) is decoded from its own bytes.
+pub fn assemble(nodes: Vec<Node>) -> Result<Assembled> {
+    let mut resolve = Resolve::default();
+    let merge = |resolve: &mut Resolve, other: Resolve| {
+        resolve
+            .merge(other)
+            .map(drop)
+            .context("the fetched packages disagree about a package they share")
+    };
+    let mut entries = Vec::new();
+    let mut outlined = Vec::new();
+    for node in nodes {
+        match node.package {
+            Some(p) => merge(&mut resolve, p.resolve)?,
+            None => outlined.push(node.resolved.entry.clone()),
+        }
+        entries.push((node.resolved.entry, node.resolved.bytes));
+    }
+    for (entry, bytes) in &entries {
+        if outlined.contains(entry) && package_id(&resolve, entry).is_none() {
+            let what = format!(
+                "{}@{} from registry `{}`",
+                entry.name, entry.version, entry.registry
+            );
+            if let Decoded::Package(p) = witpkg::decode(bytes, &what)? {
+                merge(&mut resolve, p.resolve)?;
+            }
+        }
+    }
+    // Listed in name order, as the lock is, not in dependency order.
+    entries.sort_by(|(a, _), (b, _)| {
+        (a.name.to_string(), a.requirement.to_string())
+            .cmp(&(b.name.to_string(), b.requirement.to_string()))
+    });
+    let packages = entries
+        .into_iter()
+        .map(|(entry, _)| {
+            let id = package_id(&resolve, &entry).ok_or_else(|| {
+                anyhow!(
+                    "{}@{} is missing from the packages fetched",
+                    entry.name,
+                    entry.version
+                )
+            })?;
+            Ok((entry, id))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Assembled { resolve, packages })
+}
+
+/// The package an entry names, published with a version or (as an unversioned WIT package)
+/// without one.
+fn package_id(resolve: &Resolve, entry: &Entry) -> Option<PackageId> {
+    let mut name = PackageName {
+        namespace: entry.name.namespace().to_string(),
+        name: entry.name.name().to_string(),
+        version: Some(entry.version.clone()),
+    };
+    if let Some(id) = resolve.package_names.get(&name) {
+        return Some(*id);
+    }
+    name.version = None;
+    resolve.package_names.get(&name).copied()
 }
 
 /// The newest non-yanked version matching `req`, or an error that lists what exists.
@@ -327,12 +413,15 @@ fn pick(
     ))
 }
 
-fn check_cycles(nodes: &BTreeMap<Key, Node>) -> Result<()> {
+/// The nodes with every package before the packages it depends on, or the cycle that makes
+/// that impossible.
+fn dependents_first(mut nodes: BTreeMap<Key, Node>) -> Result<Vec<Node>> {
     fn visit(
         k: &Key,
         nodes: &BTreeMap<Key, Node>,
         stack: &mut Vec<Key>,
         done: &mut BTreeSet<Key>,
+        order: &mut Vec<Key>,
     ) -> Result<()> {
         if done.contains(k) {
             return Ok(());
@@ -352,15 +441,92 @@ fn check_cycles(nodes: &BTreeMap<Key, Node>) -> Result<()> {
         };
         stack.push(k.clone());
         for (name, req) in &node.deps {
-            visit(&key(name, req), nodes, stack, done)?;
+            visit(&key(name, req), nodes, stack, done, order)?;
         }
         stack.pop();
         done.insert(k.clone());
+        order.push(k.clone());
         Ok(())
     }
     let mut done = BTreeSet::new();
+    let mut order = Vec::new();
     for k in nodes.keys() {
-        visit(k, nodes, &mut Vec::new(), &mut done)?;
+        visit(k, &nodes, &mut Vec::new(), &mut done, &mut order)?;
     }
-    Ok(())
+    Ok(order.iter().rev().filter_map(|k| nodes.remove(k)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A node as `resolve_closure` makes it: the package the project names decoded, the others
+    /// outlined.
+    fn node(dir: &str, name: &str, root: bool) -> Node {
+        let root_dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let bytes = witpkg::build_wit(&root_dir.join(dir)).unwrap();
+        let (package, deps) = if root {
+            let Decoded::Package(p) = witpkg::decode(&bytes, dir).unwrap() else {
+                panic!("{dir} is not a package")
+            };
+            let deps = p.dependencies().unwrap();
+            (Some(*p), deps)
+        } else {
+            (None, witpkg::outline(&bytes).unwrap().deps)
+        };
+        let entry = Entry {
+            name: name.parse().unwrap(),
+            registry: "test".into(),
+            requirement: "=1.0.0".parse().unwrap(),
+            version: "1.0.0".parse().unwrap(),
+            digest: Digest::of(&bytes),
+        };
+        Node {
+            resolved: Resolved { entry, bytes },
+            package,
+            deps,
+        }
+    }
+
+    #[test]
+    fn dependencies_are_written_as_far_as_their_dependents_use_them() {
+        // acme:a uses a type of acme:b that does not involve acme:c: a's binary embeds part of
+        // b and nothing of c, while b's own binary depends on c.
+        let inputs = "tests/cli/fetch/inputs/unused-dep";
+        let nodes = vec![
+            node(&format!("{inputs}/a"), "acme:a", true),
+            node(&format!("{inputs}/b"), "acme:b", false),
+            node(&format!("{inputs}/c"), "acme:c", false),
+        ];
+        assert_eq!(nodes[1].deps.len(), 1, "b's outline names c");
+        let assembled = assemble(nodes).unwrap();
+        let text: BTreeMap<String, String> = assembled
+            .packages
+            .iter()
+            .map(|(e, id)| {
+                let wit = witpkg::print_package(&assembled.resolve, *id).unwrap();
+                (e.name.to_string(), wit)
+            })
+            .collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(
+            text["acme:a"].contains("g: func() -> t;"),
+            "{}",
+            text["acme:a"]
+        );
+        // b as a uses it: the type, not the function that needs c.
+        assert!(
+            text["acme:b"].contains("type t = u32;"),
+            "{}",
+            text["acme:b"]
+        );
+        assert!(!text["acme:b"].contains("f: func"), "{}", text["acme:b"]);
+        // c is embedded by nothing fetched, so it comes whole from its own binary.
+        assert!(
+            text["acme:c"].contains("type id = u64;"),
+            "{}",
+            text["acme:c"]
+        );
+    }
 }

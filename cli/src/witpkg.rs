@@ -4,8 +4,14 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use semver::{Version, VersionReq};
+use std::collections::BTreeSet;
 use std::path::Path;
 use wasm_pkg_common::package::PackageRef;
+use wasmparser::names::{ComponentName, ComponentNameKind};
+use wasmparser::{
+    ComponentExternName, ComponentExternalKind, ComponentType, ComponentTypeDeclaration, Encoding,
+    InstanceTypeDeclaration, Parser, Payload, WasmFeatures,
+};
 use wit_component::DecodedWasm;
 use wit_parser::{PackageId, PackageName, Resolve};
 
@@ -30,6 +36,128 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
             "{what} is neither a WIT package nor a component: {e:#}"
         )),
     }
+}
+
+/// What a binary WIT package says about itself, read without validating it: its own name and
+/// every other package its definitions refer to. That is all following the dependency graph
+/// needs, and validating a package whose types nest deeply costs many times more than reading
+/// it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outline {
+    pub name: PackageName,
+    pub deps: Vec<(PackageRef, VersionReq)>,
+}
+
+/// `None` when the bytes are not shaped like a WIT package in the current (v2) encoding;
+/// decoding them then says what they are.
+pub fn outline(bytes: &[u8]) -> Option<Outline> {
+    let mut parser = Parser::new(0);
+    parser.set_features(WasmFeatures::all());
+    let mut own = BTreeSet::new();
+    let mut named = BTreeSet::new();
+    for payload in parser.parse_all(bytes) {
+        match payload.ok()? {
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            }
+            | Payload::CustomSection(_)
+            | Payload::End(_) => {}
+            Payload::ComponentTypeSection(types) => {
+                for ty in types {
+                    // Each top-level type is one interface or world of the package; what it
+                    // exports is that interface or world, under the package's own name.
+                    let ComponentType::Component(decls) = ty.ok()? else {
+                        return None;
+                    };
+                    for decl in decls.iter() {
+                        match decl {
+                            ComponentTypeDeclaration::Export { name, .. } => {
+                                own.insert(package_of(name)??);
+                            }
+                            other => referenced_by_component_decl(other, &mut named)?,
+                        }
+                    }
+                }
+            }
+            Payload::ComponentExportSection(exports) => {
+                for export in exports {
+                    let export = export.ok()?;
+                    let label = matches!(
+                        ComponentName::new(export.name.name, 0).ok()?.kind(),
+                        ComponentNameKind::Label(_)
+                    );
+                    if export.kind != ComponentExternalKind::Type || !label {
+                        return None;
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    let mut own = own.into_iter();
+    let (Some(name), None) = (own.next(), own.next()) else {
+        return None;
+    };
+    let deps = named
+        .into_iter()
+        .filter(|n| *n != name)
+        .map(|n| requirement(&n).ok())
+        .collect::<Option<_>>()?;
+    Some(Outline { name, deps })
+}
+
+fn referenced_by_component_decl(
+    decl: &ComponentTypeDeclaration,
+    named: &mut BTreeSet<PackageName>,
+) -> Option<()> {
+    match decl {
+        ComponentTypeDeclaration::Import(import) => named.extend(package_of(&import.name)?),
+        ComponentTypeDeclaration::Export { name, .. } => named.extend(package_of(name)?),
+        ComponentTypeDeclaration::Type(ty) => referenced_by_type(ty, named)?,
+        _ => {}
+    }
+    Some(())
+}
+
+fn referenced_by_type(ty: &ComponentType, named: &mut BTreeSet<PackageName>) -> Option<()> {
+    match ty {
+        ComponentType::Component(decls) => {
+            for decl in decls.iter() {
+                referenced_by_component_decl(decl, named)?;
+            }
+        }
+        ComponentType::Instance(decls) => {
+            for decl in decls.iter() {
+                if let InstanceTypeDeclaration::Type(ty) = decl {
+                    referenced_by_type(ty, named)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(())
+}
+
+/// The package an import or export name belongs to: `Some(None)` for a plain label, `None`
+/// for a name that does not parse.
+fn package_of(name: &ComponentExternName) -> Option<Option<PackageName>> {
+    let parsed = ComponentName::new(name.name, 0).ok()?;
+    Some(match parsed.kind() {
+        ComponentNameKind::Interface(i) => Some(PackageName {
+            namespace: i.namespace().to_string(),
+            name: i.package().to_string(),
+            version: i.version(name.version_suffix).ok()?,
+        }),
+        _ => None,
+    })
+}
+
+/// `id` of `resolve` as WIT text, as `wit/deps/<dir>/package.wit` holds it.
+pub fn print_package(resolve: &Resolve, id: PackageId) -> Result<String> {
+    let mut printer = wit_component::WitPrinter::default();
+    printer.print(resolve, id, &[])?;
+    Ok(printer.output.to_string())
 }
 
 impl WitPackage {
@@ -60,13 +188,6 @@ impl WitPackage {
         self.resolve.packages[self.id].name = new.clone();
         self.resolve.package_names.shift_remove(&old);
         self.resolve.package_names.insert(new, self.id);
-    }
-
-    /// The package as WIT text, as `wit/deps/<dir>/package.wit` holds it.
-    pub fn to_wit(&self) -> Result<String> {
-        let mut printer = wit_component::WitPrinter::default();
-        printer.print(&self.resolve, self.id, &[])?;
-        Ok(printer.output.to_string())
     }
 }
 
@@ -212,6 +333,40 @@ mod tests {
         assert!(check_compatible(&v1, &broken).is_err());
         let err = check_compatible(&v1, &removed).unwrap_err().to_string();
         assert!(err.contains("`i`"), "{err}");
+    }
+
+    #[test]
+    fn outline_agrees_with_decoding() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let listed = |deps: Vec<(PackageRef, VersionReq)>| {
+            let mut list: Vec<String> = deps.iter().map(|(n, r)| format!("{n} {r}")).collect();
+            list.sort();
+            list
+        };
+        // Worlds that import and export foreign interfaces, interfaces that use foreign
+        // types, and a package without dependencies.
+        for dir in [
+            "fixtures/targets",
+            "fixtures/wit/logging-0.2.0",
+            "tests/cli/fetch/inputs/cycle/a",
+            "tests/cli/fetch/inputs/cycle/c",
+            "tests/cli/fetch/inputs/types",
+        ] {
+            let bytes = build_wit(&root.join(dir)).unwrap();
+            let Decoded::Package(decoded) = decode(&bytes, dir).unwrap() else {
+                panic!("{dir} is not a package");
+            };
+            let outline = outline(&bytes).unwrap_or_else(|| panic!("{dir}: no outline"));
+            assert_eq!(&outline.name, decoded.name(), "{dir}");
+            assert_eq!(
+                listed(outline.deps),
+                listed(decoded.dependencies().unwrap()),
+                "{dir}"
+            );
+        }
+        let component = std::fs::read(root.join("fixtures/components/logger.wasm")).unwrap();
+        assert_eq!(outline(&component), None);
+        assert_eq!(outline(b"\0asm garbage"), None);
     }
 
     #[test]

@@ -2,8 +2,8 @@ use super::{GlobalOpts, RegistryArgs};
 use crate::lock::{self, Lock};
 use crate::output::write_atomically;
 use crate::project::{DepsTree, Project};
-use crate::resolver::{Mode, Resolver};
-use crate::witpkg::deps_dir_name;
+use crate::resolver::{self, Mode, Resolver};
+use crate::witpkg::{self, deps_dir_name};
 use anyhow::{bail, Result};
 use semver::{Version, VersionReq};
 use std::collections::BTreeSet;
@@ -130,14 +130,15 @@ impl Args {
             },
         };
         let nodes = resolver.resolve_closure(roots, &provided).await?;
+        let assembled = resolver::assemble(nodes)?;
 
         let mut tree = DepsTree::new();
-        let mut decoded = Vec::new();
         let mut resolved = Vec::new();
-        for node in nodes.into_values() {
-            let e = node.resolved.entry;
-            tree.insert(deps_dir_name(&e.name, &e.version), node.package.to_wit()?);
-            decoded.push(node.package.resolve);
+        for (e, id) in assembled.packages {
+            tree.insert(
+                deps_dir_name(&e.name, &e.version),
+                witpkg::print_package(&assembled.resolve, id)?,
+            );
             resolved.push(e);
         }
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
@@ -146,7 +147,7 @@ impl Args {
             .filter(|o| !is_wit_package(&registries, o))
             .collect();
         let new_lock = Lock::from_entries(kept).replacing(&resolved);
-        project.check_resolves(&tree, &vendored, decoded)?;
+        project.check_resolves(&tree, &vendored, assembled.resolve)?;
 
         let lock_changed = new_lock != old_lock;
         if self.check {
