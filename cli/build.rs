@@ -1,6 +1,7 @@
-//! Links `wtool` as a fixed-address (non-PIE) executable on Linux. The binary carries ~40,000
-//! relative relocations (binaryen's C++ and the registry client's tables); as a PIE the dynamic
-//! loader applies every one at each start, a third of `wtool --version`'s run time. A
+//! Links `wtool` as a fixed-address (non-PIE) executable on Linux. The binary carries tens of
+//! thousands of relative relocations (its dependencies' vtables and static tables; there were
+//! ~40,000 when it still linked binaryen); as a PIE the dynamic loader applies every one at
+//! each start. A
 //! build-time CLI gains nothing from ASLR of its own image that would pay for that on every
 //! run in a build script.
 

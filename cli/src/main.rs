@@ -1,5 +1,6 @@
 use clap::Parser;
 
+mod binaryen;
 mod cache;
 mod commands;
 mod config;

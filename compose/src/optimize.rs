@@ -20,10 +20,11 @@ use crate::validate::{validate, ValidateError};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 use wasmparser::WasmFeatures;
 
-pub use binaryen::BINARYEN_VERSION;
+pub use binaryen::{WasmOpt, WasmOptCommand, BINARYEN_VERSION};
 pub use report::Text;
 pub use strip::Strip;
 
@@ -81,8 +82,10 @@ impl fmt::Display for Level {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OptimizeOptions {
+    /// What runs binaryen.
+    pub wasm_opt: Arc<dyn WasmOpt>,
     pub level: Level,
     pub strip: Strip,
     /// Keep the `name` sections (function and other names), through binaryen too.
@@ -93,6 +96,20 @@ pub struct OptimizeOptions {
     /// Features the input is validated with, and then the output; `None` tries wasmparser's
     /// defaults and falls back to every feature.
     pub features: Option<WasmFeatures>,
+}
+
+impl OptimizeOptions {
+    /// The defaults (-Os, strip nothing), with binaryen run by `wasm_opt`.
+    pub fn new(wasm_opt: Arc<dyn WasmOpt>) -> Self {
+        OptimizeOptions {
+            wasm_opt,
+            level: Level::default(),
+            strip: Strip::default(),
+            keep_names: false,
+            low_memory_unused: false,
+            features: None,
+        }
+    }
 }
 
 pub struct Optimized {

@@ -65,9 +65,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
-        if self.optimize.is_none() {
-            crate::memory::single_arena();
-        }
+        crate::memory::single_arena();
         let to_stdout = self.output.is_none();
         if to_stdout && !self.wat && std::io::stdout().is_terminal() {
             bail!("refusing to write a binary component to a terminal; pass `-o FILE` or `-t` for text");
@@ -88,11 +86,15 @@ impl Args {
         let mut loaded = load_all(sources, &self.registry, global)?;
         let plugs = loaded.inputs.split_off(1);
         let socket = loaded.inputs.pop().expect("the socket is always first");
-        let options = ComposeOptions {
-            optimize: self.optimize.map(|level| OptimizeOptions {
+        let optimize = match self.optimize {
+            Some(level) => Some(OptimizeOptions {
                 level,
-                ..OptimizeOptions::default()
+                ..OptimizeOptions::new(crate::binaryen::wasm_opt()?)
             }),
+            None => None,
+        };
+        let options = ComposeOptions {
+            optimize,
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;

@@ -70,6 +70,7 @@ impl Args {
         };
         let input = InputFile::read(&self.input)?;
         let options = OptimizeOptions {
+            wasm_opt: crate::binaryen::wasm_opt()?,
             level: self.level,
             strip,
             keep_names: self.keep_names,

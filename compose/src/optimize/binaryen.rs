@@ -8,15 +8,48 @@ use super::strip::{push_custom, split_module, strip_module, Strip, Tally};
 use super::{Level, OptimizeOptions};
 use crate::features::Feature;
 use crate::validate::validate;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
 use std::time::Instant;
-use wasm_opt::{Feature as B, FeatureBaseline, OptimizationOptions, Pass};
 
 const THOROUGH_LIMIT: usize = 4 << 20;
 use wasmparser::WasmFeatures;
 
-/// The binaryen release the `wasm-opt` crate builds.
+/// The binaryen release the `wasm-opt` crate builds, which `wtool-binaryen` runs.
 pub const BINARYEN_VERSION: &str = "binaryen version_116";
+
+/// Runs binaryen: a `wasm-opt` command line (input, `-o` output, flags), carried out by whoever
+/// the caller chose. `wtool` runs it in a helper process, so that the commands which never
+/// optimize do not pay for binaryen's start-up; the tests run it in-process.
+pub trait WasmOpt: Send + Sync + fmt::Debug {
+    fn run(&self, args: &[OsString]) -> Result<(), String>;
+}
+
+/// An executable with `wasm-opt`'s command line: `wtool-binaryen`, or binaryen's own
+/// `wasm-opt` (116 or newer).
+#[derive(Clone, Debug)]
+pub struct WasmOptCommand(pub PathBuf);
+
+impl WasmOpt for WasmOptCommand {
+    fn run(&self, args: &[OsString]) -> Result<(), String> {
+        let output = std::process::Command::new(&self.0)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run `{}`: {e}", self.0.display()))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let said = stderr.trim();
+        Err(if said.is_empty() {
+            format!("`{}` exited with {}", self.0.display(), output.status)
+        } else {
+            said.to_string()
+        })
+    }
+}
 
 /// A module after optimization, or as it was with the reason in `note`.
 pub(crate) struct Outcome {
@@ -64,7 +97,7 @@ pub(crate) fn optimize_module(module: &[u8], options: &OptimizeOptions) -> Outco
 fn try_optimize(module: &[u8], options: &OptimizeOptions) -> Result<(Vec<u8>, Tally), String> {
     let used = features_of(module)
         .map_err(|e| format!("it does not validate on its own ({e}), so binaryen was not run"))?;
-    let mut enabled = HashSet::new();
+    let mut enabled = BTreeSet::new();
     for feature in &used {
         match binaryen_features(*feature) {
             Some(list) => enabled.extend(list.iter().copied()),
@@ -88,35 +121,47 @@ fn try_optimize(module: &[u8], options: &OptimizeOptions) -> Result<(Vec<u8>, Ta
 
     // For the size levels, binaryen first infers what it can across the whole module (GUFA:
     // constant results, unreachable calls, unused imports) and then runs its pipeline until
-    // the module stops shrinking (`wasm-opt --gufa-optimizing -Oz --converge`). On the Rust
-    // fixtures this takes binaryen 116 below what binaryen 130's plain -Oz gives (jco opt).
-    // On a large interpreter each extra round costs as long as the first for a tiny gain, so
-    // modules past 4 MB get the plain pipeline once.
+    // the module stops shrinking (`wasm-opt --gufa-optimizing`, then `-Oz --converge`). On the
+    // Rust fixtures this takes binaryen 116 below what binaryen 130's plain -Oz gives (jco
+    // opt). On a large interpreter each extra round costs as long as the first for a tiny
+    // gain, so modules past 4 MB get the plain pipeline once.
     let thorough =
         matches!(options.level, Level::Os | Level::Oz) && split.code.len() < THOROUGH_LIMIT;
-    let mut stages = Vec::new();
-    if thorough {
-        let mut gufa = options_for(options, &enabled, Level::Oz);
-        gufa.passes.add_default_passes = false;
-        gufa.add_pass(Pass::GufaOptimizing);
-        stages.push(gufa);
+    let mut common: Vec<OsString> = vec!["--mvp-features".into()];
+    common.extend(enabled.iter().map(|f| format!("--enable-{f}").into()));
+    if options.keep_names {
+        common.push("--debuginfo".into());
     }
-    let mut pipeline = options_for(options, &enabled, options.level);
-    pipeline.converge = thorough;
+    if options.low_memory_unused {
+        common.push("--low-memory-unused".into());
+    }
+    let mut stages: Vec<Vec<OsString>> = Vec::new();
+    if thorough {
+        // The pass alone, at -Oz's levels for the clean-up it does.
+        stages.push(vec![
+            "--optimize-level".into(),
+            "2".into(),
+            "--shrink-level".into(),
+            "2".into(),
+            "--gufa-optimizing".into(),
+        ]);
+    }
+    let mut pipeline: Vec<OsString> = vec![options.level.to_string().into()];
+    if thorough {
+        pipeline.push("--converge".into());
+    }
     stages.push(pipeline);
 
     let mut from = input;
-    for (n, stage) in stages.iter().enumerate() {
+    for (n, stage) in stages.into_iter().enumerate() {
         let to = scratch.path().join(format!("out{n}.wasm"));
-        stage.run(&from, &to).map_err(|e| {
-            let mut msg = format!("binaryen failed: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                msg += &format!(": {cause}");
-                source = cause.source();
-            }
-            msg
-        })?;
+        let mut args: Vec<OsString> = vec![from.into(), "-o".into(), to.clone().into()];
+        args.extend(common.iter().cloned());
+        args.extend(stage);
+        options
+            .wasm_opt
+            .run(&args)
+            .map_err(|e| format!("binaryen failed: {e}"))?;
         from = to;
     }
     let output = from;
@@ -140,27 +185,6 @@ fn try_optimize(module: &[u8], options: &OptimizeOptions) -> Result<(Vec<u8>, Ta
         ));
     }
     Ok((out, split.stripped))
-}
-
-/// binaryen's options for one run at `level`, with exactly the `enabled` features.
-fn options_for(
-    options: &OptimizeOptions,
-    enabled: &HashSet<B>,
-    level: Level,
-) -> OptimizationOptions {
-    let mut opts = match level {
-        Level::O1 => OptimizationOptions::new_opt_level_1(),
-        Level::O2 => OptimizationOptions::new_opt_level_2(),
-        Level::O3 => OptimizationOptions::new_opt_level_3(),
-        Level::O4 => OptimizationOptions::new_opt_level_4(),
-        Level::Os => OptimizationOptions::new_optimize_for_size(),
-        Level::Oz => OptimizationOptions::new_optimize_for_size_aggressively(),
-    };
-    opts.features.baseline = FeatureBaseline::MvpOnly;
-    opts.features.enabled = enabled.clone();
-    opts.debug_info(options.keep_names);
-    opts.low_memory_unused(options.low_memory_unused);
-    opts
 }
 
 /// What an optimized module may use, given what the original used. binaryen has one switch
@@ -187,25 +211,25 @@ fn features_of(module: &[u8]) -> Result<BTreeSet<Feature>, String> {
 }
 
 /// binaryen's names for what a module using `feature` needs; `None` if binaryen lacks it.
-fn binaryen_features(feature: Feature) -> Option<&'static [B]> {
+fn binaryen_features(feature: Feature) -> Option<&'static [&'static str]> {
     use Feature::*;
     Some(match feature {
-        MutableGlobal => &[B::MutableGlobals],
-        SaturatingFloatToInt => &[B::TruncSat],
-        SignExtension => &[B::SignExt],
-        ReferenceTypes => &[B::ReferenceTypes],
-        MultiValue => &[B::Multivalue],
-        BulkMemory | BulkMemoryOpt => &[B::BulkMemory],
-        Simd => &[B::Simd],
-        RelaxedSimd => &[B::Simd, B::RelaxedSimd],
-        Threads => &[B::Atomics],
-        TailCall => &[B::TailCall],
-        MultiMemory => &[B::MultiMemory],
+        MutableGlobal => &["mutable-globals"],
+        SaturatingFloatToInt => &["nontrapping-float-to-int"],
+        SignExtension => &["sign-ext"],
+        ReferenceTypes => &["reference-types"],
+        MultiValue => &["multivalue"],
+        BulkMemory | BulkMemoryOpt => &["bulk-memory"],
+        Simd => &["simd"],
+        RelaxedSimd => &["simd", "relaxed-simd"],
+        Threads => &["threads"],
+        TailCall => &["tail-call"],
+        MultiMemory => &["multimemory"],
         // binaryen 116 knows the legacy `try`/`catch` form only, not `try_table` and exnref.
-        LegacyExceptions => &[B::ExceptionHandling],
-        Memory64 => &[B::Memory64],
-        ExtendedConst => &[B::ExtendedConst],
-        FunctionReferences | Gc | GcTypes => &[B::ReferenceTypes, B::Gc],
+        LegacyExceptions => &["exception-handling"],
+        Memory64 => &["memory64"],
+        ExtendedConst => &["extended-const"],
+        FunctionReferences | Gc | GcTypes => &["reference-types", "gc"],
         Exceptions
         | SharedEverythingThreads
         | CustomPageSizes

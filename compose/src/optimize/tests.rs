@@ -5,6 +5,23 @@ fn wat(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("test WAT parses")
 }
 
+/// binaryen in this process, through the `wasm-opt` crate's reading of the same command line
+/// `wtool-binaryen` takes.
+#[derive(Debug)]
+struct InProcess;
+
+impl WasmOpt for InProcess {
+    fn run(&self, args: &[std::ffi::OsString]) -> Result<(), String> {
+        let mut command = wasm_opt::integration::Command::new("wasm-opt");
+        command.args(args);
+        wasm_opt::integration::run_from_command_args(command).map_err(|e| e.to_string())
+    }
+}
+
+fn options() -> OptimizeOptions {
+    OptimizeOptions::new(Arc::new(InProcess))
+}
+
 fn run(bytes: &[u8], options: &OptimizeOptions) -> Optimized {
     optimize("input.wasm", bytes, options).expect("optimizes")
 }
@@ -60,7 +77,7 @@ fn two_copies_in_one_component_become_one() {
         )"#
     ));
     assert_eq!(module_sections(&input).len(), 3);
-    let out = run(&input, &OptimizeOptions::default());
+    let out = run(&input, &options());
     valid(&out.bytes);
     assert_eq!(module_sections(&out.bytes).len(), 2);
     assert_eq!(out.report.deduplicated.len(), 1);
@@ -90,7 +107,7 @@ fn copies_in_sibling_components_move_up_to_their_parent() {
         )"#
     ));
     assert_eq!(module_sections(&input).len(), 3);
-    let out = run(&input, &OptimizeOptions::default());
+    let out = run(&input, &options());
     valid(&out.bytes);
     assert_eq!(module_sections(&out.bytes).len(), 2);
     let printed = wasmprinter::print_bytes(&out.bytes).unwrap();
@@ -115,7 +132,7 @@ fn identical_sibling_components_become_one() {
             (instance (instantiate 1))
         )"#
     ));
-    let out = run(&input, &OptimizeOptions::default());
+    let out = run(&input, &options());
     valid(&out.bytes);
     assert_eq!(module_sections(&out.bytes).len(), 1);
     assert_eq!(out.report.deduplicated.len(), 1);
@@ -137,7 +154,7 @@ fn a_module_with_a_feature_binaryen_lacks_passes_through_unchanged() {
          (core instance (instantiate $fine)))"
     ));
     let before = module_sections(&input);
-    let out = run(&input, &OptimizeOptions::default());
+    let out = run(&input, &options());
     valid(&out.bytes);
     let after = module_sections(&out.bytes);
     assert_eq!(
@@ -160,7 +177,7 @@ fn a_module_with_a_feature_binaryen_lacks_passes_through_unchanged() {
 #[test]
 fn invalid_input_is_refused_naming_the_module() {
     let input = wat(r#"(component (core module (func (result i32) i64.const 0)))"#);
-    let err = optimize("bad.wasm", &input, &OptimizeOptions::default())
+    let err = optimize("bad.wasm", &input, &options())
         .err()
         .expect("refused")
         .to_string();
@@ -170,7 +187,7 @@ fn invalid_input_is_refused_naming_the_module() {
 
 #[test]
 fn garbage_and_wit_packages_are_refused() {
-    let err = optimize("x.wasm", b"not wasm at all", &OptimizeOptions::default())
+    let err = optimize("x.wasm", b"not wasm at all", &options())
         .err()
         .unwrap()
         .to_string();
@@ -182,7 +199,7 @@ fn a_core_module_is_optimized_and_stamped() {
     let input = wat(&format!(
         r#"(module {ANSWER} (func $unused (result i32) i32.const 7) (@producers (language "wat" "1")))"#
     ));
-    let out = run(&input, &OptimizeOptions::default());
+    let out = run(&input, &options());
     valid(&out.bytes);
     assert!(out.bytes.len() < input.len(), "{} bytes", out.bytes.len());
     let printed = wasmprinter::print_bytes(&out.bytes).unwrap();
@@ -205,7 +222,7 @@ fn strip_all_keeps_only_component_type_and_producers() {
         &input,
         &OptimizeOptions {
             strip: Strip::Debug,
-            ..Default::default()
+            ..options()
         },
     );
     let names = custom_sections(&debug.bytes);
@@ -217,7 +234,7 @@ fn strip_all_keeps_only_component_type_and_producers() {
         &input,
         &OptimizeOptions {
             strip: Strip::All,
-            ..Default::default()
+            ..options()
         },
     );
     let names = custom_sections(&all.bytes);
@@ -249,13 +266,13 @@ fn names_survive_with_keep_names() {
         &input,
         &OptimizeOptions {
             keep_names: true,
-            ..Default::default()
+            ..options()
         },
     );
     assert!(wasmprinter::print_bytes(&kept.bytes)
         .unwrap()
         .contains("$helper"));
-    let dropped = run(&input, &OptimizeOptions::default());
+    let dropped = run(&input, &options());
     assert!(!wasmprinter::print_bytes(&dropped.bytes)
         .unwrap()
         .contains("$helper"));
