@@ -53,6 +53,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// `ns:name@1.2.3 from registry `r``, as messages name a resolved package.
+    pub fn label(&self) -> String {
+        format!(
+            "{}@{} from registry `{}`",
+            self.name, self.version, self.registry
+        )
+    }
+
     /// Entries with the same key lock the same requirement; the later one replaces the earlier.
     pub fn same_key(&self, other: &Entry) -> bool {
         self.name == other.name

@@ -85,8 +85,8 @@ impl Project {
 
     /// Checks that the root package resolves against `tree` plus the vendored entries, without
     /// touching `wit/deps`.
-    /// `decoded` holds the fetched packages as decoded; `tree` the same packages as the text
-    /// written for them.
+    /// `fetched` holds the fetched packages merged into one `Resolve`; `tree` the same packages
+    /// as the text written for them.
     pub fn check_resolves(
         &self,
         tree: &DepsTree,

@@ -199,7 +199,7 @@ impl Resolver<'_> {
     async fn resolve_node(&self, name: PackageRef, req: VersionReq, root: bool) -> Result<Node> {
         let resolved = self.resolve(&name, &req).await?;
         let e = &resolved.entry;
-        let what = format!("{}@{} from registry `{}`", e.name, e.version, e.registry);
+        let what = e.label();
         let outline = if root {
             None
         } else {
@@ -315,38 +315,29 @@ pub fn assemble(nodes: Vec<Node>) -> Result<Assembled> {
     let mut entries = Vec::new();
     let mut outlined = Vec::new();
     for node in nodes {
+        entries.push(node.resolved.entry.clone());
         match node.package {
             Some(p) => merge(&mut resolve, p.resolve)?,
-            None => outlined.push(node.resolved.entry.clone()),
+            None => outlined.push(node.resolved),
         }
-        entries.push((node.resolved.entry, node.resolved.bytes));
     }
-    for (entry, bytes) in &entries {
-        if outlined.contains(entry) && package_id(&resolve, entry).is_none() {
-            let what = format!(
-                "{}@{} from registry `{}`",
-                entry.name, entry.version, entry.registry
-            );
-            if let Decoded::Package(p) = witpkg::decode(bytes, &what)? {
+    for resolved in outlined {
+        if package_id(&resolve, &resolved.entry).is_none() {
+            if let Decoded::Package(p) = witpkg::decode(&resolved.bytes, &resolved.entry.label())? {
                 merge(&mut resolve, p.resolve)?;
             }
         }
     }
     // Listed in name order, as the lock is, not in dependency order.
-    entries.sort_by(|(a, _), (b, _)| {
+    entries.sort_by(|a, b| {
         (a.name.to_string(), a.requirement.to_string())
             .cmp(&(b.name.to_string(), b.requirement.to_string()))
     });
     let packages = entries
         .into_iter()
-        .map(|(entry, _)| {
-            let id = package_id(&resolve, &entry).ok_or_else(|| {
-                anyhow!(
-                    "{}@{} is missing from the packages fetched",
-                    entry.name,
-                    entry.version
-                )
-            })?;
+        .map(|entry| {
+            let id = package_id(&resolve, &entry)
+                .ok_or_else(|| anyhow!("{} is missing from the packages fetched", entry.label()))?;
             Ok((entry, id))
         })
         .collect::<Result<_>>()?;

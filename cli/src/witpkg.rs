@@ -153,6 +153,12 @@ fn package_of(name: &ComponentExternName) -> Option<Option<PackageName>> {
     })
 }
 
+/// Whether `bytes` are a binary WIT package (not a component, not garbage). The outline answers
+/// for the current encoding without validating; only other shapes are decoded.
+pub fn is_wit_package(bytes: &[u8]) -> bool {
+    outline(bytes).is_some() || matches!(decode(bytes, "a blob"), Ok(Decoded::Package(_)))
+}
+
 /// `id` of `resolve` as WIT text, as `wit/deps/<dir>/package.wit` holds it.
 pub fn print_package(resolve: &Resolve, id: PackageId) -> Result<String> {
     let mut printer = wit_component::WitPrinter::default();

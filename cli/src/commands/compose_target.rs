@@ -105,8 +105,7 @@ fn load_package(
     let resolved = registries
         .resolve(&target.package, &target.req)
         .with_context(|| format!("cannot find the package of target world `{target}`"))?;
-    let e = &resolved.entry;
-    let label = format!("{}@{} from registry `{}`", e.name, e.version, e.registry);
+    let label = resolved.entry.label();
     if let Decoded::Component = witpkg::decode(&resolved.bytes, &label)? {
         bail!("`{target}` names {label}, a component, not a WIT package with worlds");
     }

@@ -142,9 +142,10 @@ impl Args {
             resolved.push(e);
         }
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
+        // An entry this resolution replaces needs no look at its blob.
         let kept: Vec<_> = old_lock
             .entries()
-            .filter(|o| !is_wit_package(&registries, o))
+            .filter(|o| resolved.iter().any(|n| n.same_key(o)) || !is_wit_package(&registries, o))
             .collect();
         let new_lock = Lock::from_entries(kept).replacing(&resolved);
         project.check_resolves(&tree, &vendored, assembled.resolve)?;
@@ -246,10 +247,7 @@ fn is_wit_package(registries: &crate::registry::Registries, entry: &crate::lock:
     let cache =
         crate::cache::RegistryCache::new(&registries.settings().cache_dir, &entry.registry, true);
     match cache.read(&entry.digest) {
-        Ok(Some(bytes)) => matches!(
-            crate::witpkg::decode(&bytes, "a cached blob"),
-            Ok(crate::witpkg::Decoded::Package(_))
-        ),
+        Ok(Some(bytes)) => witpkg::is_wit_package(&bytes),
         _ => false,
     }
 }

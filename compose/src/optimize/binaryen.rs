@@ -13,9 +13,11 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
-
-const THOROUGH_LIMIT: usize = 4 << 20;
 use wasmparser::WasmFeatures;
+
+/// Modules up to this size get binaryen's whole-module inference and repeated pipeline at
+/// -Os/-Oz; past it (an interpreter, say) each extra round costs as long as the first.
+const THOROUGH_LIMIT: usize = 4 << 20;
 
 /// The binaryen release the `wasm-opt` crate builds, which `wtool-binaryen` runs.
 pub const BINARYEN_VERSION: &str = "binaryen version_116";
