@@ -4,6 +4,7 @@
 //! the features sections use; the bodies are then validated and scanned in parallel, as
 //! `wasm-tools validate` does, since they are most of the work in a large component.
 
+pub(crate) mod chunks;
 mod scan;
 
 use crate::features::{flag_names, Feature};
