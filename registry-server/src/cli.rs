@@ -1,11 +1,10 @@
 //! Command-line interface of the `wtool-registry` binary.
 
 use crate::{
-    auth,
     config::{self, Config, Overrides},
     server::{self, RunningServer},
-    service::Core,
-    store::SqliteStore,
+    service::{self, Core},
+    store::{SqliteLogStore, TokenStore},
 };
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -182,16 +181,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         bail!("namespace `{ns}` is not defined; run `wtool-registry namespace add {ns}` first");
                     }
                 }
-                let store = SqliteStore::open(&config.data_dir.join(config::DB_FILE))?;
-                let issued = auth::create_token(&store, &namespaces)?;
+                let issued = service::issue_token(&server::open_tokens(&config)?, &namespaces)?;
                 eprintln!("token id {} for {}", issued.id, namespaces.join(", "));
                 println!("{}", issued.token);
                 Ok(())
             }
             TokenCommand::Revoke { id, location } => {
                 let config = location.resolve(Overrides::default())?;
-                let store = SqliteStore::open(&config.data_dir.join(config::DB_FILE))?;
-                if !crate::store::LogStore::revoke_token(&store, &id)? {
+                if !server::open_tokens(&config)?.revoke(&id)? {
                     bail!("no token with id `{id}`");
                 }
                 eprintln!("revoked token {id}");
@@ -234,8 +231,7 @@ fn init(
     }
     std::fs::write(&config_path, toml::to_string_pretty(&config)?)?;
 
-    let store = SqliteStore::open(&db_path)?;
-    Core::initialize(&store, &key, namespaces)?;
+    Core::initialize(&SqliteLogStore::open(&db_path)?, &key, namespaces)?;
     eprintln!(
         "initialised registry in {} (operator key id {}, namespaces: {})",
         data_dir.display(),

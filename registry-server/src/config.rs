@@ -134,7 +134,7 @@ impl Config {
         }
     }
 
-    pub fn content_policy(&self) -> ContentPolicy {
+    pub(crate) fn content_policy(&self) -> ContentPolicy {
         ContentPolicy {
             max_bytes: self.max_content_bytes,
             validate_wasm: self.validate_content,

@@ -1,14 +1,15 @@
 //! `wtool-registry`: a self-hosted registry server speaking the warg v1 protocol.
 //!
-//! Layers: [`api`] (HTTP) → [`service`] (validation, commits, proofs) → [`store`] (durable
-//! storage behind traits).
+//! Layers, each knowing only the one below: `api` (HTTP front ends: parse, translate) →
+//! `service` (authorize, receive uploads, validate and commit, answer reads) → `store`
+//! (durable storage behind traits). The binary uses [`cli`]; tests start servers through
+//! [`server`] with a [`config::Config`].
 
-pub mod api;
-pub mod auth;
+mod api;
 pub mod cli;
 pub mod config;
-pub mod metrics;
+mod metrics;
 pub mod policy;
 pub mod server;
-pub mod service;
-pub mod store;
+mod service;
+mod store;

@@ -4,8 +4,8 @@ use crate::{
     api::{self, AppState},
     config::{self, Config},
     metrics::Metrics,
-    service::{Core, Service},
-    store::{FsBlobStore, SqliteStore, StoreError},
+    service::{Access, Core, Policies, Service, Stores},
+    store::{FsContentStore, MemoryPendingStore, SqliteLogStore, SqliteTokenStore, StoreError},
 };
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -14,11 +14,11 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use warg_crypto::signing::PrivateKey;
 
 /// Holds the data directory's lock: one process owns a store at a time.
-pub struct DataDirLock {
+pub(crate) struct DataDirLock {
     _file: File,
 }
 
-pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
+pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     let path = dir.join(config::LOCK_FILE);
     let file =
         File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
@@ -29,28 +29,43 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     }
 }
 
-pub fn read_operator_key(path: &Path) -> anyhow::Result<PrivateKey> {
+fn read_operator_key(path: &Path) -> anyhow::Result<PrivateKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read operator key `{}`", path.display()))?;
     PrivateKey::decode(text.trim().to_string())
         .with_context(|| format!("invalid operator key in `{}`", path.display()))
 }
 
-/// Opens the store and rebuilds (and verifies) the in-memory state.
-pub fn open_core(config: &Config) -> anyhow::Result<Core> {
+/// Opens the stores and rebuilds (and verifies) the in-memory state.
+pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
     let key = read_operator_key(&config.key_path())?;
-    let store = SqliteStore::open(&config.data_dir.join(config::DB_FILE))
-        .context("cannot open the registry database")?;
-    let blobs = FsBlobStore::open(&config.data_dir.join(config::BLOB_DIR))
-        .context("cannot open the blob directory")?;
-    let core = Core::open(
-        Arc::new(store),
-        Arc::new(blobs),
-        key,
-        Arc::new(Metrics::default()),
-    )
-    .context("cannot load the registry state")?;
+    let db = config.data_dir.join(config::DB_FILE);
+    let stores = Stores {
+        log: Arc::new(SqliteLogStore::open(&db).context("cannot open the registry database")?),
+        content: Arc::new(
+            FsContentStore::open(&config.data_dir.join(config::BLOB_DIR))
+                .context("cannot open the blob directory")?,
+        ),
+        tokens: Arc::new(open_tokens(config)?),
+        pending: Arc::new(MemoryPendingStore::default()),
+    };
+    let policies = Policies {
+        content: config.content_policy(),
+        access: Access {
+            authorized_keys: config.authorized_keys.clone(),
+            allow_anonymous_publish: config.allow_anonymous_publish,
+            require_read_token: config.require_read_token,
+        },
+    };
+    let core = Core::open(stores, key, policies, Arc::new(Metrics::default()))
+        .context("cannot load the registry state")?;
     Ok(core)
+}
+
+/// The token store alone, for managing tokens without loading the log.
+pub(crate) fn open_tokens(config: &Config) -> anyhow::Result<SqliteTokenStore> {
+    SqliteTokenStore::open(&config.data_dir.join(config::DB_FILE))
+        .context("cannot open the token database")
 }
 
 pub struct RunningServer {
@@ -83,15 +98,10 @@ impl RunningServer {
         let state = Arc::new(AppState {
             service,
             public_url: public_url.clone(),
-            content_policy: config.content_policy(),
-            authorized_keys: config.authorized_keys.clone(),
-            allow_anonymous_publish: config.allow_anonymous_publish,
-            require_read_token: config.require_read_token,
             max_json_bytes: config.max_json_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
             transfer_timeout: Duration::from_secs(config.transfer_timeout_secs.max(1)),
-            sources_cache: Default::default(),
-            logs_cache: Default::default(),
+            warg: Default::default(),
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();

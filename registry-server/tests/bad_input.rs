@@ -78,30 +78,156 @@ impl Api {
     ) -> Response {
         let mut req = self
             .http
-            .post(format!(
-                "{}v1/package/{}/record",
-                self.url,
-                log_id(path_name)
-            ))
-            .json(&json!({ "packageName": name, "record": rec }));
+            .post(format!("{}{}", self.url, publish_path(path_name)))
+            .json(&publish_body(name, rec));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap()
     }
 
-    async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.http
-            .post(format!("{}{path}", self.url))
-            .json(&body)
+    /// Publishes a new package whose one release is `bytes`, uploads `bytes` to the URL the
+    /// server issued, and checks that the upload is refused with `status` and `reason` and that
+    /// the record is rejected.
+    async fn upload_is_refused(&self, pkg: &str, bytes: Vec<u8>, status: StatusCode, reason: &str) {
+        let key = new_key();
+        let rec = record(&key, &key, &digest_of(&bytes));
+        let res = self.publish(pkg, pkg, rec, Some(&self.token)).await;
+        let body: Value = res.json().await.unwrap();
+        let res = self
+            .http
+            .post(upload_url(&body))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let err = expect(res, status).await;
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{pkg}: {err}");
+        let state: Value = self
+            .http
+            .get(format!(
+                "{}v1/package/{}/record/{}",
+                self.url,
+                log_id(pkg),
+                body["recordId"].as_str().unwrap()
+            ))
             .send()
             .await
             .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(state["state"], "rejected", "{pkg}: {state}");
     }
+}
+
+/// The upload URL of the first missing content of a `sourcing` answer.
+fn upload_url(body: &Value) -> String {
+    let missing = body["missingContent"].as_object().unwrap();
+    missing.values().next().unwrap()["upload"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// What a case sends.
+enum Request {
+    Get,
+    Delete,
+    /// A JSON body with its content type.
+    Json(Value),
+    /// Raw text declared as JSON.
+    JsonText(&'static str),
+    /// A body with no content type.
+    Untyped(Vec<u8>),
+    /// A publish request body, with an optional bearer token.
+    Publish(Value, Option<String>),
+}
+
+/// What a case expects beyond the status, the content type and the `status` field.
+enum Expect {
+    Nothing,
+    Body(Value),
+    MessageHas(&'static str),
+    Field(&'static str, &'static str),
+}
+
+/// One bad request and the answer it must get.
+struct Case {
+    what: &'static str,
+    path: String,
+    request: Request,
+    status: StatusCode,
+    expect: Expect,
+}
+
+impl Case {
+    fn new(
+        what: &'static str,
+        path: impl Into<String>,
+        request: Request,
+        status: StatusCode,
+    ) -> Self {
+        Self {
+            what,
+            path: path.into(),
+            request,
+            status,
+            expect: Expect::Nothing,
+        }
+    }
+
+    fn expect(self, expect: Expect) -> Self {
+        Self { expect, ..self }
+    }
+
+    async fn run(self, api: &Api) {
+        let url = format!("{}{}", api.url, self.path);
+        let req = match self.request {
+            Request::Get => api.http.get(url),
+            Request::Delete => api.http.delete(url),
+            Request::Json(body) => api.http.post(url).json(&body),
+            Request::JsonText(text) => api
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(text),
+            Request::Untyped(bytes) => api.http.post(url).body(bytes),
+            Request::Publish(body, token) => {
+                let req = api.http.post(url).json(&body);
+                match token {
+                    Some(t) => req.bearer_auth(t),
+                    None => req,
+                }
+            }
+        };
+        let res = req.send().await.unwrap();
+        let what = self.what;
+        let body = expect(res, self.status).await;
+        match self.expect {
+            Expect::Nothing => {}
+            Expect::Body(expected) => assert_eq!(body, expected, "{what}"),
+            Expect::MessageHas(part) => assert!(
+                body["message"].as_str().unwrap().contains(part),
+                "{what}: {body}"
+            ),
+            Expect::Field(field, value) => assert_eq!(body[field], value, "{what}: {body}"),
+        }
+    }
+}
+
+fn publish_path(name: &str) -> String {
+    format!("v1/package/{}/record", log_id(name))
+}
+
+fn publish_body(name: &str, rec: Value) -> Value {
+    json!({ "packageName": name, "record": rec })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_json_errors_and_stores_nothing() {
+    use StatusCode as S;
     let dir = init_registry(&["example", "other"]);
     let token = create_token(&dir, "example");
     let other_token = create_token(&dir, "other");
@@ -127,333 +253,232 @@ async fn bad_input_gets_json_errors_and_stores_nothing() {
     let key = new_key();
     let wasm = component(1);
     let digest = digest_of(&wasm);
-
-    // A bad signature: signed by one key, claiming another as the init key.
-    let res = api
-        .publish(
-            "example:a",
-            "example:a",
-            record(&new_key(), &key, &digest),
-            Some(&api.token),
-        )
-        .await;
-    let body = expect(res, StatusCode::UNAUTHORIZED).await;
-    assert!(
-        body["message"].as_str().unwrap().contains("signature"),
-        "{body}"
-    );
-
-    // A record for the wrong log id.
-    let res = api
-        .publish(
-            "example:b",
-            "example:a",
-            record(&key, &key, &digest),
-            Some(&api.token),
-        )
-        .await;
-    expect(res, StatusCode::BAD_REQUEST).await;
-
-    // An unknown namespace.
-    let res = api
-        .publish(
-            "nope:a",
-            "nope:a",
-            record(&key, &key, &digest),
-            Some(&api.token),
-        )
-        .await;
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(
-        body,
-        json!({"status": 404, "type": "namespace", "id": "nope"})
-    );
-
-    // Missing, wrong and wrong-namespace tokens.
-    for token in [
-        None,
-        Some("wtr_nope_nope"),
-        Some("garbage"),
-        Some(other_token.as_str()),
-    ] {
-        let res = api
-            .publish("example:a", "example:a", record(&key, &key, &digest), token)
-            .await;
-        expect(res, StatusCode::UNAUTHORIZED).await;
-    }
-
-    // Uppercase and path-traversal names never get past the edge.
-    for bad in ["Example:a", "example:../../etc", "example:A"] {
-        let res = api
-            .http
-            .post(format!(
-                "{}v1/package/{}/record",
-                api.url,
-                log_id("example:a")
-            ))
-            .json(&json!({ "packageName": bad, "record": record(&key, &key, &digest) }))
-            .send()
-            .await
-            .unwrap();
-        expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-
-    // Malformed JSON, wrong content type, unknown fields.
-    let res = api
-        .http
-        .post(format!("{}v1/fetch/logs", api.url))
-        .header("content-type", "application/json")
-        .body("{\"logLength\": ")
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::BAD_REQUEST).await;
-    let res = api
-        .http
-        .post(format!("{}v1/fetch/logs", api.url))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    let res = api
-        .post_json("v1/fetch/logs", json!({"logLength": 1, "bogus": 1}))
-        .await;
-    expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-
-    // An oversized JSON body.
+    let good = || record(&key, &key, &digest);
+    let with_token = |body: Value| Request::Publish(body, Some(api.token.clone()));
+    let stale = format!("sha256:{}", "ab".repeat(32));
+    let unknown = log_id("example:unknown").to_string();
     // Just over the 1 MiB limit: small enough that loopback buffers take the whole body, so
     // the client reads the 413 instead of racing a connection reset.
     let huge = "x".repeat(1024 * 1024 + 16 * 1024);
-    let res = api
-        .post_json("v1/fetch/logs", json!({"logLength": 1, "operator": huge}))
-        .await;
-    expect(res, StatusCode::PAYLOAD_TOO_LARGE).await;
 
-    // Stale and garbage fetch tokens, unknown lengths and logs: the exact warg shapes.
-    let stale = format!("sha256:{}", "ab".repeat(32));
-    let res = api
-        .post_json("v1/fetch/logs", json!({"logLength": 1, "operator": stale}))
-        .await;
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(
-        body,
-        json!({"status": 404, "type": "fetchToken", "id": stale})
-    );
-    let res = api
-        .post_json(
+    let mut cases = vec![
+        Case::new(
+            "signed by one key, claiming another as the init key",
+            publish_path("example:a"),
+            with_token(publish_body("example:a", record(&new_key(), &key, &digest))),
+            S::UNAUTHORIZED,
+        )
+        .expect(Expect::MessageHas("signature")),
+        Case::new(
+            "a record for the wrong log id",
+            publish_path("example:b"),
+            with_token(publish_body("example:a", good())),
+            S::BAD_REQUEST,
+        ),
+        Case::new(
+            "an unknown namespace",
+            publish_path("nope:a"),
+            with_token(publish_body("nope:a", good())),
+            S::NOT_FOUND,
+        )
+        .expect(Expect::Body(
+            json!({"status": 404, "type": "namespace", "id": "nope"}),
+        )),
+        Case::new(
+            "malformed JSON",
             "v1/fetch/logs",
-            json!({"logLength": 1, "operator": "garbage"}),
-        )
-        .await;
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(
-        body,
-        json!({"status": 404, "type": "fetchToken", "id": "garbage"})
-    );
-    let res = api
-        .post_json("v1/fetch/logs", json!({"logLength": 99}))
-        .await;
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(body, json!({"status": 404, "type": "logLength", "id": 99}));
-    let unknown = log_id("example:unknown").to_string();
-    let res = api
-        .post_json(
+            Request::JsonText("{\"logLength\": "),
+            S::BAD_REQUEST,
+        ),
+        Case::new(
+            "no JSON content type",
             "v1/fetch/logs",
-            json!({"logLength": 1, "packages": {unknown.clone(): null}}),
+            Request::Untyped(b"{}".to_vec()),
+            S::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        Case::new(
+            "an unknown field",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "bogus": 1})),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        Case::new(
+            "an oversized JSON body",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "operator": huge})),
+            S::PAYLOAD_TOO_LARGE,
+        ),
+        Case::new(
+            "a stale fetch token",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "operator": stale})),
+            S::NOT_FOUND,
         )
-        .await;
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(body, json!({"status": 404, "type": "log", "id": unknown}));
-    let res = api
-        .post_json("v1/fetch/logs", json!({"logLength": 1, "limit": 0}))
-        .await;
-    expect(res, StatusCode::BAD_REQUEST).await;
-    let res = api
-        .post_json("v1/proof/inclusion", json!({"logLength": 1, "leafs": [5]}))
-        .await;
-    expect(res, StatusCode::NOT_FOUND).await;
-    let res = api
-        .post_json("v1/proof/consistency", json!({"from": 1, "to": 7}))
-        .await;
-    expect(res, StatusCode::NOT_FOUND).await;
-
-    // Uploads: to a URL the server never issued, then a digest mismatch, garbage content and
-    // an oversized blob on URLs it did issue.
-    let res = api
-        .http
-        .post(format!("{}v1/upload/{}", api.url, "0".repeat(48)))
-        .body(wasm.clone())
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::NOT_FOUND).await;
-    let res = api
-        .http
-        .post(format!(
-            "{}v1/package/{}/record/x/content/y",
-            api.url,
-            log_id("example:a")
-        ))
-        .body(wasm.clone())
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::NOT_FOUND).await;
-
-    let upload_url = |body: &Value| -> String {
-        let missing = body["missingContent"].as_object().unwrap();
-        missing.values().next().unwrap()["upload"][0]["url"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let res = api
-        .publish(
-            "example:a",
-            "example:a",
-            record(&key, &key, &digest),
-            Some(&api.token),
+        .expect(Expect::Body(
+            json!({"status": 404, "type": "fetchToken", "id": stale}),
+        )),
+        Case::new(
+            "a garbage fetch token",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "operator": "garbage"})),
+            S::NOT_FOUND,
         )
-        .await;
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["state"], "sourcing", "{body}");
-    let url = upload_url(&body);
-    let res = api.http.post(&url).body(component(2)).send().await.unwrap();
-    let err = expect(res, StatusCode::BAD_REQUEST).await;
-    assert!(
-        err["message"].as_str().unwrap().contains("does not match"),
-        "{err}"
-    );
-
-    let garbage = b"definitely not wasm".to_vec();
-    let key2 = new_key();
-    let res = api
-        .publish(
-            "example:g",
-            "example:g",
-            record(&key2, &key2, &digest_of(&garbage)),
-            Some(&api.token),
+        .expect(Expect::Body(
+            json!({"status": 404, "type": "fetchToken", "id": "garbage"}),
+        )),
+        Case::new(
+            "an unknown log length",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 99})),
+            S::NOT_FOUND,
         )
-        .await;
-    let body: Value = res.json().await.unwrap();
-    let res = api
-        .http
-        .post(upload_url(&body))
-        .body(garbage)
-        .send()
-        .await
-        .unwrap();
-    let err = expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("not valid WebAssembly"),
-        "{err}"
-    );
-    let status: Value = api
-        .http
-        .get(format!(
-            "{}v1/package/{}/record/{}",
-            api.url,
-            log_id("example:g"),
-            body["recordId"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["state"], "rejected", "{status}");
-
-    let core_module = wat::parse_str("(module)").unwrap();
-    let key3 = new_key();
-    let res = api
-        .publish(
-            "example:m",
-            "example:m",
-            record(&key3, &key3, &digest_of(&core_module)),
-            Some(&api.token),
+        .expect(Expect::Body(
+            json!({"status": 404, "type": "logLength", "id": 99}),
+        )),
+        Case::new(
+            "an unknown log",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "packages": {unknown.clone(): null}})),
+            S::NOT_FOUND,
         )
-        .await;
-    let body: Value = res.json().await.unwrap();
-    let res = api
-        .http
-        .post(upload_url(&body))
-        .body(core_module)
-        .send()
-        .await
-        .unwrap();
-    let err = expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("core WebAssembly module"),
-        "{err}"
-    );
-
-    let big = vec![0u8; 10_000];
-    let key4 = new_key();
-    let res = api
-        .publish(
-            "example:big",
-            "example:big",
-            record(&key4, &key4, &digest_of(&big)),
-            Some(&api.token),
+        .expect(Expect::Body(
+            json!({"status": 404, "type": "log", "id": unknown}),
+        )),
+        Case::new(
+            "a zero limit",
+            "v1/fetch/logs",
+            Request::Json(json!({"logLength": 1, "limit": 0})),
+            S::BAD_REQUEST,
+        ),
+        Case::new(
+            "an inclusion proof for a leaf past the checkpoint",
+            "v1/proof/inclusion",
+            Request::Json(json!({"logLength": 1, "leafs": [5]})),
+            S::NOT_FOUND,
+        ),
+        Case::new(
+            "a consistency proof to an unknown length",
+            "v1/proof/consistency",
+            Request::Json(json!({"from": 1, "to": 7})),
+            S::NOT_FOUND,
+        ),
+        Case::new(
+            "an upload to a URL the server never issued",
+            format!("v1/upload/{}", "0".repeat(48)),
+            Request::Untyped(wasm.clone()),
+            S::NOT_FOUND,
+        ),
+        Case::new(
+            "an upload to warg-server's content path",
+            format!("v1/package/{}/record/x/content/y", log_id("example:a")),
+            Request::Untyped(wasm.clone()),
+            S::NOT_FOUND,
+        ),
+        Case::new(
+            "a content digest that is not found",
+            format!("v1/content/{digest}"),
+            Request::Get,
+            S::NOT_FOUND,
         )
-        .await;
-    let body: Value = res.json().await.unwrap();
-    let res = api
-        .http
-        .post(upload_url(&body))
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::PAYLOAD_TOO_LARGE).await;
-
+        .expect(Expect::Field("type", "contentDigest")),
+        Case::new(
+            "a method the route does not have",
+            "v1/fetch/checkpoint",
+            Request::Delete,
+            S::METHOD_NOT_ALLOWED,
+        ),
+    ];
+    // Missing, unknown, malformed and wrong-namespace tokens.
+    for token in [
+        None,
+        Some("wtr_nope_nope".to_string()),
+        Some("garbage".to_string()),
+        Some(other_token.clone()),
+    ] {
+        cases.push(Case::new(
+            "a publish without a token for the namespace",
+            publish_path("example:a"),
+            Request::Publish(publish_body("example:a", good()), token),
+            S::UNAUTHORIZED,
+        ));
+    }
+    // Uppercase and path-traversal names never get past the edge.
+    for bad in ["Example:a", "example:../../etc", "example:A"] {
+        cases.push(Case::new(
+            "an invalid package name",
+            publish_path("example:a"),
+            with_token(publish_body(bad, good())),
+            S::UNPROCESSABLE_ENTITY,
+        ));
+    }
     // Bad digests and names on read paths.
     for path in [
         format!("v1/content/sha256:{}", "AB".repeat(32)),
         "v1/content/sha256:1234".to_string(),
         "v1/content/..%2F..%2Fetc%2Fpasswd".to_string(),
     ] {
-        let res = api
-            .http
-            .get(format!("{}{path}", api.url))
-            .send()
-            .await
-            .unwrap();
-        expect(res, StatusCode::BAD_REQUEST).await;
+        cases.push(Case::new(
+            "an invalid content digest",
+            path,
+            Request::Get,
+            S::BAD_REQUEST,
+        ));
     }
     for path in ["content/..%2F..%2Fregistry.db", "content/sha256-zz", "nope"] {
-        let res = api
-            .http
-            .get(format!("{}{path}", api.url))
-            .send()
-            .await
-            .unwrap();
-        expect(res, StatusCode::NOT_FOUND).await;
+        cases.push(Case::new(
+            "a path that names nothing",
+            path,
+            Request::Get,
+            S::NOT_FOUND,
+        ));
     }
+    for case in cases {
+        case.run(&api).await;
+    }
+
+    // Uploads on URLs the server did issue: a digest mismatch leaves the record sourcing;
+    // garbage, a core module and an oversized blob are refused by policy and reject it.
+    let res = api
+        .publish("example:a", "example:a", good(), Some(&api.token))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "sourcing", "{body}");
     let res = api
         .http
-        .get(format!("{}v1/content/{}", api.url, digest))
+        .post(upload_url(&body))
+        .body(component(2))
         .send()
         .await
         .unwrap();
-    let body = expect(res, StatusCode::NOT_FOUND).await;
-    assert_eq!(body["type"], "contentDigest");
-    let res = api
-        .http
-        .delete(format!("{}v1/fetch/checkpoint", api.url))
-        .send()
-        .await
-        .unwrap();
-    expect(res, StatusCode::METHOD_NOT_ALLOWED).await;
+    let err = expect(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        err["message"].as_str().unwrap().contains("does not match"),
+        "{err}"
+    );
+
+    for (pkg, bytes, status, reason) in [
+        (
+            "example:g",
+            b"definitely not wasm".to_vec(),
+            S::UNPROCESSABLE_ENTITY,
+            "not valid WebAssembly",
+        ),
+        (
+            "example:m",
+            wat::parse_str("(module)").unwrap(),
+            S::UNPROCESSABLE_ENTITY,
+            "core WebAssembly module",
+        ),
+        (
+            "example:big",
+            vec![0u8; 10_000],
+            S::PAYLOAD_TOO_LARGE,
+            "larger than the limit",
+        ),
+    ] {
+        api.upload_is_refused(pkg, bytes, status, reason).await;
+    }
 
     // Nothing was stored and the server is still up.
     let checkpoint_after: Value = api
@@ -553,44 +578,8 @@ async fn large_uploads_are_validated_from_the_stored_file() {
         ),
         ("example:junk", garbage, "not valid WebAssembly"),
     ] {
-        let key = new_key();
-        let res = api
-            .publish(
-                pkg,
-                pkg,
-                record(&key, &key, &digest_of(&bytes)),
-                Some(&api.token),
-            )
+        api.upload_is_refused(pkg, bytes, StatusCode::UNPROCESSABLE_ENTITY, reason)
             .await;
-        let body: Value = res.json().await.unwrap();
-        let upload = body["missingContent"]
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap()["upload"][0]["url"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let res = api.http.post(&upload).body(bytes).send().await.unwrap();
-        let err = expect(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-        let message = err["message"].as_str().unwrap();
-        assert!(message.contains(reason), "{pkg}: {err}");
-        let status: Value = api
-            .http
-            .get(format!(
-                "{}v1/package/{}/record/{}",
-                url,
-                log_id(pkg),
-                body["recordId"].as_str().unwrap()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(status["state"], "rejected", "{status}");
     }
     // Only the valid blob is stored; no temp files are left behind.
     let blobs = data_dir(&dir).join("blobs");

@@ -5,8 +5,13 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use sha2::Digest;
 use warg_crypto::hash::Sha256;
 use warg_protocol::registry::LogId;
+
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_ledger_and_verify() {
@@ -37,14 +42,7 @@ async fn names_ledger_and_verify() {
         json!({ "packages": { log_id.clone(): "example:named" } })
     );
 
-    let ledger: Value = http
-        .get(format!("{url}v1/ledger"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger: Value = get_json(&http, format!("{url}v1/ledger")).await;
     assert_eq!(ledger["hashAlgorithm"], "sha256");
     assert_eq!(ledger["sources"][0]["firstRegistryIndex"], 0);
     assert_eq!(ledger["sources"][0]["lastRegistryIndex"], 1);
@@ -64,14 +62,7 @@ async fn names_ledger_and_verify() {
         log_id.strip_prefix("sha256:").unwrap()
     );
 
-    let checkpoint: Value = http
-        .get(format!("{url}v1/fetch/checkpoint"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let checkpoint: Value = get_json(&http, format!("{url}v1/fetch/checkpoint")).await;
     let verified: Value = http
         .post(format!("{url}v1/verify/checkpoint"))
         .json(&checkpoint)
@@ -101,17 +92,30 @@ async fn names_ledger_and_verify() {
     server.shutdown().await.unwrap();
 }
 
+/// Environment variables override the config file: the server listens where
+/// `WTOOL_REGISTRY_LISTEN` says, builds URLs from `WTOOL_REGISTRY_PUBLIC_URL`, accepts a publish
+/// without a token, and applies `WTOOL_REGISTRY_MAX_CONTENT_BYTES` to uploads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_overrides_config() {
     let dir = init_registry(&["example"]);
     let data = data_dir(&dir);
+    // A port that was free a moment ago: the server must be found there, not at the config
+    // file's address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = "https://registry.example.test/base/";
     let mut child = std::process::Command::new(BIN)
         .args(["serve", "--data-dir", data.to_str().unwrap()])
-        .env("WTOOL_REGISTRY_LISTEN", "127.0.0.1:0")
+        .env("WTOOL_REGISTRY_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "WTOOL_REGISTRY_PUBLIC_URL",
             "https://registry.example.test/base",
         )
+        .env("WTOOL_REGISTRY_ALLOW_ANONYMOUS_PUBLISH", "true")
+        .env("WTOOL_REGISTRY_MAX_CONTENT_BYTES", "100")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -123,11 +127,79 @@ async fn environment_overrides_config() {
         &mut line,
     )
     .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(
-        line.trim(),
-        "listening on https://registry.example.test/base/"
+    let server = Spawned {
+        child,
+        url: format!("http://127.0.0.1:{port}/"),
+    };
+    assert_eq!(line.trim(), format!("listening on {public}"));
+    let http = reqwest::Client::new();
+
+    let discovery: Value = get_json(
+        &http,
+        format!("{}.well-known/wasm-pkg/registry.json", server.url),
+    )
+    .await;
+    assert_eq!(discovery, json!({ "wargUrl": public }));
+
+    // A publish with no token is accepted, and its upload URL is under the public URL.
+    let key = new_key();
+    let pkg = name("example:env");
+    let content = vec![7u8; 101];
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&content)));
+    let record = warg_protocol::package::PackageRecord {
+        prev: None,
+        version: 0,
+        timestamp: std::time::SystemTime::now(),
+        entries: vec![
+            warg_protocol::package::PackageEntry::Init {
+                hash_algorithm: warg_crypto::hash::HashAlgorithm::Sha256,
+                key: key.public_key(),
+            },
+            warg_protocol::package::PackageEntry::Release {
+                version: "1.0.0".parse().unwrap(),
+                content: digest.parse().unwrap(),
+            },
+        ],
+    };
+    let envelope: warg_protocol::ProtoEnvelopeBody =
+        warg_protocol::ProtoEnvelope::signed_contents(&key, record)
+            .unwrap()
+            .into();
+    let res = http
+        .post(format!(
+            "{}v1/package/{}/record",
+            server.url,
+            LogId::package_log::<Sha256>(&pkg)
+        ))
+        .json(&json!({ "packageName": pkg.to_string(), "record": envelope }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "sourcing", "{body}");
+    let upload = body["missingContent"][&digest]["upload"][0]["url"]
+        .as_str()
+        .unwrap();
+    let path = upload
+        .strip_prefix(public)
+        .unwrap_or_else(|| panic!("upload URL `{upload}` is not under {public}"));
+
+    // 101 bytes are over the 100-byte limit from the environment.
+    let res = http
+        .post(format!("{}{path}", server.url))
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 100 bytes"),
+        "{err}"
     );
 }
 
@@ -187,14 +259,7 @@ async fn fetch_logs_bodies_are_canonical_warg_json() {
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let checkpoint: Value = http
-        .get(format!("{url}v1/fetch/checkpoint"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let checkpoint: Value = get_json(&http, format!("{url}v1/fetch/checkpoint")).await;
     let len = checkpoint["contents"]["logLength"].as_u64().unwrap();
     let (log_a, log_b) = (
         LogId::package_log::<Sha256>(&a).to_string(),

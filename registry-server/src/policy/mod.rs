@@ -1,8 +1,8 @@
 //! Publishing policies: what content is accepted ([`content`]), and which signing keys may
 //! publish without a token ([`key`]).
 
-pub mod content;
+pub(crate) mod content;
 pub mod key;
 
-pub use content::{CheckError, CheckStats, ContentPolicy, ContentRejection};
+pub(crate) use content::{CheckError, ContentPolicy, ContentRejection};
 pub use key::{AuthorizedKeys, KeyList};

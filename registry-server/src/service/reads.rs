@@ -2,6 +2,7 @@
 //! `warg-api` error enums, so the API layer only has to serialise them.
 
 use super::{state::Committed, Service};
+use crate::store::{Content, StoreError};
 use bytes::Bytes;
 use indexmap::IndexMap;
 use warg_api::v1::{
@@ -25,7 +26,7 @@ use warg_transparency::{
     map::MapProofBundle,
 };
 
-pub struct FetchLogsQuery<'a> {
+pub(crate) struct FetchLogsQuery<'a> {
     pub log_length: RegistryLen,
     pub limit: u16,
     pub operator: Option<&'a str>,
@@ -97,13 +98,13 @@ fn push_array<R: Clone>(
 }
 
 impl Service {
-    pub fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
+    pub(crate) fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
         self.core.read().latest_checkpoint().cloned()
     }
 
     /// The `fetch/logs` response body, byte for byte what serialising a
     /// [`FetchLogsResponse`] gives, assembled from records serialised once each.
-    pub fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<Vec<u8>, FetchError> {
+    pub(crate) fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<Vec<u8>, FetchError> {
         let state = self.core.read();
         if !state.checkpoints.contains_key(&q.log_length) {
             return Err(FetchError::CheckpointNotFound(q.log_length));
@@ -196,7 +197,7 @@ impl Service {
         Ok(out)
     }
 
-    pub fn package_names(
+    pub(crate) fn package_names(
         &self,
         ids: &[LogId],
     ) -> Result<IndexMap<LogId, Option<PackageName>>, FetchError> {
@@ -210,7 +211,7 @@ impl Service {
             .collect()
     }
 
-    pub fn prove_inclusion(
+    pub(crate) fn prove_inclusion(
         &self,
         log_length: RegistryLen,
         leafs: &[RegistryIndex],
@@ -257,7 +258,7 @@ impl Service {
         })
     }
 
-    pub fn prove_consistency(
+    pub(crate) fn prove_consistency(
         &self,
         from: RegistryLen,
         to: RegistryLen,
@@ -282,7 +283,7 @@ impl Service {
     }
 
     /// Leaves `[start, start + limit)` of the published log, for the ledger.
-    pub fn ledger_leaves(&self, start: RegistryIndex, limit: usize) -> Vec<LogLeaf> {
+    pub(crate) fn ledger_leaves(&self, start: RegistryIndex, limit: usize) -> Vec<LogLeaf> {
         let state = self.core.read();
         let published = state
             .latest_checkpoint()
@@ -298,7 +299,7 @@ impl Service {
             .collect()
     }
 
-    pub fn published_length(&self) -> RegistryLen {
+    pub(crate) fn published_length(&self) -> RegistryLen {
         self.latest_checkpoint()
             .map(|c| c.as_ref().checkpoint.log_length)
             .unwrap_or(0)
@@ -307,7 +308,7 @@ impl Service {
     /// Checkpoint verification for monitors. Unlike the reference server, the signature is
     /// always checked cryptographically, so a forged checkpoint carrying a copied signature is
     /// `invalid` rather than `verified`.
-    pub fn verify_checkpoint(
+    pub(crate) fn verify_checkpoint(
         &self,
         body: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> CheckpointVerificationResponse {
@@ -337,5 +338,24 @@ impl Service {
             signature,
             retry_after: None,
         }
+    }
+}
+
+impl Service {
+    /// The size of stored content; `None` if absent.
+    pub(crate) async fn content_size(&self, digest: &AnyHash) -> Result<Option<u64>, StoreError> {
+        self.core.stores.content.size(digest).await
+    }
+
+    /// Stored content, as a stream or a URL to fetch it from; `None` if absent.
+    pub(crate) async fn read_content(
+        &self,
+        digest: &AnyHash,
+    ) -> Result<Option<Content>, StoreError> {
+        let content = self.core.stores.content.read(digest).await?;
+        if content.is_some() {
+            self.core.metrics.download();
+        }
+        Ok(content)
     }
 }

@@ -22,15 +22,15 @@ use warg_transparency::{
 
 use crate::store::{StoreError, StoredRecord};
 
-pub type VerifiableMap = Map<Sha256, LogId, MapLeaf>;
+pub(crate) type VerifiableMap = Map<Sha256, LogId, MapLeaf>;
 
 /// Map snapshots kept for inclusion proofs. Clients ask for proofs against the checkpoint they
 /// fetched moments before, and every commit makes a checkpoint, so only recent ones are needed;
 /// older checkpoints stay valid for `fetch/logs` and consistency proofs, which need no map.
-pub const MAP_SNAPSHOTS: usize = 4096;
+pub(crate) const MAP_SNAPSHOTS: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
+pub(crate) enum ReplayError {
     #[error("registry index {found} is out of order (expected {expected})")]
     OutOfOrder { expected: usize, found: usize },
     #[error("stored record `{0}` cannot be decoded: {1}")]
@@ -49,7 +49,7 @@ pub enum ReplayError {
     Store(#[from] StoreError),
 }
 
-pub struct Committed<R> {
+pub(crate) struct Committed<R> {
     pub registry_index: RegistryIndex,
     pub envelope: ProtoEnvelope<R>,
     /// The record exactly as `fetch/logs` serialises it (with its fetch token), made on first
@@ -58,7 +58,7 @@ pub struct Committed<R> {
 }
 
 impl<R> Committed<R> {
-    pub fn new(registry_index: RegistryIndex, envelope: ProtoEnvelope<R>) -> Self {
+    pub(crate) fn new(registry_index: RegistryIndex, envelope: ProtoEnvelope<R>) -> Self {
         Self {
             registry_index,
             envelope,
@@ -67,28 +67,28 @@ impl<R> Committed<R> {
     }
 }
 
-pub struct PackageLog {
+pub(crate) struct PackageLog {
     pub name: PackageName,
     pub state: package::LogState,
     pub entries: Vec<Committed<package::PackageRecord>>,
 }
 
 #[derive(Default)]
-pub struct OperatorLog {
+pub(crate) struct OperatorLog {
     pub state: operator::LogState,
     pub entries: Vec<Committed<operator::OperatorRecord>>,
 }
 
 /// Where a committed record sits: its log and its position in that log.
 #[derive(Clone)]
-pub struct Position {
+pub(crate) struct Position {
     pub log_id: LogId,
     pub index_in_log: usize,
     pub registry_index: RegistryIndex,
 }
 
 #[derive(Default)]
-pub struct State {
+pub(crate) struct State {
     pub log: VecLog<Sha256, LogLeaf>,
     /// The same log as only its balanced roots (O(log n)): the writer stages a batch on a copy
     /// of this, so a commit never copies the whole log.
@@ -103,7 +103,7 @@ pub struct State {
 }
 
 /// A record that passed validation, ready to be appended.
-pub enum Accepted {
+pub(crate) enum Accepted {
     Operator {
         record_id: RecordId,
         envelope: ProtoEnvelope<operator::OperatorRecord>,
@@ -119,7 +119,7 @@ pub enum Accepted {
 }
 
 impl Accepted {
-    pub fn leaf(&self) -> LogLeaf {
+    pub(crate) fn leaf(&self) -> LogLeaf {
         match self {
             Accepted::Operator { record_id, .. } => LogLeaf {
                 log_id: LogId::operator_log::<Sha256>(),
@@ -134,7 +134,7 @@ impl Accepted {
         }
     }
 
-    pub fn to_stored(&self, registry_index: RegistryIndex) -> StoredRecord {
+    pub(crate) fn to_stored(&self, registry_index: RegistryIndex) -> StoredRecord {
         let leaf = self.leaf();
         let (name, envelope) = match self {
             Accepted::Operator { envelope, .. } => (None, envelope.to_protobuf()),
@@ -152,12 +152,15 @@ impl Accepted {
     }
 }
 
-pub fn operator_log_id() -> LogId {
+pub(crate) fn operator_log_id() -> LogId {
     LogId::operator_log::<Sha256>()
 }
 
 /// Computes the checkpoint of a log and map; roots are hash strings, as signed.
-pub fn checkpoint_of(log: &impl LogBuilder<Sha256, LogLeaf>, map: &VerifiableMap) -> Checkpoint {
+pub(crate) fn checkpoint_of(
+    log: &impl LogBuilder<Sha256, LogLeaf>,
+    map: &VerifiableMap,
+) -> Checkpoint {
     let c = log.checkpoint();
     Checkpoint {
         log_root: c.root().into(),
@@ -166,7 +169,7 @@ pub fn checkpoint_of(log: &impl LogBuilder<Sha256, LogLeaf>, map: &VerifiableMap
     }
 }
 
-pub fn sign_checkpoint(
+pub(crate) fn sign_checkpoint(
     key: &PrivateKey,
     checkpoint: Checkpoint,
 ) -> anyhow::Result<SerdeEnvelope<TimestampedCheckpoint>> {
@@ -175,16 +178,16 @@ pub fn sign_checkpoint(
 }
 
 impl State {
-    pub fn log_length(&self) -> RegistryLen {
+    pub(crate) fn log_length(&self) -> RegistryLen {
         self.log.length() as RegistryLen
     }
 
-    pub fn latest_checkpoint(&self) -> Option<&SerdeEnvelope<TimestampedCheckpoint>> {
+    pub(crate) fn latest_checkpoint(&self) -> Option<&SerdeEnvelope<TimestampedCheckpoint>> {
         self.checkpoints.values().next_back()
     }
 
     /// Rebuilds the state from stored records and verifies every stored checkpoint against it.
-    pub fn replay(
+    pub(crate) fn replay(
         records: Vec<StoredRecord>,
         checkpoints: Vec<SerdeEnvelope<TimestampedCheckpoint>>,
     ) -> Result<Self, ReplayError> {
@@ -260,7 +263,7 @@ impl State {
         }
     }
 
-    pub fn validate_operator(
+    pub(crate) fn validate_operator(
         &self,
         envelope: ProtoEnvelope<operator::OperatorRecord>,
     ) -> Result<Accepted, String> {
@@ -279,7 +282,7 @@ impl State {
 
     /// Validates a package record against `base` (the state after earlier records of the same
     /// batch) or, if none, the committed state of its log.
-    pub fn validate_package(
+    pub(crate) fn validate_package(
         &self,
         log_id: &LogId,
         name: &PackageName,
@@ -305,7 +308,7 @@ impl State {
     }
 
     /// Appends a validated record to the log, the map and its own log.
-    pub fn apply(&mut self, accepted: Accepted) {
+    pub(crate) fn apply(&mut self, accepted: Accepted) {
         let registry_index = self.log.length();
         let leaf = accepted.leaf();
         let node = self.log.push(&leaf);
@@ -355,7 +358,7 @@ impl State {
     }
 
     /// Records a checkpoint that the store has durably committed.
-    pub fn publish_checkpoint(&mut self, checkpoint: SerdeEnvelope<TimestampedCheckpoint>) {
+    pub(crate) fn publish_checkpoint(&mut self, checkpoint: SerdeEnvelope<TimestampedCheckpoint>) {
         let len = checkpoint.as_ref().checkpoint.log_length;
         self.keep_map_snapshot(len);
         self.checkpoints.insert(len, checkpoint);

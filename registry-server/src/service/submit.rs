@@ -1,13 +1,10 @@
-//! Submission paths: pre-checks at the edge, pending records, uploads, and waiting for the
-//! writer's commit.
+//! Submission paths: pre-checks at the edge, pending records, and waiting for the writer's
+//! commit.
 
-use super::{
-    pending::{new_nonce, PendingRecord, PendingStatus, UploadTarget},
-    writer::Submission,
-    Service, SubmitOutcome,
-};
+use super::{writer::Submission, Service};
+use crate::store::{PendingRecord, PendingStatus, StoreError};
 use indexmap::IndexMap;
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 use warg_api::v1::package::PackageError;
 use warg_crypto::{
     hash::{AnyHash, Sha256},
@@ -16,17 +13,58 @@ use warg_crypto::{
 use warg_protocol::{
     operator::NamespaceState,
     package::{self, PackageEntry},
-    registry::{LogId, PackageName, RecordId},
+    registry::{LogId, PackageName, RecordId, RegistryIndex},
     ProtoEnvelope, Record as _,
 };
 
 /// How long a submit or upload waits for its commit before answering `processing`.
 const COMMIT_WAIT: Duration = Duration::from_secs(5);
 
+/// What the front ends report for a record.
+#[derive(Clone, Debug)]
+pub(crate) enum SubmitOutcome {
+    Published(RegistryIndex),
+    Processing,
+    /// Missing digests, each with the id of the upload session issued for it.
+    Sourcing(Vec<(AnyHash, String)>),
+    Rejected(String),
+}
+
+impl PendingRecord {
+    fn outcome(&self) -> SubmitOutcome {
+        match &self.status {
+            PendingStatus::Sourcing => SubmitOutcome::Sourcing(
+                self.missing
+                    .iter()
+                    .map(|(d, n)| (d.clone(), n.clone()))
+                    .collect(),
+            ),
+            PendingStatus::Processing => SubmitOutcome::Processing,
+            PendingStatus::Rejected(reason) => SubmitOutcome::Rejected(reason.clone()),
+        }
+    }
+}
+
+/// A fresh unguessable id for an upload session (it is the secret part of the upload URL).
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 24];
+    // The OS RNG failing is not recoverable for a server that issues secrets.
+    getrandom::fill(&mut bytes).expect("operating system random number generator failed");
+    hex::encode(bytes)
+}
+
+fn store_failed(e: StoreError) -> PackageError {
+    tracing::error!("pending store failed: {e}");
+    PackageError::Message {
+        status: 500,
+        message: "the registry could not store the record".into(),
+    }
+}
+
 impl Service {
     /// Checks everything that can be checked before storing a submission: the namespace, and the
     /// signature against the log's keys (or the init key for a new log).
-    pub fn precheck(
+    pub(crate) fn precheck(
         &self,
         log_id: &LogId,
         name: &PackageName,
@@ -72,50 +110,64 @@ impl Service {
     }
 
     /// Stores a checked submission and, if its content is all present, commits it.
-    pub async fn submit(
+    pub(crate) async fn submit(
         &self,
         log_id: LogId,
         name: PackageName,
         envelope: ProtoEnvelope<package::PackageRecord>,
-    ) -> SubmitOutcome {
+    ) -> Result<SubmitOutcome, PackageError> {
         let record_id = RecordId::package_record::<Sha256>(&envelope);
         if let Some(outcome) = self.committed_outcome(&log_id, &record_id) {
-            return outcome;
+            return Ok(outcome);
         }
+        let mut missing = IndexMap::new();
+        for digest in envelope.as_ref().contents() {
+            if !self.has_content(digest).await && !missing.contains_key(digest) {
+                missing.insert(digest.clone(), new_session_id());
+            }
+        }
+        let status = if missing.is_empty() {
+            PendingStatus::Processing
+        } else {
+            PendingStatus::Sourcing
+        };
+        let record = PendingRecord {
+            record_id: record_id.clone(),
+            log_id: log_id.clone(),
+            name: name.clone(),
+            envelope: envelope.clone(),
+            missing,
+            status,
+        };
+        let outcome = record.outcome();
+        // A record already pending (a retry, or a concurrent duplicate) keeps its sessions.
+        if let Some(existing) = self
+            .core
+            .stores
+            .pending
+            .insert(record)
+            .map_err(store_failed)?
         {
-            let mut pending = self.core.pending();
-            if let Some(existing) = pending.records.get(&record_id) {
-                if !matches!(existing.status, PendingStatus::Rejected(_)) {
-                    return existing.outcome();
-                }
-            }
-            let missing: IndexMap<AnyHash, String> = envelope
-                .as_ref()
-                .contents()
-                .into_iter()
-                .filter(|d| !self.core.blobs.contains(d))
-                .map(|d| (d.clone(), new_nonce()))
-                .collect();
-            let status = if missing.is_empty() {
-                PendingStatus::Processing
-            } else {
-                PendingStatus::Sourcing
-            };
-            let record = PendingRecord {
-                log_id: log_id.clone(),
-                name: name.clone(),
-                envelope: envelope.clone(),
-                missing,
-                status,
-            };
-            let outcome = record.outcome();
-            pending.insert(record_id.clone(), record);
-            if !matches!(outcome, SubmitOutcome::Processing) {
-                return outcome;
+            return Ok(existing.outcome());
+        }
+        if !matches!(outcome, SubmitOutcome::Processing) {
+            return Ok(outcome);
+        }
+        Ok(self
+            .commit_and_wait(log_id, name, record_id, envelope)
+            .await)
+    }
+
+    /// Whether content is stored; a store that cannot answer counts as not having it (the
+    /// client is then asked to upload it again).
+    pub(super) async fn has_content(&self, digest: &AnyHash) -> bool {
+        match self.core.stores.content.size(digest).await {
+            Ok(size) => size.is_some(),
+            Err(e) => {
+                tracing::error!(%digest, "content store failed: {e}");
+                false
             }
         }
-        self.commit_and_wait(log_id, name, record_id, envelope)
-            .await
     }
 
     async fn commit_and_wait(
@@ -135,7 +187,7 @@ impl Service {
         };
         if self.submit_tx.send(submission).await.is_err() {
             let reason = "the registry is shutting down".to_string();
-            self.core.pending().reject(&record_id, reason.clone());
+            self.core.reject(&record_id, reason.clone());
             return SubmitOutcome::Rejected(reason);
         }
         match tokio::time::timeout(COMMIT_WAIT, rx).await {
@@ -153,7 +205,7 @@ impl Service {
             .map(|p| SubmitOutcome::Published(p.registry_index))
     }
 
-    pub fn record_status(
+    pub(crate) fn record_status(
         &self,
         log_id: &LogId,
         record_id: &RecordId,
@@ -161,12 +213,12 @@ impl Service {
         if let Some(outcome) = self.committed_outcome(log_id, record_id) {
             return Ok(outcome);
         }
-        let pending = self.core.pending();
-        match pending.records.get(record_id) {
+        let pending = &self.core.stores.pending;
+        match pending.get(record_id).map_err(store_failed)? {
             Some(r) if &r.log_id == log_id => Ok(r.outcome()),
             _ => {
                 let known_log = self.core.read().packages.contains_key(log_id)
-                    || pending.records.values().any(|r| &r.log_id == log_id);
+                    || pending.has_log(log_id).map_err(store_failed)?;
                 if known_log {
                     Err(PackageError::RecordNotFound(record_id.clone()))
                 } else {
@@ -176,60 +228,61 @@ impl Service {
         }
     }
 
-    pub fn upload_target(&self, nonce: &str) -> Option<UploadTarget> {
-        self.core.pending().uploads.get(nonce).cloned()
-    }
-
-    pub fn reject(&self, record_id: &RecordId, reason: String) {
-        self.core.metrics.record_rejected();
-        self.core.pending().reject(record_id, reason);
-    }
-
-    /// Marks one digest of a record as stored; commits the record once nothing is missing.
-    pub async fn content_stored(&self, target: &UploadTarget) -> SubmitOutcome {
-        let ready = {
-            let mut pending = self.core.pending();
-            let Some(record) = pending.records.get_mut(&target.record_id) else {
-                return SubmitOutcome::Rejected("the record is no longer pending".into());
-            };
-            if let Some(nonce) = record.missing.shift_remove(&target.digest) {
-                pending.uploads.remove(&nonce);
-            }
-            let record = pending
-                .records
-                .get_mut(&target.record_id)
-                .expect("present above");
-            // Content may also have arrived through another record's upload meanwhile.
-            let blobs = &self.core.blobs;
-            let arrived: Vec<String> = record
-                .missing
-                .iter()
-                .filter(|(d, _)| blobs.contains(d))
-                .map(|(_, nonce)| nonce.clone())
-                .collect();
-            record.missing.retain(|d, _| !blobs.contains(d));
-            let ready =
-                if record.missing.is_empty() && matches!(record.status, PendingStatus::Sourcing) {
-                    record.status = PendingStatus::Processing;
-                    Some((
-                        record.log_id.clone(),
-                        record.name.clone(),
-                        record.envelope.clone(),
-                    ))
-                } else {
-                    None
-                };
-            for nonce in arrived {
-                pending.uploads.remove(&nonce);
-            }
-            ready
+    /// Marks `digest` of a record as stored; commits the record once nothing is missing.
+    pub(super) async fn content_stored(
+        &self,
+        record_id: &RecordId,
+        digest: &AnyHash,
+    ) -> Result<SubmitOutcome, StoreError> {
+        let pending = &self.core.stores.pending;
+        let Some(record) = pending.get(record_id)? else {
+            return Ok(SubmitOutcome::Rejected(
+                "the record is no longer pending".into(),
+            ));
         };
-        match ready {
-            Some((log_id, name, envelope)) => {
-                self.commit_and_wait(log_id, name, target.record_id.clone(), envelope)
+        // Content may also have arrived through another record's upload meanwhile.
+        let mut present = HashSet::from([digest.clone()]);
+        for other in record.missing.keys() {
+            if other != digest && self.has_content(other).await {
+                present.insert(other.clone());
+            }
+        }
+        // Only the upload that moves the record out of `sourcing` submits it.
+        let mut ready = false;
+        let updated = pending.update(record_id, &mut |r| {
+            r.missing.retain(|d, _| !present.contains(d));
+            if r.missing.is_empty() && matches!(r.status, PendingStatus::Sourcing) {
+                r.status = PendingStatus::Processing;
+                ready = true;
+            }
+        })?;
+        Ok(match updated {
+            Some(r) if ready => {
+                self.commit_and_wait(r.log_id, r.name, r.record_id, r.envelope)
                     .await
             }
-            None => SubmitOutcome::Processing,
+            Some(r) => r.outcome(),
+            None => SubmitOutcome::Rejected("the record is no longer pending".into()),
+        })
+    }
+}
+
+impl super::Core {
+    /// Marks a pending record rejected and closes its upload sessions.
+    pub(super) fn reject(&self, record_id: &RecordId, reason: String) {
+        let rejected = self.stores.pending.update(record_id, &mut |r| {
+            r.missing.clear();
+            r.status = PendingStatus::Rejected(reason.clone());
+        });
+        if let Err(e) = rejected {
+            tracing::error!(%record_id, "cannot mark the record rejected: {e}");
+        }
+    }
+
+    /// Forgets a pending record once it is committed.
+    pub(super) fn forget(&self, record_id: &RecordId) {
+        if let Err(e) = self.stores.pending.remove(record_id) {
+            tracing::error!(%record_id, "cannot drop the pending record: {e}");
         }
     }
 }

@@ -14,7 +14,7 @@ use warg_protocol::{
     ProtoEnvelope,
 };
 
-pub struct Submission {
+pub(super) struct Submission {
     pub log_id: LogId,
     pub name: PackageName,
     pub record_id: RecordId,
@@ -22,7 +22,7 @@ pub struct Submission {
     pub reply: oneshot::Sender<SubmitOutcome>,
 }
 
-pub async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Submission>, batch_limit: usize) {
+pub(super) async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Submission>, batch_limit: usize) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < batch_limit {
@@ -98,7 +98,7 @@ fn commit_batch(core: &Core, batch: Vec<Submission>) {
     for (record_id, reason, reply) in rejected {
         tracing::info!(%record_id, %reason, "record rejected");
         core.metrics.record_rejected();
-        core.pending().reject(&record_id, reason.clone());
+        core.reject(&record_id, reason.clone());
         let _ = reply.send(SubmitOutcome::Rejected(reason));
     }
 
@@ -109,7 +109,7 @@ fn commit_batch(core: &Core, batch: Vec<Submission>) {
         Ok(s) => s,
         Err(e) => return fail_all(core, accepted, format!("checkpoint signing failed: {e}")),
     };
-    if let Err(e) = core.store.commit(&stored, &signed) {
+    if let Err(e) = core.stores.log.commit(&stored, &signed) {
         tracing::error!("commit failed: {e}");
         return fail_all(
             core,
@@ -133,9 +133,8 @@ fn commit_batch(core: &Core, batch: Vec<Submission>) {
     core.metrics.set_log_length(len);
     core.metrics
         .commit_batch(published.len(), started.elapsed());
-    let mut pending = core.pending();
     for (record_id, index, reply) in published {
-        pending.remove(&record_id);
+        core.forget(&record_id);
         tracing::info!(%record_id, registry_index = index, "record published");
         let _ = reply.send(SubmitOutcome::Published(index));
     }
@@ -148,7 +147,7 @@ fn fail_all(
 ) {
     for (a, reply) in accepted {
         let record_id = a.leaf().record_id;
-        core.pending().reject(&record_id, reason.clone());
+        core.reject(&record_id, reason.clone());
         let _ = reply.send(SubmitOutcome::Rejected(reason.clone()));
     }
 }

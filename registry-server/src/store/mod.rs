@@ -1,36 +1,48 @@
-//! Durable storage, behind traits so that other backends (Postgres, object storage) can replace
-//! the embedded ones without touching the service or API layers.
+//! Durable storage behind traits, so that other backends (PostgreSQL for metadata, object
+//! storage for content) can replace the embedded ones without touching the service or the API.
+//!
+//! Nothing here names a file or a database: content is read as a stream (or a redirect to a
+//! URL), content is written from a stream that commits atomically, and backend errors are
+//! carried as [`StoreError::Backend`].
 
-mod blobs;
+mod fs;
+mod memory;
 mod sqlite;
 
-pub use blobs::{BlobWriter, FsBlobStore};
-pub use sqlite::SqliteStore;
+pub(crate) use fs::FsContentStore;
+pub(crate) use memory::MemoryPendingStore;
+pub(crate) use sqlite::{SqliteLogStore, SqliteTokenStore};
 
-use std::path::PathBuf;
+use bytes::Bytes;
+use futures_util::{future::BoxFuture, stream::BoxStream};
+use indexmap::IndexMap;
 use warg_crypto::hash::AnyHash;
 use warg_protocol::{
+    package::PackageRecord,
     registry::{LogId, PackageName, RecordId, RegistryIndex, TimestampedCheckpoint},
-    SerdeEnvelope,
+    ProtoEnvelope, SerdeEnvelope,
 };
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+pub(crate) enum StoreError {
+    #[error("storage error: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the data directory is in use by another wtool-registry process")]
     Locked,
+    /// The stream being written failed (or was refused by its reader); nothing was stored.
+    #[error("the content stream ended with an error; nothing was stored")]
+    Aborted,
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// One committed record as persisted: the exact envelope bytes plus where it sits in the log.
 #[derive(Debug, Clone)]
-pub struct StoredRecord {
+pub(crate) struct StoredRecord {
     pub registry_index: RegistryIndex,
     pub log_id: LogId,
     pub record_id: RecordId,
@@ -40,18 +52,12 @@ pub struct StoredRecord {
     pub envelope: Vec<u8>,
 }
 
-/// A publish token as stored: only the hash of the secret is kept.
-#[derive(Debug, Clone)]
-pub struct StoredToken {
-    pub id: String,
-    pub namespaces: Vec<String>,
-}
-
 /// The append-only transparency log and its signed checkpoints.
 ///
 /// A commit appends records and the checkpoint covering them in one atomic, durable step, so a
-/// checkpoint a client has seen always refers to records that survive a crash.
-pub trait LogStore: Send + Sync {
+/// checkpoint a client has seen always refers to records that survive a crash. Calls block;
+/// the service makes them from the writer's blocking task or at startup.
+pub(crate) trait LogStore: Send + Sync {
     fn load_records(&self) -> StoreResult<Vec<StoredRecord>>;
     fn load_checkpoints(&self) -> StoreResult<Vec<SerdeEnvelope<TimestampedCheckpoint>>>;
     fn commit(
@@ -59,25 +65,117 @@ pub trait LogStore: Send + Sync {
         records: &[StoredRecord],
         checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> StoreResult<()>;
-    fn insert_token(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()>;
-    fn find_token(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>>;
-    fn revoke_token(&self, id: &str) -> StoreResult<bool>;
 }
 
-/// Content-addressed blob storage keyed by sha256 digest only.
-pub trait BlobStore: Send + Sync {
-    fn contains(&self, digest: &AnyHash) -> bool;
-    /// Local path of a complete blob, for streaming it out. `None` if absent.
-    fn path(&self, digest: &AnyHash) -> Option<PathBuf>;
-    fn size(&self, digest: &AnyHash) -> Option<u64>;
-    /// Opens a complete blob for streaming it out, with its size. `None` if absent.
-    fn open(&self, digest: &AnyHash) -> StoreResult<Option<(std::fs::File, u64)>>;
-    /// Starts writing a blob; it becomes visible only after [`BlobWriter::commit`].
-    fn writer(&self) -> StoreResult<BlobWriter>;
+/// A publish token as stored: only the hash of the secret is kept.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredToken {
+    pub id: String,
+    pub namespaces: Vec<String>,
 }
 
-/// Lowercase hex of a sha256 digest; the only form ever used to build blob file names.
-pub fn digest_hex(digest: &AnyHash) -> Option<String> {
+/// Publish tokens, by the hash of their secret.
+pub(crate) trait TokenStore: Send + Sync {
+    fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()>;
+    /// The live (unrevoked) token with this secret hash.
+    fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>>;
+    /// Whether a token with this id existed.
+    fn revoke(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Bytes flowing in or out of the content store.
+pub(crate) type ByteStream<'a> = BoxStream<'a, std::io::Result<Bytes>>;
+
+/// How stored content is read back.
+pub(crate) enum Content {
+    /// The bytes themselves, `len` of them.
+    Stream { len: u64, body: ByteStream<'static> },
+    /// A URL the client fetches the bytes from (an object store's signed URL).
+    #[allow(dead_code)] // the shape for object storage; the file store always streams
+    Redirect(url::Url),
+}
+
+/// Content-addressed blob storage keyed by digest. A blob, once stored, never changes and is
+/// shared by every front end.
+pub(crate) trait ContentStore: Send + Sync {
+    /// The size of a stored blob; `None` if absent.
+    fn size<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<u64>>>;
+    /// Reads a stored blob; `None` if absent.
+    fn read<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<Content>>>;
+    /// Stores `body` under `digest` and returns its length. The blob becomes visible only if the
+    /// stream ends without an error, and then atomically and durably; if an item is an error,
+    /// nothing is stored and the answer is [`StoreError::Aborted`]. The caller has checked, or
+    /// checks within the stream, that the bytes have this digest.
+    fn write<'a>(
+        &'a self,
+        digest: &'a AnyHash,
+        body: ByteStream<'a>,
+    ) -> BoxFuture<'a, StoreResult<u64>>;
+}
+
+/// Where a pending record stands.
+#[derive(Clone, Debug)]
+pub(crate) enum PendingStatus {
+    Sourcing,
+    Processing,
+    Rejected(String),
+}
+
+/// A record accepted for processing but not committed yet.
+#[derive(Clone)]
+pub(crate) struct PendingRecord {
+    pub record_id: RecordId,
+    pub log_id: LogId,
+    pub name: PackageName,
+    pub envelope: ProtoEnvelope<PackageRecord>,
+    /// Missing digests, each with the id of the upload session issued for it.
+    pub missing: IndexMap<AnyHash, String>,
+    pub status: PendingStatus,
+}
+
+/// An upload the server issued; the id is the unguessable part of the upload URL, and the only
+/// thing that ties an (unauthenticated) upload to what it is for.
+#[derive(Clone)]
+pub(crate) struct UploadSession {
+    pub purpose: UploadFor,
+}
+
+/// What an upload session receives content for. OCI blob uploads (`/v2/<name>/blobs/uploads/`)
+/// become a second variant, keyed by repository, whose digest is known only at the end.
+#[derive(Clone)]
+pub(crate) enum UploadFor {
+    /// One missing digest of a pending warg record.
+    Record {
+        record_id: RecordId,
+        digest: AnyHash,
+    },
+}
+
+/// Pending records and their upload sessions: state that several server instances sharing one
+/// store must agree on. A record counts as acknowledged only once it is committed to the
+/// [`LogStore`], so a backend may drop pending state (memory does, on restart) without losing
+/// anything a client was promised.
+pub(crate) trait PendingStore: Send + Sync {
+    /// Stores a record and opens an upload session for each missing digest. If a record with
+    /// the same id is pending and not rejected, nothing changes and that record is returned.
+    fn insert(&self, record: PendingRecord) -> StoreResult<Option<PendingRecord>>;
+    fn get(&self, record_id: &RecordId) -> StoreResult<Option<PendingRecord>>;
+    /// Changes a pending record atomically and closes the upload sessions of digests it no
+    /// longer misses; returns the record as changed, or `None` if it is not pending.
+    fn update(
+        &self,
+        record_id: &RecordId,
+        change: &mut dyn FnMut(&mut PendingRecord),
+    ) -> StoreResult<Option<PendingRecord>>;
+    /// Forgets a record (once committed) and closes its sessions.
+    fn remove(&self, record_id: &RecordId) -> StoreResult<()>;
+    /// Whether any pending record belongs to this log.
+    fn has_log(&self, log_id: &LogId) -> StoreResult<bool>;
+    fn session(&self, id: &str) -> StoreResult<Option<UploadSession>>;
+}
+
+/// Lowercase hex of a sha256 digest; the only form ever used to name stored blobs.
+pub(crate) fn digest_hex(digest: &AnyHash) -> Option<String> {
     if digest.algorithm() != warg_crypto::hash::HashAlgorithm::Sha256 {
         return None;
     }

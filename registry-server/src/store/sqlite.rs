@@ -1,7 +1,8 @@
-//! The embedded log store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
-//! transaction survives `kill -9` and power loss.
+//! The embedded metadata stores: one SQLite file in WAL mode with `synchronous=FULL`, so a
+//! committed transaction survives `kill -9` and power loss. The log and the tokens are separate
+//! stores with their own connections and tables; they share the file only for convenience.
 
-use super::{LogStore, StoreError, StoreResult, StoredRecord, StoredToken};
+use super::{LogStore, StoreError, StoreResult, StoredRecord, StoredToken, TokenStore};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{path::Path, sync::Mutex};
 use warg_protocol::{
@@ -9,7 +10,7 @@ use warg_protocol::{
     SerdeEnvelope,
 };
 
-const SCHEMA: &str = "
+const LOG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
     registry_index INTEGER PRIMARY KEY,
     log_id TEXT NOT NULL,
@@ -21,6 +22,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     log_length INTEGER PRIMARY KEY,
     envelope TEXT NOT NULL
 );
+";
+
+const TOKEN_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY,
     secret_hash TEXT NOT NULL UNIQUE,
@@ -30,26 +34,47 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 ";
 
-pub struct SqliteStore {
-    conn: Mutex<Connection>,
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
 }
 
-impl SqliteStore {
-    pub fn open(path: &Path) -> StoreResult<Self> {
+/// One connection, serialised.
+struct Db(Mutex<Connection>);
+
+impl Db {
+    fn open(path: &Path, schema: &str) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        conn.execute_batch(schema)?;
+        Ok(Self(Mutex::new(conn)))
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The transparency log and its checkpoints.
+pub(crate) struct SqliteLogStore(Db);
+
+impl SqliteLogStore {
+    pub(crate) fn open(path: &Path) -> StoreResult<Self> {
+        Db::open(path, LOG_SCHEMA).map(Self)
+    }
+}
+
+/// Publish tokens.
+pub(crate) struct SqliteTokenStore(Db);
+
+impl SqliteTokenStore {
+    pub(crate) fn open(path: &Path) -> StoreResult<Self> {
+        Db::open(path, TOKEN_SCHEMA).map(Self)
     }
 }
 
@@ -57,9 +82,9 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-impl LogStore for SqliteStore {
+impl LogStore for SqliteLogStore {
     fn load_records(&self) -> StoreResult<Vec<StoredRecord>> {
-        let conn = self.conn();
+        let conn = self.0.conn();
         let mut stmt = conn.prepare(
             "SELECT registry_index, log_id, record_id, package_name, envelope
              FROM records ORDER BY registry_index",
@@ -99,7 +124,7 @@ impl LogStore for SqliteStore {
     }
 
     fn load_checkpoints(&self) -> StoreResult<Vec<SerdeEnvelope<TimestampedCheckpoint>>> {
-        let conn = self.conn();
+        let conn = self.0.conn();
         let mut stmt = conn.prepare("SELECT envelope FROM checkpoints ORDER BY log_length")?;
         let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
         let mut out = Vec::new();
@@ -114,7 +139,7 @@ impl LogStore for SqliteStore {
         records: &[StoredRecord],
         checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> StoreResult<()> {
-        let mut conn = self.conn();
+        let mut conn = self.0.conn();
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -139,21 +164,24 @@ impl LogStore for SqliteStore {
         tx.commit()?;
         Ok(())
     }
+}
 
-    fn insert_token(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
+impl TokenStore for SqliteTokenStore {
+    fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        self.conn().execute(
+        self.0.conn().execute(
             "INSERT INTO tokens (id, secret_hash, namespaces, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![id, secret_hash, namespaces.join(","), now],
         )?;
         Ok(())
     }
 
-    fn find_token(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>> {
+    fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>> {
         let row = self
+            .0
             .conn()
             .query_row(
                 "SELECT id, namespaces FROM tokens WHERE secret_hash = ?1 AND revoked = 0",
@@ -171,8 +199,9 @@ impl LogStore for SqliteStore {
         }))
     }
 
-    fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+    fn revoke(&self, id: &str) -> StoreResult<bool> {
         let n = self
+            .0
             .conn()
             .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", params![id])?;
         Ok(n > 0)

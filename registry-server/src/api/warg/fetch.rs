@@ -1,10 +1,10 @@
-use super::{api_error, json, json_bytes, message, parse_json, ApiJson, JsonBody, Shared};
-use crate::service::FetchLogsQuery;
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
+//! Checkpoints, logs and package names.
+
+use crate::{
+    api::{json, json_bytes, parse_json, ApiError, ApiJson, JsonBody, Shared},
+    service::FetchLogsQuery,
 };
+use axum::{extract::State, http::StatusCode, response::Response};
 use bytes::Bytes;
 use std::{collections::HashMap, sync::RwLock};
 use warg_api::v1::fetch::{
@@ -14,11 +14,12 @@ use warg_api::v1::fetch::{
 const DEFAULT_LIMIT: u16 = 100;
 const MAX_LIMIT: u16 = 1000;
 
-pub async fn checkpoint(State(state): State<Shared>) -> Response {
-    match state.service.latest_checkpoint() {
-        Some(cp) => json(StatusCode::OK, &cp),
-        None => message(StatusCode::SERVICE_UNAVAILABLE, "no checkpoint yet"),
-    }
+pub(super) async fn checkpoint(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let checkpoint = state
+        .service
+        .latest_checkpoint()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no checkpoint yet"))?;
+    Ok(json(StatusCode::OK, &checkpoint))
 }
 
 /// Successful `fetch/logs` answers keyed by the exact request body. An answer only covers
@@ -26,7 +27,7 @@ pub async fn checkpoint(State(state): State<Shared>) -> Response {
 /// successes are kept (a fetch token or log unknown now may exist later). Bounded in bytes by
 /// starting afresh.
 #[derive(Default)]
-pub struct LogsCache(RwLock<(HashMap<Bytes, Bytes>, usize)>);
+pub(super) struct LogsCache(RwLock<(HashMap<Bytes, Bytes>, usize)>);
 
 const LOGS_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -54,23 +55,23 @@ impl LogsCache {
     }
 }
 
-pub async fn logs(State(state): State<Shared>, JsonBody(request): JsonBody) -> Response {
-    if let Some(body) = state.logs_cache.get(&request) {
-        return json_bytes(StatusCode::OK, body);
+pub(super) async fn logs(
+    State(state): State<Shared>,
+    JsonBody(request): JsonBody,
+) -> Result<Response, ApiError> {
+    if let Some(body) = state.warg.logs.get(&request) {
+        return Ok(json_bytes(StatusCode::OK, body));
     }
-    let body: FetchLogsRequest<'static> = match parse_json(&request) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
+    let body: FetchLogsRequest<'static> = parse_json(&request)?;
     let limit = body.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        let e = FetchError::Message {
+        return Err(FetchError::Message {
             status: 400,
             message: format!(
                 "invalid records limit value `{limit}`: must be between 1 and {MAX_LIMIT}"
             ),
-        };
-        return api_error(400, &e);
+        }
+        .into());
     }
     let query = FetchLogsQuery {
         log_length: body.log_length,
@@ -78,22 +79,18 @@ pub async fn logs(State(state): State<Shared>, JsonBody(request): JsonBody) -> R
         operator: body.operator.as_deref(),
         packages: &body.packages,
     };
-    match state.service.fetch_logs(query) {
-        Ok(body) => {
-            let body = Bytes::from(body);
-            state.logs_cache.insert(request, body.clone());
-            json_bytes(StatusCode::OK, body)
-        }
-        Err(e) => api_error(e.status(), &e),
-    }
+    let body = Bytes::from(state.service.fetch_logs(query)?);
+    state.warg.logs.insert(request, body.clone());
+    Ok(json_bytes(StatusCode::OK, body))
 }
 
-pub async fn names(
+pub(super) async fn names(
     State(state): State<Shared>,
     ApiJson(body): ApiJson<FetchPackageNamesRequest<'static>>,
-) -> Response {
-    match state.service.package_names(&body.packages) {
-        Ok(packages) => json(StatusCode::OK, &FetchPackageNamesResponse { packages }),
-        Err(e) => api_error(e.status(), &e),
-    }
+) -> Result<Response, ApiError> {
+    let packages = state.service.package_names(&body.packages)?;
+    Ok(json(
+        StatusCode::OK,
+        &FetchPackageNamesResponse { packages },
+    ))
 }

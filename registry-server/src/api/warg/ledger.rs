@@ -1,6 +1,8 @@
-use super::{json, message, ApiJson, Shared};
+//! The ledger and checkpoint verification, for monitors.
+
+use crate::api::{json, ApiError, ApiJson, Segments, Shared};
 use axum::{
-    extract::{rejection::PathRejection, Path, State},
+    extract::State,
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -10,35 +12,7 @@ use warg_protocol::{registry::TimestampedCheckpoint, SerdeEnvelope};
 
 const LEDGER_PAGE: usize = 1000;
 
-pub async fn well_known(State(state): State<Shared>) -> Response {
-    // Only `wargUrl`: wkg fails hard on `preferredProtocol: warg`.
-    json(
-        StatusCode::OK,
-        &serde_json::json!({ "wargUrl": state.public_url.as_str() }),
-    )
-}
-
-pub async fn healthz(State(state): State<Shared>) -> Response {
-    let len = state
-        .service
-        .latest_checkpoint()
-        .map(|c| c.as_ref().checkpoint.log_length);
-    json(
-        StatusCode::OK,
-        &serde_json::json!({ "status": "ok", "logLength": len }),
-    )
-}
-
-pub async fn metrics(State(state): State<Shared>) -> Response {
-    let mut res = state.service.metrics().render().into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    res
-}
-
-pub async fn ledger(State(state): State<Shared>) -> Response {
+pub(super) async fn ledger(State(state): State<Shared>) -> Response {
     let len = state.service.published_length();
     let sources = (0..len)
         .step_by(LEDGER_PAGE)
@@ -59,14 +33,11 @@ pub async fn ledger(State(state): State<Shared>) -> Response {
     )
 }
 
-pub async fn ledger_records(
+pub(super) async fn records(
     State(state): State<Shared>,
-    path: Result<Path<String>, PathRejection>,
-) -> Response {
-    let start = match path.map(|Path(p)| p.parse::<usize>()) {
-        Ok(Ok(s)) => s,
-        _ => return message(StatusCode::BAD_REQUEST, "invalid ledger start index"),
-    };
+    start: Result<Segments<usize>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Segments(start) = start.map_err(|_| ApiError::bad_request("invalid ledger start index"))?;
     let leaves = state.service.ledger_leaves(start, LEDGER_PAGE);
     let mut body = Vec::with_capacity(leaves.len() * 64);
     for leaf in leaves {
@@ -78,10 +49,10 @@ pub async fn ledger_records(
         header::CONTENT_TYPE,
         HeaderValue::from_static(LedgerSourceContentType::Packed.as_str()),
     );
-    res
+    Ok(res)
 }
 
-pub async fn verify_checkpoint(
+pub(super) async fn verify_checkpoint(
     State(state): State<Shared>,
     ApiJson(body): ApiJson<SerdeEnvelope<TimestampedCheckpoint>>,
 ) -> Response {
