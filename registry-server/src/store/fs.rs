@@ -45,7 +45,7 @@ impl FsContentStore {
             Err(e) => return Err(e.into()),
         };
         let meta = file.metadata()?;
-        Ok(meta.is_file().then(|| (file, meta.len())))
+        Ok(meta.is_file().then_some((file, meta.len())))
     }
 }
 
