@@ -1,7 +1,7 @@
 use super::{api_error, json, message, parse_hash, truncate, ApiJson, Shared};
 use crate::{
     auth::{check_bearer, TokenCheck},
-    policy::{CheckError, ContentRejection},
+    policy::ContentRejection,
     service::SubmitOutcome,
 };
 use axum::{
@@ -218,8 +218,9 @@ pub async fn upload(
             return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
         }
     };
-    // Stream to the temp file while hashing; nothing but the current chunk is held in memory.
-    let policy = state.content_policy.clone();
+    // Stream to the temp file while hashing and checking the content; nothing but the current
+    // chunk (and what the check holds, see `policy::content`) is in memory.
+    let mut check = state.content_policy.start();
     let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
     let mut rejection: Option<ContentRejection> = None;
@@ -228,7 +229,9 @@ pub async fn upload(
             Ok(c) => c,
             Err(e) => return message(StatusCode::BAD_REQUEST, format!("upload failed: {e}")),
         };
-        if let Err(r) = policy.check_size(writer.len() + chunk.len() as u64) {
+        // An invalid upload is still read to its end, so that a wrong digest is reported as
+        // such; only one over the size limit is cut short.
+        if let Err(r @ ContentRejection::TooLarge { .. }) = check.feed(&chunk) {
             rejection = Some(r);
             break;
         }
@@ -253,27 +256,18 @@ pub async fn upload(
                 format!("content digest `{found}` does not match expected digest `{digest}`"),
             );
         }
-        // Validate from the temp file, in chunks, then make it durable (temp file, fsync,
-        // rename): CPU and disk work, so off the async threads.
+        rejection = check.finish().err();
+    }
+    if rejection.is_none() {
+        // Make it durable (temp file, fsync, rename): disk work, so off the async threads.
         let commit_digest = digest.clone();
-        let stored = tokio::task::spawn_blocking(move || -> Result<(), CheckError> {
-            let file = writer
-                .reader()
-                .map_err(|e| CheckError::Io(std::io::Error::other(e)))?;
-            policy.check(file, total)?;
-            writer
-                .commit(&commit_digest)
-                .map_err(|e| CheckError::Io(std::io::Error::other(e)))
-        })
-        .await
-        .unwrap_or_else(|e| Err(CheckError::Io(std::io::Error::other(e))));
-        match stored {
-            Ok(()) => {}
-            Err(CheckError::Rejected(r)) => rejection = Some(r),
-            Err(CheckError::Io(e)) => {
-                tracing::error!("cannot validate or commit upload: {e}");
-                return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
-            }
+        let stored = tokio::task::spawn_blocking(move || writer.commit(&commit_digest))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = stored {
+            tracing::error!("cannot commit upload: {e}");
+            return message(StatusCode::INTERNAL_SERVER_ERROR, "cannot store content");
         }
     }
     if let Some(r) = rejection {

@@ -4,5 +4,5 @@
 pub mod content;
 pub mod key;
 
-pub use content::{CheckError, CheckStats, ContentPolicy, ContentRejection};
+pub use content::{CheckStats, ContentCheck, ContentPolicy, ContentRejection};
 pub use key::{AuthorizedKeys, KeyList};
