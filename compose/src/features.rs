@@ -13,41 +13,77 @@ use wasmparser::WasmFeatures;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(into = "&'static str")]
 pub enum Feature {
+    /// `mutable-global`.
     MutableGlobal,
+    /// `saturating-float-to-int`.
     SaturatingFloatToInt,
+    /// `sign-extension`.
     SignExtension,
+    /// `reference-types`.
     ReferenceTypes,
+    /// `multi-value`.
     MultiValue,
+    /// `bulk-memory`.
     BulkMemory,
+    /// `bulk-memory-opt`.
     BulkMemoryOpt,
+    /// `simd`.
     Simd,
+    /// `relaxed-simd`.
     RelaxedSimd,
+    /// `threads`.
     Threads,
+    /// `shared-everything-threads`.
     SharedEverythingThreads,
+    /// `tail-call`.
     TailCall,
+    /// `multi-memory`.
     MultiMemory,
+    /// `exceptions`.
     Exceptions,
+    /// `legacy-exceptions`.
     LegacyExceptions,
+    /// `memory-6-4`.
     Memory64,
+    /// `extended-const`.
     ExtendedConst,
+    /// `function-references`.
     FunctionReferences,
+    /// `gc`.
     Gc,
+    /// `gc-types`.
     GcTypes,
+    /// `custom-page-sizes`.
     CustomPageSizes,
+    /// `stack-switching`.
     StackSwitching,
+    /// `wide-arithmetic`.
     WideArithmetic,
+    /// `memory-control`.
     MemoryControl,
+    /// `custom-descriptors`.
     CustomDescriptors,
+    /// `component-model`.
     ComponentModel,
+    /// `cm-async`.
     CmAsync,
+    /// `cm-async-stackful`.
     CmAsyncStackful,
+    /// `cm-more-async-builtins`.
     CmMoreAsyncBuiltins,
+    /// `cm-threading`.
     CmThreading,
+    /// `cm-error-context`.
     CmErrorContext,
+    /// `cm-fixed-length-lists`.
     CmFixedLengthLists,
+    /// `cm-gc`.
     CmGc,
+    /// `cm-map`.
     CmMap,
+    /// `cm-6-4`.
     Cm64,
+    /// `cm-values`.
     CmValues,
 }
 
@@ -191,14 +227,20 @@ impl fmt::Display for Feature {
     }
 }
 
+/// A `--features` list that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FeatureError {
+    /// A name that is neither a feature nor a group.
     #[error("unknown feature `{name}`; valid features are: all, {groups}, {valid}")]
     Unknown {
+        /// The name given.
         name: String,
+        /// The group names, comma-separated.
         groups: String,
+        /// The feature names, comma-separated.
         valid: String,
     },
+    /// `-wasm2` and the like: a group can be selected, not removed.
     #[error("cannot disable `{0}`: a spec level can only be selected, as in `--features wasm2`")]
     DisableGroup(String),
 }

@@ -1,7 +1,9 @@
 //! Decoding and classifying inputs before anything else looks at them, so that every later step
 //! can assume it holds a well-formed artifact of the kind it expects.
 
+use crate::nesting::Walk;
 use std::fmt;
+use wasmparser::{ComponentExternalKind, Payload};
 
 /// What a file turned out to be once its header and structure were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -25,33 +27,51 @@ impl fmt::Display for ArtifactKind {
     }
 }
 
+/// A file that is not a WebAssembly artifact, or is too damaged to say what it is.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// No `\0asm` magic bytes.
     #[error(
         "`{name}` is not a WebAssembly file: expected the `\\0asm` magic bytes, found {found}. \
          Pass a compiled .wasm file or a .wat text file"
     )]
-    NotWasm { name: String, found: String },
+    NotWasm {
+        /// The file's name.
+        name: String,
+        /// What it starts with instead.
+        found: String,
+    },
+    /// A version or layer wtool does not know.
     #[error(
         "`{name}` has an unknown WebAssembly version or layer ({found}); \
          it may come from a newer toolchain than wtool supports"
     )]
-    UnknownVersion { name: String, found: String },
+    UnknownVersion {
+        /// The file's name.
+        name: String,
+        /// The version and layer found.
+        found: String,
+    },
+    /// Sections that cannot be read.
     #[error(
         "`{name}` is truncated or corrupt ({kind}): {message} at offset {offset:#x}. \
          Rebuild or re-download it"
     )]
     Malformed {
+        /// The file's name.
         name: String,
+        /// What its header says it is.
         kind: ArtifactKind,
+        /// wasmparser's message.
         message: String,
+        /// Where.
         offset: usize,
     },
 }
 
-/// Reads the header and walks every section once (without validating function bodies), so
-/// that a truncated file is reported as such rather than as a confusing type error later.
-pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
+/// What the header (magic bytes, version, layer) says `bytes` are: a core module or a
+/// component. Reads nothing past the first eight bytes.
+pub fn header_kind(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
     const MAGIC: &[u8] = b"\0asm";
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         let shown = bytes
@@ -69,52 +89,74 @@ pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
             found,
         });
     }
-    let kind = match (&bytes[4..6], &bytes[6..8]) {
-        ([1, 0], [0, 0]) => ArtifactKind::CoreModule,
-        (_, [1, 0]) => ArtifactKind::Component,
-        (version, layer) => {
-            return Err(InputError::UnknownVersion {
-                name: name.to_string(),
-                found: format!("version {version:02x?}, layer {layer:02x?}"),
-            })
-        }
-    };
+    match (&bytes[4..6], &bytes[6..8]) {
+        ([1, 0], [0, 0]) => Ok(ArtifactKind::CoreModule),
+        (_, [1, 0]) => Ok(ArtifactKind::Component),
+        (version, layer) => Err(InputError::UnknownVersion {
+            name: name.to_string(),
+            found: format!("version {version:02x?}, layer {layer:02x?}"),
+        }),
+    }
+}
+
+/// Reads the header and walks every section once (without validating function bodies), so
+/// that a truncated file is reported as such rather than as a confusing type error later.
+pub fn classify(name: &str, bytes: &[u8]) -> Result<ArtifactKind, InputError> {
+    let kind = header_kind(name, bytes)?;
     let malformed = |e: wasmparser::BinaryReaderError| InputError::Malformed {
         name: name.to_string(),
         kind,
         message: e.message().to_string(),
         offset: e.offset() as usize,
     };
-    let mut only_types = kind == ArtifactKind::Component;
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        use wasmparser::Payload;
-        match payload.map_err(malformed)? {
+    let mut probe = KindProbe::default();
+    let mut walk = Walk::new(bytes);
+    while let Some(payload) = walk.next() {
+        let payload = payload.map_err(malformed)?;
+        if walk.nest().depth() == 0 {
+            probe.payload(&payload).map_err(malformed)?;
+        }
+    }
+    Ok(probe.kind(kind == ArtifactKind::Component))
+}
+
+/// Tells a binary WIT package from a component by the input's own sections (the payloads of
+/// depth 0): a WIT package exports only types and holds no instances, functions or nested
+/// artifacts.
+#[derive(Debug, Default)]
+pub(crate) struct KindProbe {
+    /// Something that is not a type definition was seen.
+    not_only_types: bool,
+}
+
+impl KindProbe {
+    /// Looks at one payload of the input itself.
+    pub fn payload(&mut self, payload: &Payload<'_>) -> Result<(), wasmparser::BinaryReaderError> {
+        match payload {
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
-                depth += 1;
-                only_types = only_types && depth > 1;
+                self.not_only_types = true
             }
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentExportSection(exports) if depth == 0 => {
-                for export in exports {
-                    let export = export.map_err(malformed)?;
-                    only_types &= export.kind == wasmparser::ComponentExternalKind::Type
-                        || export.kind == wasmparser::ComponentExternalKind::Component;
+            Payload::ComponentExportSection(exports) => {
+                for export in exports.clone() {
+                    let export = export?;
+                    self.not_only_types |= export.kind != ComponentExternalKind::Type
+                        && export.kind != ComponentExternalKind::Component;
                 }
             }
             Payload::ComponentInstanceSection(_)
             | Payload::InstanceSection(_)
-            | Payload::ComponentCanonicalSection(_)
-                if depth == 0 =>
-            {
-                only_types = false
-            }
+            | Payload::ComponentCanonicalSection(_) => self.not_only_types = true,
             _ => {}
         }
+        Ok(())
     }
-    Ok(if only_types {
-        ArtifactKind::WitPackage
-    } else {
-        kind
-    })
+
+    /// The kind, for an input whose header says `component` or not.
+    pub fn kind(&self, component: bool) -> ArtifactKind {
+        match (component, self.not_only_types) {
+            (false, _) => ArtifactKind::CoreModule,
+            (true, false) => ArtifactKind::WitPackage,
+            (true, true) => ArtifactKind::Component,
+        }
+    }
 }

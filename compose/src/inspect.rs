@@ -6,10 +6,11 @@
 //! which only succeeds for components whose types WIT can express; when it fails the tree's
 //! plain names and kinds are still there.
 
-use crate::input::{classify, ArtifactKind, InputError};
+use crate::input::{classify, header_kind, ArtifactKind, InputError, KindProbe};
+use crate::nesting::Walk;
 use std::ops::Range;
 use wasmparser::{
-    ComponentExternalKind, ComponentTypeRef, ExternalKind, KnownCustom, Parser, Payload, TypeRef,
+    ComponentExternalKind, ComponentTypeRef, ExternalKind, KnownCustom, Payload, TypeRef,
 };
 use wit_component::{DecodedWasm, WitPrinter};
 use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
@@ -17,7 +18,9 @@ use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
 /// Everything `inspect` shows about one file.
 #[derive(Debug, serde::Serialize)]
 pub struct Inspection {
+    /// Module, component or binary WIT package.
     pub kind: ArtifactKind,
+    /// Bytes in the file.
     pub size: u64,
     /// The input and everything nested in it.
     pub tree: Node,
@@ -32,6 +35,7 @@ pub struct Inspection {
 /// A module or component and what it holds.
 #[derive(Debug, serde::Serialize)]
 pub struct Node {
+    /// Module or component.
     pub kind: NodeKind,
     /// Position among its parent's modules (or components); `None` for the input itself.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,23 +45,32 @@ pub struct Node {
     pub name: Option<String>,
     /// Byte range in the input, as `wasm-tools metadata show` prints it.
     pub range: Range<u64>,
+    /// Bytes it takes, nested artifacts included.
     pub size: u64,
+    /// Its producers section.
     pub producers: Vec<Producer>,
+    /// Its own imports (not those of nested artifacts).
     pub imports: Vec<Item>,
+    /// Its own exports.
     pub exports: Vec<Item>,
+    /// The modules and components nested in it, in order.
     pub children: Vec<Node>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// The two kinds of node in the tree.
 pub enum NodeKind {
+    /// A core module.
     CoreModule,
+    /// A component.
     Component,
 }
 
 /// One field of a producers section: `language`, `processed-by` or `sdk`.
 #[derive(Debug, serde::Serialize)]
 pub struct Producer {
+    /// The field name.
     pub field: String,
     /// Tool names with their versions.
     pub values: Vec<(String, String)>,
@@ -66,20 +79,25 @@ pub struct Producer {
 /// An import or export by name and kind (`func`, `instance`, `memory`, ...).
 #[derive(Debug, serde::Serialize)]
 pub struct Item {
+    /// `module::name` for core imports, the plain name otherwise.
     pub name: String,
+    /// `func`, `instance`, `memory`, ...
     pub kind: &'static str,
 }
 
 /// The component's imports and exports as WIT sees them.
 #[derive(Debug, serde::Serialize)]
 pub struct World {
+    /// What it imports.
     pub imports: Vec<WorldEntry>,
+    /// What it exports.
     pub exports: Vec<WorldEntry>,
 }
 
 /// An interface, function or type a world imports or exports.
 #[derive(Debug, serde::Serialize)]
 pub struct WorldEntry {
+    /// The import or export name (`wasi:cli/stdout@0.2.0`).
     pub name: String,
     /// `interface`, `func` or `type`.
     pub kind: &'static str,
@@ -88,28 +106,54 @@ pub struct WorldEntry {
     pub items: Vec<String>,
 }
 
+/// Why a file could not be inspected.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
+    /// Not a WebAssembly file, or a damaged one.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// Well framed, but its structure could not be read.
     #[error("`{name}` could not be read: {message}")]
-    Read { name: String, message: String },
+    Read {
+        /// The file's name.
+        name: String,
+        /// What went wrong, and where.
+        message: String,
+    },
+    /// A core module has no WIT.
     #[error(
         "`{name}` is a core module, which has no WIT; WIT describes components. \
          Build a component from it with `wasm-tools component new`"
     )]
-    NoWit { name: String },
+    NoWit {
+        /// The file's name.
+        name: String,
+    },
+    /// The component's types could not be decoded as WIT.
     #[error("the WIT of `{name}` could not be decoded: {message}")]
-    Wit { name: String, message: String },
+    Wit {
+        /// The file's name.
+        name: String,
+        /// wit-component's message.
+        message: String,
+    },
 }
 
 /// Reads the structure of `bytes` (named `name` in messages).
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<Inspection, InspectError> {
-    let kind = classify(name, bytes)?;
-    let tree = tree(bytes).map_err(|message| InspectError::Read {
-        name: name.to_string(),
-        message,
-    })?;
+    let header = header_kind(name, bytes)?;
+    // One walk builds the tree and tells a WIT package from a component; only a file it
+    // fails on is walked again, to say whether it is damaged or merely odd.
+    let (tree, kind) = match tree(bytes, header) {
+        Ok(found) => found,
+        Err(message) => {
+            classify(name, bytes)?;
+            return Err(InspectError::Read {
+                name: name.to_string(),
+                message,
+            });
+        }
+    };
     let (world, wit_error) = match kind {
         ArtifactKind::Component => match wit_component::decode(bytes) {
             Ok(decoded) => (world(&decoded), None),
@@ -128,7 +172,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<Inspection, InspectError> {
 
 /// The WIT text of a component or WIT package, as `wasm-tools component wit` prints it.
 pub fn wit(name: &str, bytes: &[u8]) -> Result<String, InspectError> {
-    if classify(name, bytes)? == ArtifactKind::CoreModule {
+    if header_kind(name, bytes)? == ArtifactKind::CoreModule {
         return Err(InspectError::NoWit {
             name: name.to_string(),
         });
@@ -137,7 +181,15 @@ pub fn wit(name: &str, bytes: &[u8]) -> Result<String, InspectError> {
         name: name.to_string(),
         message: format!("{e:#}"),
     };
-    let decoded = wit_component::decode(bytes).map_err(wit_error)?;
+    // Decoding reads every section; a file it fails on is walked again to say whether it is
+    // damaged.
+    let decoded = match wit_component::decode(bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            classify(name, bytes)?;
+            return Err(wit_error(e));
+        }
+    };
     let resolve = decoded.resolve();
     let main = decoded.package();
     let nested: Vec<_> = resolve
@@ -165,51 +217,48 @@ fn new_node(kind: NodeKind, index: Option<u32>, range: Range<u64>) -> Node {
     }
 }
 
-/// The nesting tree; errors are `message at offset`.
-fn tree(bytes: &[u8]) -> Result<Node, String> {
-    walk(bytes).map_err(|e| format!("{} at offset {:#x}", e.message(), e.offset()))?
+/// The nesting tree and the input's kind; errors are `message at offset`.
+fn tree(bytes: &[u8], header: ArtifactKind) -> Result<(Node, ArtifactKind), String> {
+    walk(bytes, header).map_err(|e| format!("{} at offset {:#x}", e.message(), e.offset()))?
 }
 
 /// `Ok(Err(_))` when the file ends before its last `End`.
-fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderError> {
-    // Open nodes, innermost last. A nested module's node is pushed at its module section,
-    // which carries its range, and popped at its `End`.
+fn walk(
+    bytes: &[u8],
+    header: ArtifactKind,
+) -> Result<Result<(Node, ArtifactKind), String>, wasmparser::BinaryReaderError> {
+    // Open nodes, innermost last: one per open frame of the walk.
     let mut stack: Vec<Node> = Vec::new();
-    let whole = 0..bytes.len() as u64;
-    for payload in Parser::new(0).parse_all(bytes) {
+    let mut probe = KindProbe::default();
+    let mut walk = Walk::new(bytes);
+    while let Some(payload) = walk.next() {
         let payload = payload?;
+        let nest = walk.nest();
+        if nest.depth() == 0 {
+            probe.payload(&payload)?;
+        }
         if let Payload::Version { encoding, .. } = &payload {
-            if stack.is_empty() {
-                let kind = match encoding {
-                    wasmparser::Encoding::Module => NodeKind::CoreModule,
-                    wasmparser::Encoding::Component => NodeKind::Component,
-                };
-                stack.push(new_node(kind, None, whole.clone()));
-            }
+            let frame = &nest.frames()[nest.current()];
+            let kind = match encoding {
+                wasmparser::Encoding::Module => NodeKind::CoreModule,
+                wasmparser::Encoding::Component => NodeKind::Component,
+            };
+            let index = frame.nesting.as_ref().map(|n| n.index);
+            stack.push(new_node(kind, index, frame.range.clone()));
             continue;
         }
-        let nested = match &payload {
-            Payload::ModuleSection {
-                unchecked_range, ..
-            } => Some((NodeKind::CoreModule, unchecked_range.clone())),
-            Payload::ComponentSection {
-                unchecked_range, ..
-            } => Some((NodeKind::Component, unchecked_range.clone())),
-            _ => None,
+        let Some(node) = stack.last_mut() else {
+            continue;
         };
-        let node = stack.last_mut().expect("a version payload comes first");
-        if let Some((kind, range)) = nested {
-            // Numbered among the parent's nodes of the same kind that came before.
-            let index = node.children.iter().filter(|c| c.kind == kind).count() as u32;
-            stack.push(new_node(kind, Some(index), range.start..range.end));
-            continue;
-        }
         match payload {
             Payload::End(_) => {
                 let done = stack.pop().expect("an end closes an open node");
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
-                    None => return Ok(Ok(done)),
+                    None => {
+                        let kind = probe.kind(header == ArtifactKind::Component);
+                        return Ok(Ok((done, kind)));
+                    }
                 }
             }
             Payload::ImportSection(reader) => {
@@ -285,7 +334,7 @@ fn walk(bytes: &[u8]) -> Result<Result<Node, String>, wasmparser::BinaryReaderEr
             _ => {}
         }
     }
-    // `classify` has already walked the file, so a missing `End` cannot happen here; answer
+    // The parser ends every artifact it opens, so a missing `End` cannot happen here; answer
     // with an error rather than a panic all the same.
     Ok(Err(format!(
         "unexpected end of file at offset {:#x}",

@@ -8,8 +8,11 @@ use wasmparser::WasmFeatures;
 /// A named set of features that artifacts are checked against with `--target`.
 #[derive(Clone, Copy, Debug)]
 pub struct Profile {
+    /// What `--target` calls it.
     pub name: &'static str,
+    /// One line for `--help`, naming the source the features come from.
     pub description: &'static str,
+    /// The features it accepts.
     pub features: WasmFeatures,
 }
 
@@ -94,10 +97,13 @@ pub const PROFILES: [Profile; 7] = [
     },
 ];
 
+/// A `--target` that names no built-in profile.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("unknown target `{name}`; known targets are: {known}")]
 pub struct UnknownProfile {
+    /// The name given.
     pub name: String,
+    /// The known names, comma-separated.
     pub known: String,
 }
 

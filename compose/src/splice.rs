@@ -9,13 +9,14 @@
 //! where a WASI command's full type costs about 1.5 KB.
 
 use crate::output::Piece;
+use crate::sections::{Section, Sections};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use wac_graph::PackageId;
 use wasm_encoder::{ComponentSectionId, Encode};
 use wasmparser::{
-    ComponentAlias, ComponentExternalKind, ComponentImport, ComponentOuterAliasKind,
-    ComponentTypeRef, FromReader, Parser, Payload, SectionLimited,
+    BinaryReader, ComponentAlias, ComponentExport, ComponentExternalKind, ComponentImport,
+    ComponentOuterAliasKind, ComponentType, ComponentTypeRef, FromReader, SectionLimited,
 };
 
 /// wac's name for the import of a package's component (`CompositionGraphEncoder::
@@ -36,54 +37,45 @@ pub(crate) fn embed(
     let emptied = types_to_empty(&encoded, imports)?;
     let mut pieces = Vec::new();
     let mut current = Vec::new();
-    // `encoded[copied..]` is still to be copied; `section_end` is where the previous section
-    // ended, so the next one's id and size start there.
-    let (mut copied, mut section_end): (usize, usize) = (0, 0);
-    for payload in Parser::new(0).parse_all(&encoded) {
-        let payload = payload.ok()?;
-        match &payload {
-            Payload::Version { range, .. } => section_end = usize::try_from(range.end).ok()?,
-            Payload::End(_) => break,
-            Payload::ComponentImportSection(reader) => {
-                let end = usize::try_from(reader.range().end).ok()?;
-                let entries = entries(reader.clone())?;
-                if entries
-                    .iter()
-                    .any(|(import, _)| embedded(import, imports).is_some())
-                {
-                    current.extend_from_slice(&encoded[copied..section_end]);
-                    rewrite_imports(&encoded, &entries, imports, &mut pieces, &mut current);
-                    copied = end;
-                }
-                section_end = end;
+    // `encoded[copied..]` is still to be copied.
+    let mut copied = 0;
+    for section in Sections::new(&encoded).ok()? {
+        let section = section.ok()?;
+        let start = section.range.start;
+        if section.id == ComponentSectionId::Import as u8 {
+            let entries = entries(section_reader(&section)?)?;
+            if entries
+                .iter()
+                .any(|(import, _)| embedded(import, imports).is_some())
+            {
+                current.extend_from_slice(&encoded[copied..start]);
+                rewrite_imports(&encoded, &entries, imports, &mut pieces, &mut current);
+                copied = section.range.end;
             }
-            Payload::ComponentTypeSection(reader) => {
-                let end = usize::try_from(reader.range().end).ok()?;
-                let entries = entries(reader.clone())?;
-                if entries.iter().any(|(_, r)| emptied.contains(&r.start)) {
-                    current.extend_from_slice(&encoded[copied..section_end]);
-                    let kept = entries.iter().map(|(_, r)| {
-                        if emptied.contains(&r.start) {
-                            &EMPTY_COMPONENT_TYPE[..]
-                        } else {
-                            &encoded[r.clone()]
-                        }
-                    });
-                    write_section(ComponentSectionId::Type, kept.collect(), &mut current);
-                    copied = end;
-                }
-                section_end = end;
-            }
-            other => {
-                if let Some((_, range)) = other.as_section() {
-                    section_end = usize::try_from(range.end).ok()?;
-                }
+        } else if section.id == ComponentSectionId::Type as u8 {
+            let entries = entries::<ComponentType>(section_reader(&section)?)?;
+            if entries.iter().any(|(_, r)| emptied.contains(&r.start)) {
+                current.extend_from_slice(&encoded[copied..start]);
+                let kept = entries.iter().map(|(_, r)| {
+                    if emptied.contains(&r.start) {
+                        &EMPTY_COMPONENT_TYPE[..]
+                    } else {
+                        &encoded[r.clone()]
+                    }
+                });
+                write_section(ComponentSectionId::Type, kept.collect(), &mut current);
+                copied = section.range.end;
             }
         }
     }
     current.extend_from_slice(&encoded[copied..]);
     pieces.push(Piece::Bytes(current));
     Some(pieces)
+}
+
+/// The entries of a vector section.
+fn section_reader<'a, T: FromReader<'a>>(section: &Section<'a>) -> Option<SectionLimited<'a, T>> {
+    SectionLimited::new(BinaryReader::new(section.data, section.body.start as u64)).ok()
 }
 
 /// Where the component types of the embedded imports are defined: the start offsets of their
@@ -94,22 +86,25 @@ fn types_to_empty(
     encoded: &[u8],
     imports: &HashMap<String, (PackageId, usize)>,
 ) -> Option<HashSet<usize>> {
+    use ComponentSectionId as Id;
     let mut defined: HashMap<u32, usize> = HashMap::new();
     let mut used = HashSet::new();
     let mut count = 0u32;
-    for payload in Parser::new(0).parse_all(encoded) {
-        match payload.ok()? {
-            Payload::End(_) => break,
+    for section in Sections::new(encoded).ok()? {
+        let section = section.ok()?;
+        match section.id {
             // Nothing is defined in this form; a nested parse would need its own bookkeeping.
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => return None,
-            Payload::ComponentTypeSection(reader) => {
+            id if id == Id::CoreModule as u8 || id == Id::Component as u8 => return None,
+            id if id == Id::Type as u8 => {
+                let reader: SectionLimited<ComponentType> = section_reader(&section)?;
                 for entry in reader.into_iter_with_offsets() {
                     let (offset, _) = entry.ok()?;
                     defined.insert(count, offset as usize);
                     count += 1;
                 }
             }
-            Payload::ComponentAliasSection(reader) => {
+            id if id == Id::Alias as u8 => {
+                let reader: SectionLimited<ComponentAlias> = section_reader(&section)?;
                 for alias in reader {
                     match alias.ok()? {
                         ComponentAlias::InstanceExport {
@@ -124,7 +119,8 @@ fn types_to_empty(
                     }
                 }
             }
-            Payload::ComponentImportSection(reader) => {
+            id if id == Id::Import as u8 => {
+                let reader: SectionLimited<ComponentImport> = section_reader(&section)?;
                 for import in reader {
                     let import = import.ok()?;
                     match import.ty {
@@ -138,7 +134,8 @@ fn types_to_empty(
                     }
                 }
             }
-            Payload::ComponentExportSection(reader) => {
+            id if id == Id::Export as u8 => {
+                let reader: SectionLimited<ComponentExport> = section_reader(&section)?;
                 for export in reader {
                     if export.ok()?.kind == ComponentExternalKind::Type {
                         count += 1;
@@ -273,20 +270,16 @@ mod tests {
         let mut nested = Vec::new();
         let mut imports = Vec::new();
         let printed = wasmprinter::print_bytes(&bytes).unwrap();
-        let mut depth = 0;
-        for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        let mut walk = crate::nesting::Walk::new(&bytes);
+        while let Some(payload) = walk.next() {
+            let depth = walk.nest().depth();
             match payload.unwrap() {
                 wasmparser::Payload::ComponentSection {
                     unchecked_range, ..
-                } => {
-                    if depth == 0 {
-                        let range = unchecked_range.start as usize..unchecked_range.end as usize;
-                        nested.push(bytes[range].to_vec());
-                    }
-                    depth += 1;
+                } if depth == 0 => {
+                    let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                    nested.push(bytes[range].to_vec());
                 }
-                wasmparser::Payload::ModuleSection { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth -= 1,
                 wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
                     for import in reader {
                         imports.push(import.unwrap().name.name.to_string());

@@ -23,6 +23,11 @@ impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
         let input = InputFile::read(&self.file)?;
         let name = input.name();
+        if self.wit && !global.json {
+            // The WIT alone: decoded once, with no tree or world view built beside it.
+            print!("{}", wit(&name, &input.bytes)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         let info = inspect(&name, &input.bytes)?;
         // A WIT package has nothing to show but its WIT.
         let want_wit = self.wit || info.kind == ArtifactKind::WitPackage;

@@ -1,9 +1,9 @@
 //! Which custom sections stay, and recording in `producers` that wtool processed the file.
 
+use crate::sections::{FrameError, Sections, PREAMBLE};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use wasm_encoder::{Encode, RawSection};
-use wasmparser::{Parser, Payload};
+use wasm_encoder::Encode;
 
 /// How much to strip besides what optimization makes stale.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -95,32 +95,32 @@ pub(crate) fn split_module(
     module: &[u8],
     strip: Strip,
     keep_names: bool,
-) -> Result<Split, wasmparser::BinaryReaderError> {
+) -> Result<Split, FrameError> {
     let mut split = Split {
-        code: module[..8].to_vec(),
+        code: module[..PREAMBLE.min(module.len())].to_vec(),
         after: Vec::new(),
         stripped: Tally::default(),
     };
-    for payload in Parser::new(0).parse_all(module) {
-        let payload = payload?;
-        if let Payload::CustomSection(section) = &payload {
-            let name = section.name();
-            let size = section_size(section);
-            match class(name) {
-                Class::Essential => push_raw(&mut split.code, module, &payload),
-                Class::Names if keep_names => push_raw(&mut split.code, module, &payload),
-                // Stale once binaryen rewrites the code.
-                Class::Names | Class::Debug => split.stripped.add(name, size),
-                Class::Producers => split
-                    .after
-                    .push((name.to_string(), section.data().to_vec())),
-                Class::Other if strip < Strip::All => split
-                    .after
-                    .push((name.to_string(), section.data().to_vec())),
-                Class::Other => split.stripped.add(name, size),
+    for section in Sections::new(module)? {
+        let section = section?;
+        let raw = &module[section.range.clone()];
+        let Some(custom) = section.custom() else {
+            split.code.extend_from_slice(raw);
+            continue;
+        };
+        let custom = custom?;
+        let name = custom.name();
+        let size = section.data.len();
+        match class(name) {
+            Class::Essential => split.code.extend_from_slice(raw),
+            Class::Names if keep_names => split.code.extend_from_slice(raw),
+            // Stale once binaryen rewrites the code.
+            Class::Names | Class::Debug => split.stripped.add(name, size),
+            Class::Producers => split.after.push((name.to_string(), custom.data().to_vec())),
+            Class::Other if strip < Strip::All => {
+                split.after.push((name.to_string(), custom.data().to_vec()))
             }
-        } else {
-            push_raw(&mut split.code, module, &payload);
+            Class::Other => split.stripped.add(name, size),
         }
     }
     Ok(split)
@@ -132,17 +132,18 @@ pub(crate) fn strip_module(
     strip: Strip,
     keep_names: bool,
     stripped: &mut Tally,
-) -> Result<Vec<u8>, wasmparser::BinaryReaderError> {
-    let mut out = module[..8].to_vec();
-    for payload in Parser::new(0).parse_all(module) {
-        let payload = payload?;
-        if let Payload::CustomSection(section) = &payload {
-            if !keeps(section.name(), strip, keep_names) {
-                stripped.add(section.name(), section_size(section));
+) -> Result<Vec<u8>, FrameError> {
+    let mut out = module[..PREAMBLE.min(module.len())].to_vec();
+    for section in Sections::new(module)? {
+        let section = section?;
+        if let Some(custom) = section.custom() {
+            let name = custom?.name();
+            if !keeps(name, strip, keep_names) {
+                stripped.add(name, section.data.len());
                 continue;
             }
         }
-        push_raw(&mut out, module, &payload);
+        out.extend_from_slice(&module[section.range]);
     }
     Ok(out)
 }
@@ -151,18 +152,6 @@ pub(crate) fn strip_module(
 pub(crate) fn section_size(section: &wasmparser::CustomSectionReader<'_>) -> usize {
     let range = section.range();
     (range.end - range.start) as usize
-}
-
-/// Appends the section a payload starts (with its id and size), if it starts one.
-fn push_raw(out: &mut Vec<u8>, module: &[u8], payload: &Payload<'_>) {
-    if let Some((id, range)) = payload.as_section() {
-        out.push(id);
-        RawSection {
-            id,
-            data: &module[range.start as usize..range.end as usize],
-        }
-        .encode(out);
-    }
 }
 
 /// Appends a custom section to a module or component.
@@ -216,19 +205,22 @@ pub(crate) fn producers_with_wtool(existing: Option<&[u8]>) -> Vec<u8> {
 
 /// A core module with `processed-by: wtool` in its producers section.
 pub(crate) fn add_processed_by(module: &[u8]) -> Vec<u8> {
-    let mut out = module[..8.min(module.len())].to_vec();
+    let mut out = module[..PREAMBLE.min(module.len())].to_vec();
     let mut existing = None;
-    for payload in Parser::new(0).parse_all(module) {
-        let Ok(payload) = payload else {
+    let Ok(sections) = Sections::new(module) else {
+        return module.to_vec();
+    };
+    for section in sections {
+        let Ok(section) = section else {
             return module.to_vec();
         };
-        if let Payload::CustomSection(section) = &payload {
-            if section.name() == "producers" && existing.is_none() {
-                existing = Some(section.data().to_vec());
+        if let Some(Ok(custom)) = section.custom() {
+            if custom.name() == "producers" && existing.is_none() {
+                existing = Some(custom.data().to_vec());
                 continue;
             }
         }
-        push_raw(&mut out, module, &payload);
+        out.extend_from_slice(&module[section.range]);
     }
     push_custom(
         &mut out,

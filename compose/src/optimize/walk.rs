@@ -4,11 +4,11 @@
 //! finds each site by the start of its bytes.
 
 use crate::input::ArtifactKind;
-use crate::validate::{NestedKind, Nesting};
+use crate::nesting::{Nesting, Walk};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ops::Range;
-use wasmparser::{Chunk, Parser, Payload};
+use wasmparser::Payload;
 
 /// The input's components (scopes) and core modules.
 pub(crate) struct Tree {
@@ -90,79 +90,54 @@ pub(crate) fn scan(
         hash: [0; 32],
     });
     tree.scope_at.insert(0, 0);
-    scan_component(bytes, 0, &[], &mut tree)?;
-    Ok(tree)
-}
-
-/// Walks the sections of scope `scope`; `chain` leads from the input down to its parent.
-fn scan_component(
-    whole: &[u8],
-    scope: usize,
-    chain: &[(usize, usize)],
-    tree: &mut Tree,
-) -> Result<(), wasmparser::BinaryReaderError> {
-    let range = tree.scopes[scope].range.clone();
-    let path = tree.scopes[scope].path.clone();
-    let mut parser = Parser::new(range.start as u64);
-    let mut offset = range.start;
-    let (mut modules, mut components) = (0u32, 0u32);
-    while offset < range.end {
-        let (consumed, payload) = match parser.parse(&whole[offset..range.end], true)? {
-            Chunk::Parsed { consumed, payload } => (consumed, payload),
-            Chunk::NeedMoreData(_) => unreachable!("the whole input is in memory"),
-        };
-        offset += consumed;
-        match payload {
+    // Per scope, the chain from the input down to its parent; per frame of the walk, its scope.
+    let mut chains: Vec<Vec<(usize, usize)>> = vec![Vec::new()];
+    let mut scope_of: HashMap<usize, usize> = HashMap::from([(0, 0)]);
+    let mut walk = Walk::new(bytes);
+    while let Some(payload) = walk.next() {
+        let (range, module) = match payload? {
             Payload::ModuleSection {
                 unchecked_range, ..
-            } => {
-                let r = unchecked_range.start as usize..unchecked_range.end as usize;
-                offset = r.end;
-                let mut nested = path.clone();
-                nested.push(Nesting {
-                    kind: NestedKind::CoreModule,
-                    index: modules,
-                });
-                modules += 1;
-                let mut site_chain = chain.to_vec();
-                site_chain.push((scope, r.start));
-                tree.module_at.insert(r.start, tree.modules.len());
-                tree.modules.push(ModuleSite {
-                    hash: Sha256::digest(&whole[r.clone()]).into(),
-                    range: r,
-                    scope: Some(scope),
-                    path: nested,
-                    chain: site_chain,
-                });
-            }
+            } => (unchecked_range, true),
             Payload::ComponentSection {
                 unchecked_range, ..
-            } => {
-                let r = unchecked_range.start as usize..unchecked_range.end as usize;
-                offset = r.end;
-                let mut nested = path.clone();
-                nested.push(Nesting {
-                    kind: NestedKind::Component,
-                    index: components,
-                });
-                components += 1;
-                let child = tree.scopes.len();
-                tree.scope_at.insert(r.start, child);
-                tree.scopes.push(Scope {
-                    hash: Sha256::digest(&whole[r.clone()]).into(),
-                    range: r.clone(),
-                    parent: Some(scope),
-                    path: nested,
-                });
-                let mut child_chain = chain.to_vec();
-                child_chain.push((scope, r.start));
-                scan_component(whole, child, &child_chain, tree)?;
-            }
-            Payload::End(_) => break,
-            _ => {}
+            } => (unchecked_range, false),
+            _ => continue,
+        };
+        let nest = walk.nest();
+        let scope = scope_of[&nest.current()];
+        let r = range.start as usize..range.end as usize;
+        let mut path = tree.scopes[scope].path.clone();
+        path.extend(nest.entering().cloned());
+        let mut chain = chains[scope].clone();
+        chain.push((scope, r.start));
+        let hash = Sha256::digest(bytes.get(r.clone()).unwrap_or_default()).into();
+        if module {
+            tree.module_at.insert(r.start, tree.modules.len());
+            tree.modules.push(ModuleSite {
+                hash,
+                range: r,
+                scope: Some(scope),
+                path,
+                chain,
+            });
+            // Only components hold further modules and components.
+            walk.skip_nested();
+        } else {
+            let child = tree.scopes.len();
+            // The next frame the walk opens is this component's.
+            scope_of.insert(nest.frames().len(), child);
+            tree.scope_at.insert(r.start, child);
+            tree.scopes.push(Scope {
+                hash,
+                range: r,
+                parent: Some(scope),
+                path,
+            });
+            chains.push(chain);
         }
     }
-    Ok(())
+    Ok(tree)
 }
 
 /// The two index spaces that deduplication renumbers.

@@ -11,8 +11,8 @@ use wasmparser::{
     AbstractHeapType, BinaryReaderError, BlockType, CanonicalFunction, CanonicalOption,
     ComponentDefinedType, ComponentType, ComponentTypeDeclaration, ComponentValType,
     CompositeInnerType, ConstExpr, CoreType, DataKind, ElementItems, ElementKind, ExternalKind,
-    FunctionBody, HeapType, InstanceTypeDeclaration, ModuleTypeDeclaration, Payload,
-    PrimitiveValType, RecGroup, RefType, TypeRef, ValType,
+    FuncValidator, FunctionBody, HeapType, InstanceTypeDeclaration, ModuleTypeDeclaration, Payload,
+    PrimitiveValType, RecGroup, RefType, TypeRef, ValType, ValidatorResources,
 };
 
 type Result<T> = std::result::Result<T, BinaryReaderError>;
@@ -85,11 +85,14 @@ pub(crate) struct SectionScan<'a> {
     pub uses: &'a mut Uses,
     pub state: &'a mut ModuleState,
     pub frame: usize,
+    /// Added to the parser's offsets to make them offsets in the input (see `stream::Level`).
+    pub shift: u64,
 }
 
 impl SectionScan<'_> {
     fn note(&mut self, feature: Feature, offset: u64, what: impl Into<Cow<'static, str>>) {
         let frame = self.frame;
+        let offset = offset + self.shift;
         self.uses.hit(feature, || Hit {
             offset,
             frame,
@@ -357,6 +360,7 @@ impl SectionScan<'_> {
             frame: self.frame,
             func: None,
             offset: 0,
+            shift: self.shift,
             in_const: true,
         };
         scan.run(expr.get_operators_reader())
@@ -584,30 +588,53 @@ fn reftype_features(rt: RefType, f: &mut dyn FnMut(Feature)) {
     }
 }
 
-/// Scans one function body: its locals and every instruction.
-pub(crate) fn function(body: &FunctionBody<'_>, frame: usize, index: u32) -> Result<Uses> {
-    let mut uses = Uses::default();
-    for local in body.get_locals_reader()?.into_iter() {
-        let (_, ty) = local?;
-        let offset = body.range().start;
+/// Validates one function body and, when `scan` is given (the uses to add to, the body's frame
+/// and the shift of its offsets), records the features it uses in the same visit: every
+/// operator is decoded once, and both the validator's visitor and the scan see it.
+pub(crate) fn validate_body(
+    func: &mut FuncValidator<ValidatorResources>,
+    body: &FunctionBody<'_>,
+    scan: Option<(&mut Uses, usize, u64)>,
+) -> Result<()> {
+    let Some((uses, frame, shift)) = scan else {
+        return func.validate(body);
+    };
+    let index = func.index();
+    let mut reader = body.get_binary_reader();
+    for _ in 0..reader.read_var_u32()? {
+        let offset = reader.original_position();
+        let count: u32 = reader.read()?;
+        let ty: ValType = reader.read()?;
+        func.define_locals(offset, count, ty)?;
+        let at = body.range().start + shift;
         valtype_features(ty, &mut |feature| {
             uses.hit(feature, || Hit {
-                offset,
+                offset: at,
                 frame,
                 func: Some(index),
                 what: What::Text("a local".into()),
             })
         });
     }
+    reader.set_features(*func.features());
     let mut scan = OpScan {
-        uses: &mut uses,
+        uses,
         frame,
         func: Some(index),
         offset: 0,
+        shift,
         in_const: false,
     };
-    scan.run(body.get_operators_reader()?)?;
-    Ok(uses)
+    while !reader.eof() {
+        let offset = reader.original_position();
+        scan.offset = offset + shift;
+        let mut both = Both {
+            validator: func.visitor(offset),
+            scan: &mut scan,
+        };
+        reader.visit_operator(&mut both)??;
+    }
+    reader.finish_expression(&func.visitor(reader.original_position()))
 }
 
 /// An operator visitor that records, for every instruction, the proposal that introduced it.
@@ -615,8 +642,10 @@ struct OpScan<'u> {
     uses: &'u mut Uses,
     frame: usize,
     func: Option<u32>,
-    /// Offset of the instruction being visited.
+    /// Offset in the input of the instruction being visited.
     offset: u64,
+    /// Added to the reader's offsets to make them offsets in the input.
+    shift: u64,
     /// Constant expressions have their own rule: arithmetic there is `extended-const`.
     in_const: bool,
 }
@@ -624,7 +653,7 @@ struct OpScan<'u> {
 impl OpScan<'_> {
     fn run(&mut self, mut reader: wasmparser::OperatorsReader<'_>) -> Result<()> {
         while !reader.eof() {
-            self.offset = reader.original_position();
+            self.offset = reader.original_position() + self.shift;
             reader.visit_operator(self)?;
         }
         Ok(())
@@ -776,6 +805,80 @@ impl<'a> wasmparser::VisitOperator<'a> for OpScan<'_> {
 
 impl<'a> wasmparser::VisitSimdOperator<'a> for OpScan<'_> {
     wasmparser::for_each_visit_simd_operator!(define_visit);
+}
+
+/// The validator's operator visitor with the feature scan beside it: each `visit_*` call is
+/// seen by the scan, then answered by the validator.
+struct Both<'s, 'u, V> {
+    validator: V,
+    scan: &'s mut OpScan<'u>,
+}
+
+macro_rules! define_both {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $( define_both!(one @$proposal $op $({ $($arg: $argty),* })? => $visit); )*
+    };
+    (one @$proposal:ident $op:ident { blockty: $ty:ty } => $visit:ident) => {
+        fn $visit(&mut self, blockty: $ty) -> Self::Output {
+            self.scan.blockty(blockty, stringify!($visit));
+            if let Some(feature) = proposal_feature!($proposal) {
+                self.scan.op(Some(feature), stringify!($visit));
+            }
+            self.validator.$visit(blockty)
+        }
+    };
+    (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
+        fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+            if let Some(feature) = proposal_feature!($proposal) {
+                self.scan.op(Some(feature), stringify!($visit));
+            }
+            self.validator.$visit($($($arg),*)?)
+        }
+    };
+}
+
+macro_rules! define_both_simd {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                self.scan.op(proposal_feature!($proposal), stringify!($visit));
+                match self.validator.simd_visitor() {
+                    Some(v) => v.$visit($($($arg),*)?),
+                    // `simd_visitor` below only answers when the validator's does.
+                    None => unreachable!("SIMD operator without a SIMD visitor"),
+                }
+            }
+        )*
+    };
+}
+
+impl<'a, V> wasmparser::VisitOperator<'a> for Both<'_, '_, V>
+where
+    V: wasmparser::VisitOperator<'a, Output = Result<()>>,
+{
+    type Output = Result<()>;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        self.validator.simd_visitor()?;
+        Some(self)
+    }
+
+    wasmparser::for_each_visit_operator!(define_both);
+}
+
+impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Both<'_, '_, V> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.validator.current_frame()
+    }
+}
+
+impl<'a, V> wasmparser::VisitSimdOperator<'a> for Both<'_, '_, V>
+where
+    V: wasmparser::VisitOperator<'a, Output = Result<()>>,
+{
+    wasmparser::for_each_visit_simd_operator!(define_both_simd);
 }
 
 /// The text-format spelling of an instruction from its visitor method name, close enough to

@@ -4,5 +4,5 @@
 pub(crate) mod content;
 pub mod key;
 
-pub(crate) use content::{CheckError, ContentPolicy, ContentRejection};
+pub(crate) use content::{ContentCheck, ContentPolicy, ContentRejection};
 pub use key::{AuthorizedKeys, KeyList};

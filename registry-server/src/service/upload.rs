@@ -1,15 +1,15 @@
-//! Receiving content: stream → size limit → hash → content policy → atomic commit in the
+//! Receiving content: stream → hash and content policy, chunk by chunk → atomic commit in the
 //! content store, then the pending record learns that its content arrived.
 
 use super::{Service, SubmitOutcome};
 use crate::{
-    policy::{CheckError, ContentPolicy, ContentRejection},
+    policy::{ContentCheck, ContentRejection},
     store::{StoreError, UploadFor},
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use std::io::{self, Seek, Write};
+use std::io;
 use warg_crypto::hash::AnyHash;
 
 /// Why an upload was not stored.
@@ -36,39 +36,30 @@ fn is_session_id(id: &str) -> bool {
     id.len() == 48 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Upload bytes are gathered into spool writes of this size.
-const SPOOL_BUFFER: usize = 256 * 1024;
-
 /// Checks content while it streams into the store.
 ///
-/// The content policy checks complete content through a reader that seeks (it skips data
-/// segments and custom sections), so the upload is also spooled to an anonymous temp file,
-/// which the OS deletes however the process ends. Memory stays bounded by the spool buffer and
-/// what the policy holds.
+/// The content policy validates forward only, chunk by chunk, so nothing is spooled or read
+/// back: memory stays bounded by what the policy holds (see `policy::content`).
 struct Intake<'a> {
-    policy: &'a ContentPolicy,
+    check: Option<ContentCheck>,
     expected: &'a AnyHash,
     hasher: Sha256,
-    len: u64,
-    spool: io::BufWriter<std::fs::File>,
     refusal: Option<UploadError>,
 }
 
 impl Intake<'_> {
     fn take(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
-        self.len += chunk.len() as u64;
-        self.policy
-            .check_size(self.len)
-            .map_err(|r| self.rejected(r))?;
         self.hasher.update(chunk);
-        let spooled = if self.spool.capacity() - self.spool.buffer().len() < chunk.len() {
-            // Local file writes are short; block_in_place keeps other tasks running meanwhile.
-            tokio::task::block_in_place(|| self.spool.write_all(chunk))
-        } else {
-            self.spool.write_all(chunk)
+        let Some(check) = self.check.as_mut() else {
+            return Ok(());
         };
-        spooled.map_err(StoreError::Io)?;
-        Ok(())
+        // Validation is CPU work: block_in_place keeps other tasks running meanwhile. Content
+        // that is invalid is still read to its end, so that a wrong digest is reported as
+        // such; only content over the size limit is cut short.
+        match tokio::task::block_in_place(|| check.feed(chunk)) {
+            Err(r @ ContentRejection::TooLarge { .. }) => Err(self.rejected(r)),
+            _ => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> Result<(), UploadError> {
@@ -79,23 +70,19 @@ impl Intake<'_> {
                 expected: self.expected.clone(),
             });
         }
-        // Validation is CPU work and reads the spool back: off the async threads.
-        let checked = tokio::task::block_in_place(|| -> Result<(), CheckError> {
-            self.spool.flush()?;
-            let file = self.spool.get_mut();
-            file.rewind()?;
-            let stats = self.policy.check(&*file, self.len)?;
-            tracing::debug!(
-                peak_buffered = stats.peak_buffered,
-                skipped = stats.skipped,
-                "content validated"
-            );
-            Ok(())
-        });
-        match checked {
-            Ok(()) => Ok(()),
-            Err(CheckError::Rejected(r)) => Err(self.rejected(r)),
-            Err(CheckError::Io(e)) => Err(StoreError::Io(e).into()),
+        let Some(check) = self.check.take() else {
+            return Ok(());
+        };
+        match tokio::task::block_in_place(|| check.finish()) {
+            Ok(stats) => {
+                tracing::debug!(
+                    peak_buffered = stats.peak_buffered,
+                    skipped = stats.skipped,
+                    "content validated"
+                );
+                Ok(())
+            }
+            Err(r) => Err(self.rejected(r)),
         }
     }
 
@@ -131,13 +118,10 @@ impl Service {
             return Err(not_issued());
         };
 
-        let spool = tempfile::tempfile().map_err(StoreError::Io)?;
         let mut intake = Intake {
-            policy: &self.core.policies.content,
+            check: Some(self.core.policies.content.start()),
             expected: &digest,
             hasher: Sha256::new(),
-            len: 0,
-            spool: io::BufWriter::with_capacity(SPOOL_BUFFER, spool),
             refusal: None,
         };
         let body = std::pin::pin!(body);

@@ -2,7 +2,11 @@
 //! must be the same for valid, invalid and mutated content, and large payloads must not be held.
 
 use super::*;
-use std::io::Cursor;
+use wasm_encoder::Encode;
+use wasmparser::Validator;
+
+/// The size of the chunks content is fed in, as an upload streams in.
+const CHUNK: usize = 64 * 1024;
 
 fn policy(allow_core_modules: bool) -> ContentPolicy {
     ContentPolicy {
@@ -12,8 +16,27 @@ fn policy(allow_core_modules: bool) -> ContentPolicy {
     }
 }
 
-fn check(bytes: &[u8]) -> Result<CheckStats, CheckError> {
-    policy(true).check(Cursor::new(bytes), bytes.len() as u64)
+/// Feeds `bytes` to a check of `policy` in chunks, stopping at the first rejection.
+fn check_with_stats(
+    policy: &ContentPolicy,
+    bytes: &[u8],
+) -> (Result<(), ContentRejection>, CheckStats) {
+    let mut check = policy.start();
+    for chunk in bytes.chunks(CHUNK) {
+        if let Err(r) = check.feed(chunk) {
+            return (Err(r), check.stats());
+        }
+    }
+    check.finish_with_stats()
+}
+
+fn check_policy(policy: &ContentPolicy, bytes: &[u8]) -> Result<CheckStats, ContentRejection> {
+    let (result, stats) = check_with_stats(policy, bytes);
+    result.map(|()| stats)
+}
+
+fn check(bytes: &[u8]) -> Result<CheckStats, ContentRejection> {
+    check_policy(&policy(true), bytes)
 }
 
 /// wasmparser's verdict on the whole buffer.
@@ -34,16 +57,13 @@ fn assert_same_verdict(bytes: &[u8], what: &str) {
             .err()
     );
     if let Err(e) = ours {
-        assert!(
-            matches!(e, CheckError::Rejected(ContentRejection::Invalid(_))),
-            "{what}: {e}"
-        );
+        assert!(matches!(e, ContentRejection::Invalid(_)), "{what}: {e}");
     }
 }
 
 fn leb(n: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    uleb(n as u64, &mut out);
+    n.encode(&mut out);
     out
 }
 
@@ -345,7 +365,7 @@ fn hand_built_edge_cases_get_the_same_verdict_as_wasmparser() {
     assert!(reference(&truncated));
     assert!(matches!(
         check(&truncated),
-        Err(CheckError::Rejected(ContentRejection::Invalid(_)))
+        Err(ContentRejection::Invalid(_))
     ));
 }
 
@@ -432,10 +452,9 @@ fn large_invalid_content_is_rejected_without_being_held() {
     ];
     for (what, bytes) in cases {
         assert!(!reference(&bytes), "{what}");
-        let (result, stats) =
-            policy(true).check_with_stats(Cursor::new(&bytes), bytes.len() as u64);
+        let (result, stats) = check_with_stats(&policy(true), &bytes);
         match result {
-            Err(CheckError::Rejected(ContentRejection::Invalid(_))) => {}
+            Err(ContentRejection::Invalid(_)) => {}
             other => panic!("{what}: {other:?}"),
         }
         assert!(
@@ -449,43 +468,78 @@ fn large_invalid_content_is_rejected_without_being_held() {
 #[test]
 fn policy_rules_besides_validity() {
     let core = module(&[]);
-    assert!(matches!(
-        policy(false).check(Cursor::new(&core), core.len() as u64),
-        Err(CheckError::Rejected(ContentRejection::CoreModule))
-    ));
-    assert!(policy(true)
-        .check(Cursor::new(&core), core.len() as u64)
-        .is_ok());
-    assert!(matches!(
-        policy(false).check(Cursor::new(&[]), 0),
-        Err(CheckError::Rejected(ContentRejection::Empty))
-    ));
+    assert_eq!(
+        check_policy(&policy(false), &core).unwrap_err(),
+        ContentRejection::CoreModule
+    );
+    assert!(check_policy(&policy(true), &core).is_ok());
+    // A core module is refused as such even when it is also invalid.
+    let bad_core = module(&[vec![99, 0]]);
+    assert_eq!(
+        check_policy(&policy(false), &bad_core).unwrap_err(),
+        ContentRejection::CoreModule
+    );
+    assert_eq!(
+        check_policy(&policy(false), &[]).unwrap_err(),
+        ContentRejection::Empty
+    );
     let small = ContentPolicy {
         max_bytes: 4,
         validate_wasm: true,
         allow_core_modules: false,
     };
     let c = component(&[]);
-    assert!(matches!(
-        small.check(Cursor::new(&c), c.len() as u64),
-        Err(CheckError::Rejected(ContentRejection::TooLarge {
-            limit: 4
-        }))
-    ));
+    assert_eq!(
+        check_policy(&small, &c).unwrap_err(),
+        ContentRejection::TooLarge { limit: 4 }
+    );
     assert!(small.check_size(4).is_ok() && small.check_size(5).is_err());
     // A component nested inside a component is not a core module at the top.
     let nested = component(&[section(4, &component(&[]))]);
-    assert!(policy(false)
-        .check(Cursor::new(&nested), nested.len() as u64)
-        .is_ok());
+    assert!(check_policy(&policy(false), &nested).is_ok());
     // Validation off still refuses empty and oversized content, nothing else.
     let off = ContentPolicy {
         max_bytes: 100,
         validate_wasm: false,
         allow_core_modules: false,
     };
-    assert!(off.check(Cursor::new(b"junk"), 4).is_ok());
-    assert!(off.check(Cursor::new(&[]), 0).is_err());
+    assert!(check_policy(&off, b"junk").is_ok());
+    assert!(check_policy(&off, &[]).is_err());
+}
+
+/// The verdict does not depend on where the chunks of an upload begin and end.
+#[test]
+fn the_verdict_does_not_depend_on_chunk_sizes() {
+    let mb = 1 << 20;
+    let data = payload(3 * mb);
+    let mut cases: Vec<Vec<u8>> = fixtures()
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .filter(|b| b.len() < 4 << 20)
+        .collect();
+    cases.push(component(&[nested_module(&module(&[
+        memory(100),
+        data_section(&[active_segment(0, &data), vec![1, 0]]),
+        custom("name", b"\0"),
+    ]))]));
+    for bytes in &cases {
+        let expected = reference(bytes);
+        for size in [1, 7, 64, 4096, 100_000, usize::MAX] {
+            if size < 64 && bytes.len() > 1 << 20 {
+                continue;
+            }
+            let mut check = policy(true).start();
+            let mut result = Ok(());
+            for chunk in bytes.chunks(size.min(bytes.len()).max(1)) {
+                result = check.feed(chunk);
+                if result.is_err() {
+                    break;
+                }
+            }
+            let verdict = result.and_then(|()| check.finish().map(drop));
+            assert_eq!(verdict.is_ok(), expected, "chunks of {size}: {verdict:?}");
+        }
+    }
 }
 
 #[test]
