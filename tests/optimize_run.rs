@@ -1,11 +1,11 @@
 //! Optimizes real compositions with the `wtool` binary, and checks that each output validates,
 //! is smaller, and prints in wasmtime exactly what its input printed.
 
-mod common;
-
-use common::*;
 use std::collections::HashSet;
 use std::path::Path;
+use wtool_testkit::fixture;
+use wtool_testkit::run::run_command;
+use wtool_testkit::wtool::{compose, wtool, wtool_ok};
 
 /// Runs `wtool optimize INPUT -o OUT --json ARGS` and returns the output and the report.
 fn optimize(input: &Path, out: &Path, args: &[&str]) -> (Vec<u8>, serde_json::Value) {

@@ -2,11 +2,11 @@
 //! team workflow (publish WIT packages, fetch a project's dependencies, lock them, build against
 //! them) and the CI modes, plus interop with the real `warg-client` library.
 
-mod common;
-mod server;
-
-use server::{copy_tree, snapshot, Client, Registry};
 use std::path::Path;
+use wtool_testkit::registry::Registry;
+use wtool_testkit::run::run_command;
+use wtool_testkit::wtool::Client;
+use wtool_testkit::{copy_tree, fixture, snapshot};
 
 fn lock_entries(project: &Path) -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(project.join("wkg.lock")).unwrap();
@@ -60,7 +60,7 @@ fn build_component(project: &Path) -> Vec<u8> {
 /// Publishes the fixture packages the way a team's CI does: fetch each package's own
 /// dependencies, then publish it.
 fn publish_fixtures(client: &Client, work: &Path) {
-    copy_tree(&common::fixture("registry"), work);
+    copy_tree(&fixture("registry"), work);
     client.ok(work, &["publish", "types"]);
     for pkg in ["logging-1.0.0", "logging-2.0.0"] {
         let dir = work.join(pkg);
@@ -115,7 +115,7 @@ fn fetch_resolves_locks_and_honours_ci_modes() {
 
     // A component builds against what was fetched, importing both logger versions.
     let component = build_component(&app);
-    let imports = common::imports(&component);
+    let imports = wtool_testkit::imports(&component);
     assert!(
         imports.contains(&"acme:logging/logger@1.0.0".to_string()),
         "{imports:?}"
@@ -182,12 +182,29 @@ fn fetch_resolves_locks_and_honours_ci_modes() {
     assert!(err.contains("acme:types/level"), "{err}");
 }
 
+/// Without a key in the store (and no WTOOL_SIGNING_KEY) a publish says how to get one, and
+/// publishes nothing; with the key it asks for, the same publish goes through.
+#[test]
+fn publish_without_a_key_says_how_to_get_one() {
+    let registry = Registry::start(&["acme"]);
+    let client = Client::without_key(&registry);
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("registry"), work.path());
+    let err = client.fails(work.path(), &["publish", "types"]);
+    assert!(err.contains("no signing key named `default`"), "{err}");
+    assert!(err.contains("wtool key new"), "{err}");
+    let missing = client.fails(work.path(), &["fetch", "acme:types@1", "-o", "types.wasm"]);
+    assert!(missing.contains("acme:types"), "{missing}");
+    client.ok(work.path(), &["key", "new", "--name", "default"]);
+    client.ok(work.path(), &["publish", "types"]);
+}
+
 #[test]
 fn tampered_blob_is_refused_and_cache_stays_clean() {
     let registry = Registry::start(&["acme"]);
     let publisher = Client::new(&registry);
     let work = tempfile::tempdir().unwrap();
-    copy_tree(&common::fixture("registry"), work.path());
+    copy_tree(&fixture("registry"), work.path());
     let out = publisher.ok(work.path(), &["publish", "types", "--json"]);
     let published: serde_json::Value = serde_json::from_str(&out).unwrap();
     let digest = published["digest"].as_str().unwrap();
@@ -219,35 +236,23 @@ fn tampered_blob_is_refused_and_cache_stays_clean() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warg_client_and_wtool_read_each_others_packages() {
-    use warg_client::storage::{
-        ContentStorage, FileSystemContentStorage, FileSystemNamespaceMapStorage,
-        FileSystemRegistryStorage, PublishEntry, PublishInfo,
-    };
+    use wtool_testkit::warg;
     let registry = Registry::start(&["acme"]);
     let client = Client::new(&registry);
     let work = tempfile::tempdir().unwrap();
-    copy_tree(&common::fixture("registry"), work.path());
+    copy_tree(&fixture("registry"), work.path());
     let out = client.ok(work.path(), &["publish", "types", "--json"]);
     let published: serde_json::Value = serde_json::from_str(&out).unwrap();
 
     let state = tempfile::tempdir().unwrap();
-    let warg = warg_client::Client::new(
-        format!("{}/", registry.url),
-        FileSystemRegistryStorage::lock(state.path().join("registries")).unwrap(),
-        FileSystemContentStorage::lock(state.path().join("content")).unwrap(),
-        FileSystemNamespaceMapStorage::new(state.path().join("namespaces")),
-        Some(secrecy::Secret::new(registry.token.clone())),
-        false,
-        true,
-        false,
-        true,
-        None,
-        Default::default(),
-    )
-    .unwrap();
+    let warg = warg::client(
+        &format!("{}/", registry.url),
+        state.path(),
+        Some(&registry.token),
+    );
 
     // warg-client verifies the log, checkpoint and proofs, then the content digest.
-    let types = warg_protocol::registry::PackageName::new("acme:types").unwrap();
+    let types = warg::name("acme:types");
     let got = warg
         .download(&types, &"*".parse().unwrap())
         .await
@@ -261,36 +266,8 @@ async fn warg_client_and_wtool_read_each_others_packages() {
 
     // The other direction: warg-client publishes, wtool fetches and verifies.
     let bytes = std::fs::read(&got.path).unwrap();
-    let key = warg_crypto::signing::generate_p256_pair().1;
-    let name = warg_protocol::registry::PackageName::new("acme:from-warg").unwrap();
-    let content = warg
-        .content()
-        .store_content(
-            Box::pin(futures_util::stream::once(async move {
-                Ok::<_, anyhow::Error>(bytes::Bytes::from(bytes))
-            })),
-            None,
-        )
-        .await
-        .unwrap();
-    let record = warg
-        .publish_with_info(
-            &key,
-            PublishInfo {
-                name: name.clone(),
-                head: None,
-                entries: vec![
-                    PublishEntry::Init,
-                    PublishEntry::Release {
-                        version: "3.0.0".parse().unwrap(),
-                        content: content.clone(),
-                    },
-                ],
-            },
-        )
-        .await
-        .unwrap();
-    warg.wait_for_publish(&name, &record, std::time::Duration::from_millis(20))
+    let name = warg::name("acme:from-warg");
+    warg::release(&warg, &warg::new_key(), &name, "3.0.0", bytes, true)
         .await
         .unwrap();
 
@@ -306,7 +283,7 @@ async fn warg_client_and_wtool_read_each_others_packages() {
     );
     let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(fetched["version"], "3.0.0");
-    assert_eq!(fetched["digest"], content.to_string());
+    assert_eq!(fetched["digest"], got.digest.to_string());
     assert_eq!(
         std::fs::read(work.path().join("from-warg.wasm")).unwrap(),
         std::fs::read(&got.path).unwrap()
@@ -319,7 +296,7 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     let client = Client::new(&registry);
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let fixture = |p: &str| common::fixture(p).display().to_string();
+    let fixture = |p: &str| fixture(p).display().to_string();
     for (file, id) in [
         ("components/logger.wasm", "example:logger@0.1.0"),
         ("components/middleware.wasm", "example:middleware@0.1.0"),
@@ -345,17 +322,17 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
 
     // Plugs by registry reference run exactly like the same plugs given as files.
     let from_registry = compose(&[], "from-registry.wasm");
-    let local = common::compose(
+    let local = wtool_testkit::wtool::compose(
         w,
         "components/app.wasm",
         &["components/middleware.wasm", "components/logger.wasm"],
     );
-    let printed = common::run_command(&from_registry);
+    let printed = run_command(&from_registry);
     assert!(
         printed.contains("rust-logger [info] [mw] app started"),
         "{printed}"
     );
-    assert_eq!(printed, common::run_command(&local));
+    assert_eq!(printed, run_command(&local));
     let locked = lock_entries(w);
     assert!(locked.contains(&("example:logger".into(), "*".into(), "0.1.0".into())));
     assert!(locked.contains(&("example:middleware".into(), "^0.1".into(), "0.1.0".into())));
@@ -366,7 +343,7 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     let dep = format!("example:app={app}");
     client.ok(w, &["compose", &wac, "--dep", &dep, "-o", "from-wac.wasm"]);
     let from_wac = std::fs::read(w.join("from-wac.wasm")).unwrap();
-    assert_eq!(common::run_command(&from_wac), printed);
+    assert_eq!(run_command(&from_wac), printed);
 
     // A newer compatible logger: --locked keeps 0.1.0 and gives the same bytes.
     client.ok(
@@ -385,7 +362,7 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     // Without --locked the lock moves to 0.1.3, and so does the composition.
     let updated = compose(&[], "updated.wasm");
     assert!(lock_entries(w).contains(&("example:logger".into(), "*".into(), "0.1.3".into())));
-    assert!(common::run_command(&updated).contains("rust-logger@0.1.3 ["));
+    assert!(run_command(&updated).contains("rust-logger@0.1.3 ["));
 
     // A target world from the registry: met, then missed with every problem named and
     // nothing written.
@@ -413,7 +390,7 @@ fn compose_takes_plugs_from_the_registry_and_locks_them() {
     assert!(!w.join("missed.wasm").exists());
 
     // A WIT package is not a plug.
-    copy_tree(&common::fixture("registry/types"), &w.join("types"));
+    copy_tree(&wtool_testkit::fixture("registry/types"), &w.join("types"));
     let reg2 = Registry::start(&["acme"]);
     let client2 = Client::new(&reg2);
     client2.ok(w, &["publish", "types"]);
@@ -442,9 +419,9 @@ fn wkg_config_maps_namespaces_to_a_local_registry() {
     )
     .unwrap();
     let work = home.path().join("work");
-    copy_tree(&common::fixture("registry"), &work);
+    copy_tree(&fixture("registry"), &work);
     let wtool = |dir: &Path, args: &[&str]| {
-        let out = std::process::Command::new(common::binary("wtool"))
+        let out = std::process::Command::new(wtool_testkit::binary("wtool"))
             .args(args)
             .current_dir(dir)
             .env("XDG_CONFIG_HOME", &xdg)
@@ -477,7 +454,7 @@ fn an_unknown_package_in_a_batch_is_named() {
     let registry = Registry::start(&["acme"]);
     let client = Client::new(&registry);
     let work = tempfile::tempdir().unwrap();
-    copy_tree(&common::fixture("registry"), work.path());
+    copy_tree(&fixture("registry"), work.path());
     client.ok(work.path(), &["publish", "types"]);
     let app = work.path().join("unknown");
     std::fs::create_dir_all(app.join("wit")).unwrap();

@@ -1,20 +1,35 @@
-//! Data-driven CLI tests, in the style of wasm-tools' `tests/cli/`.
+//! Data-driven CLI tests, in the style of wasm-tools' `tests/cli/`, and the book's examples.
 //!
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
-//! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace root. A `RUN:` must exit 0 and a
-//! `FAIL:` must not. Commands run in a scratch directory where `fixtures/` and `tests/` resolve
-//! to the workspace's. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
-//! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
+//! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace
+//! root. A `RUN:` must exit 0 and a `FAIL:` must not. Commands run in a scratch directory where
+//! `fixtures/` and `tests/` resolve to the workspace's. Stdout and stderr are compared with
+//! `<file>.stdout` / `<file>.stderr` (`<file>.<n>.stdout` when a file has several commands);
+//! `BLESS=1` rewrites them. A golden file that no command writes is an error (`BLESS=1`
+//! removes it), so that a removed command cannot leave an expectation that is never compared.
+//!
+//! The `console` blocks of `book/src/*.md` are cases too (see `book/mod.rs`), compared with
+//! the output the book shows; `BLESS` does not touch them.
 
+mod book;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Case {
     file: PathBuf,
-    index: Option<usize>,
     args: String,
     should_fail: bool,
+    expect: Expect,
+}
+
+enum Expect {
+    /// Golden files beside the case file; `Some(n)` when the file has several commands.
+    Golden(Option<usize>),
+    /// The output a book page shows under the command at this line.
+    Shown { line: usize, output: String },
 }
 
 fn main() {
@@ -25,15 +40,43 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut problems = Vec::new();
+
     let mut cases = Vec::new();
     collect(&root.join("tests/cli"), &mut cases);
+    problems.extend(orphan_goldens(&root.join("tests/cli"), &cases, bless));
+    book::check_matcher();
+    match book::collect(&root.join("book/src")) {
+        Ok(examples) => cases.extend(examples.into_iter().map(|e| Case {
+            file: e.page,
+            args: e.args,
+            should_fail: e.should_fail,
+            expect: Expect::Shown {
+                line: e.line,
+                output: e.shown,
+            },
+        })),
+        Err(e) => problems.push(e),
+    }
     cases.retain(|c| {
         filter
             .as_ref()
             .is_none_or(|f| c.file.to_string_lossy().contains(f.as_str()))
     });
-    let bless = std::env::var_os("BLESS").is_some();
-    let (mut passed, mut failed) = (0, 0);
+    let helper = Path::new(env!("CARGO_BIN_EXE_wtool")).with_file_name("wtool-binaryen");
+    if !helper.exists() {
+        eprintln!(
+            "note: {} is missing, so the optimize cases fail; build it with `cargo build -p \
+             wtool-binaryen` (`cargo test --workspace` does)",
+            helper.display()
+        );
+    }
+
+    let (mut passed, mut failed) = (0, problems.len());
+    for problem in &problems {
+        eprintln!("FAILED: {problem}\n");
+    }
     // Commands of one file share a scratch directory, so a later command can read what an
     // earlier one wrote (compose, then validate the output).
     let mut scratch: Option<(PathBuf, tempfile::TempDir)> = None;
@@ -50,7 +93,11 @@ fn main() {
             Ok(()) => passed += 1,
             Err(msg) => {
                 failed += 1;
-                eprintln!("FAILED {}:\n{msg}\n", case.file.display());
+                let at = match &case.expect {
+                    Expect::Shown { line, .. } => format!(":{line}"),
+                    Expect::Golden(_) => String::new(),
+                };
+                eprintln!("FAILED {}{at}:\n{msg}\n", case.file.display());
             }
         }
     }
@@ -71,8 +118,7 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
             collect(&path, cases);
             continue;
         }
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if matches!(ext, "stdout" | "stderr") {
+        if is_golden(&path) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -100,12 +146,63 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
         for (i, (should_fail, args)) in commands.into_iter().enumerate() {
             cases.push(Case {
                 file: path.clone(),
-                index: many.then_some(i),
                 args,
                 should_fail,
+                expect: Expect::Golden(many.then_some(i)),
             });
         }
     }
+}
+
+fn is_golden(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("stdout" | "stderr")
+    )
+}
+
+fn golden(file: &Path, index: Option<usize>, stream: &str) -> PathBuf {
+    PathBuf::from(match index {
+        Some(i) => format!("{}.{i}.{stream}", file.display()),
+        None => format!("{}.{stream}", file.display()),
+    })
+}
+
+/// Golden files under `dir` that no case compares; `bless` removes them.
+fn orphan_goldens(dir: &Path, cases: &[Case], bless: bool) -> Vec<String> {
+    let expected: BTreeSet<PathBuf> = cases
+        .iter()
+        .flat_map(|c| match c.expect {
+            Expect::Golden(index) => ["stdout", "stderr"].map(|s| Some(golden(&c.file, index, s))),
+            Expect::Shown { .. } => [None, None],
+        })
+        .flatten()
+        .collect();
+    let mut found = Vec::new();
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if is_golden(&path) {
+                found.push(path);
+            }
+        }
+    }
+    walk(dir, &mut found);
+    found.sort();
+    let mut problems = Vec::new();
+    for path in found.into_iter().filter(|p| !expected.contains(p)) {
+        if bless {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            problems.push(format!(
+                "{} is compared by no command of its case file (BLESS=1 removes it)",
+                path.display()
+            ));
+        }
+    }
+    problems
 }
 
 /// Runs one command in `tmp`, a scratch directory that sees the workspace's `fixtures/` and
@@ -122,18 +219,10 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
                 .replace('%', &rel.to_string_lossy())
         })
         .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_wtool"))
+    // Each file gets its own config, keys and cache, and no registry from the environment.
+    let output = wtool_testkit::wtool::isolate(&mut Command::new(env!("CARGO_BIN_EXE_wtool")), tmp)
         .args(&args)
         .current_dir(tmp)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE")
-        // Each file gets its own config, keys and cache, and no registry from the environment.
-        .env("WTOOL_CONFIG_DIR", tmp.join(".config/wtool"))
-        .env("WTOOL_CACHE_DIR", tmp.join(".cache/wtool"))
-        .env("XDG_CONFIG_HOME", tmp.join(".config"))
-        .env_remove("WTOOL_REGISTRY")
-        .env_remove("WTOOL_SIGNING_KEY")
-        .env_remove("WKG_CONFIG_FILE")
         .output()
         .map_err(|e| format!("spawning wtool: {e}"))?;
     let normalize = |bytes: &[u8]| {
@@ -161,27 +250,38 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
     if String::from_utf8_lossy(&output.stderr).contains("panicked at") {
         problems += "wtool panicked\n";
     }
-    for (suffix, actual) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
-        let name = match case.index {
-            Some(i) => format!("{}.{i}.{suffix}", case.file.display()),
-            None => format!("{}.{suffix}", case.file.display()),
-        };
-        let actual = normalize(actual);
-        if bless {
-            if actual.is_empty() {
-                let _ = std::fs::remove_file(&name);
-            } else {
-                std::fs::write(&name, &actual).unwrap();
+    match &case.expect {
+        Expect::Golden(index) => {
+            for (stream, actual) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+                let name = golden(&case.file, *index, stream);
+                let actual = normalize(actual);
+                if bless {
+                    if actual.is_empty() {
+                        let _ = std::fs::remove_file(&name);
+                    } else {
+                        std::fs::write(&name, &actual).unwrap();
+                    }
+                    continue;
+                }
+                let expected = std::fs::read_to_string(&name).unwrap_or_default();
+                if expected != actual {
+                    problems += &format!(
+                        "{stream} differs from {} (BLESS=1 rewrites it):\n{}\n",
+                        name.display(),
+                        diff(&expected, &actual)
+                    );
+                }
             }
-            continue;
         }
-        let expected = std::fs::read_to_string(&name).unwrap_or_default();
-        if expected != actual {
-            let diff = similar::TextDiff::from_lines(&expected, &actual);
-            problems += &format!(
-                "{suffix} differs from {name} (BLESS=1 rewrites it):\n{}\n",
-                diff.unified_diff().header("expected", "actual")
-            );
+        Expect::Shown { output: shown, .. } => {
+            let actual = normalize(&output.stdout) + &normalize(&output.stderr);
+            if !book::matches(shown, &actual) {
+                problems += &format!(
+                    "the output differs from what the book shows (`…` matches anything; edit \
+                     the page):\n{}\n",
+                    diff(shown, &actual)
+                );
+            }
         }
     }
     if problems.is_empty() {
@@ -189,4 +289,11 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
     } else {
         Err(format!("wtool {}\n{problems}", args.join(" ")))
     }
+}
+
+fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .header("expected", "actual")
+        .to_string()
 }

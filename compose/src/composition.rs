@@ -434,7 +434,8 @@ fn encode_and_validate(
 
 fn validate_output(chunks: &[&[u8]], options: &ComposeOptions) -> Result<(), ComposeError> {
     let check = |features| {
-        crate::validate::chunks::validate_chunks(chunks, features).map_err(|e| ComposeError::InvalidOutput(e.to_string()))
+        crate::validate::chunks::validate_chunks(chunks, features)
+            .map_err(|e| ComposeError::InvalidOutput(e.to_string()))
     };
     match options.features {
         Some(features) => check(features),

@@ -3,62 +3,15 @@
 //!
 //! Usage: `bench <registry url> <token or -> <namespace>`.
 
-use futures_util::{stream, StreamExt};
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
-use warg_client::{
-    storage::{
-        ContentStorage, FileSystemContentStorage, FileSystemNamespaceMapStorage,
-        FileSystemRegistryStorage, PublishEntry, PublishInfo,
-    },
-    Client, FileSystemClient,
-};
-use warg_crypto::hash::{AnyHash, Sha256};
+use warg_client::{storage::PublishEntry, FileSystemClient};
+use warg_crypto::hash::Sha256;
 use warg_protocol::registry::{LogId, PackageName};
+use wtool_testkit::component::sized_component;
+use wtool_testkit::warg;
 
-fn uleb(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// A valid component of about `size` bytes: one core module with one large data segment.
-fn big_component(size: usize, salt: u8) -> Vec<u8> {
-    let data: Vec<u8> = (0..size).map(|i| (i as u8) ^ salt).collect();
-    let pages = size / 65536 + 1;
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    let mut mem = vec![1, 0];
-    uleb(pages, &mut mem);
-    module.push(5);
-    uleb(mem.len(), &mut module);
-    module.extend(mem);
-    let mut seg = vec![1, 0, 0x41, 0, 0x0b];
-    uleb(data.len(), &mut seg);
-    seg.extend(&data);
-    module.push(11);
-    uleb(seg.len(), &mut module);
-    module.extend(seg);
-    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
-    component.push(1);
-    uleb(module.len(), &mut component);
-    component.extend(module);
-    component
-}
-
-async fn store(client: &FileSystemClient, bytes: Vec<u8>) -> AnyHash {
-    let s = stream::once(async move { Ok::<_, anyhow::Error>(bytes::Bytes::from(bytes)) });
-    client
-        .content()
-        .store_content(Box::pin(s), None)
-        .await
-        .unwrap()
-}
-
+/// One publish through the real client, timed until the registry reports it published.
 async fn publish(
     client: &FileSystemClient,
     key: &warg_crypto::signing::PrivateKey,
@@ -66,21 +19,7 @@ async fn publish(
     entries: Vec<PublishEntry>,
 ) -> Duration {
     let started = Instant::now();
-    let id = client
-        .publish_with_info(
-            key,
-            PublishInfo {
-                name: name.clone(),
-                head: None,
-                entries,
-            },
-        )
-        .await
-        .unwrap();
-    client
-        .wait_for_publish(name, &id, Duration::from_millis(10))
-        .await
-        .unwrap();
+    warg::publish(client, key, name, entries).await.unwrap();
     started.elapsed()
 }
 
@@ -293,28 +232,15 @@ async fn main() {
         .unwrap_or(18);
 
     let cache = tempfile::tempdir().unwrap();
-    let client = Client::new(
-        url.as_str(),
-        FileSystemRegistryStorage::lock(cache.path().join("r")).unwrap(),
-        FileSystemContentStorage::lock(cache.path().join("c")).unwrap(),
-        FileSystemNamespaceMapStorage::new(cache.path().join("n")),
-        token.map(secrecy::Secret::new),
-        false,
-        true,
-        false,
-        true,
-        None,
-        Default::default(),
-    )
-    .unwrap();
-    let key = warg_crypto::signing::generate_p256_pair().1;
+    let client = warg::client(&url, cache.path(), token.as_deref());
+    let key = warg::new_key();
     let run = std::process::id();
     let name = PackageName::new(format!("{namespace}:bench{run}")).unwrap();
 
     // Publish latency: each release is a full client publish (fetch, submit, upload, wait).
     let mut latencies = Vec::new();
     for i in 0..publishes {
-        let content = store(&client, big_component(1000 + i, i as u8)).await;
+        let content = warg::store_content(&client, sized_component(1000 + i, i as u8)).await;
         let mut entries = Vec::new();
         if i == 0 {
             entries.push(PublishEntry::Init);
@@ -328,9 +254,9 @@ async fn main() {
     latencies.sort();
 
     // Upload and download an 18 MB component.
-    let big = big_component(big_mb * 1024 * 1024, 7);
+    let big = sized_component(big_mb * 1024 * 1024, 7);
     let big_len = big.len();
-    let digest = store(&client, big).await;
+    let digest = warg::store_content(&client, big).await;
     let upload = publish(
         &client,
         &key,

@@ -504,34 +504,6 @@ async fn bad_input_gets_json_errors_and_stores_nothing() {
     server.shutdown().await.unwrap();
 }
 
-/// A component whose only module has one `size`-byte data segment but no memory: it is
-/// invalid only because of what sits in front of the payload.
-fn large_invalid_component(size: usize) -> Vec<u8> {
-    fn uleb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut seg = vec![1, 0, 0x41, 0, 0x0b];
-    uleb(size, &mut seg);
-    seg.extend((0..size).map(|i| i as u8));
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    module.push(11);
-    uleb(seg.len(), &mut module);
-    module.extend(seg);
-    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
-    component.push(1);
-    uleb(module.len(), &mut component);
-    component.extend(module);
-    component
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_uploads_are_validated_from_the_stored_file() {
     let dir = init_registry(&["example"]);
@@ -573,7 +545,7 @@ async fn large_uploads_are_validated_from_the_stored_file() {
     for (pkg, bytes, reason) in [
         (
             "example:nomem",
-            large_invalid_component(20 << 20),
+            invalid_sized_component(20 << 20),
             "unknown memory",
         ),
         ("example:junk", garbage, "not valid WebAssembly"),

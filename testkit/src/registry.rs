@@ -1,0 +1,183 @@
+//! The real `wtool-registry` binary: data directories set up with its own commands, and
+//! servers on loopback ports, killed when their handle drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A data directory made by `wtool-registry init`, removed on drop.
+pub struct DataDir {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    /// `wtool-registry init` with these namespaces, using the binary from the target directory.
+    pub fn init(namespaces: &[&str]) -> Self {
+        Self::init_with(&crate::binary("wtool-registry"), namespaces)
+    }
+
+    /// `init` with a given binary (a test's `CARGO_BIN_EXE_wtool-registry`).
+    pub fn init_with(bin: &Path, namespaces: &[&str]) -> Self {
+        let data = Self {
+            bin: bin.to_path_buf(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        let mut args = vec!["init".to_string()];
+        for ns in namespaces {
+            args.extend(["--namespace".to_string(), ns.to_string()]);
+        }
+        data.ok(&args);
+        data
+    }
+
+    /// The data directory itself.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The binary with this data directory (`--data-dir` after the given arguments).
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.args(args).arg("--data-dir").arg(self.path());
+        command
+    }
+
+    /// Runs a command of the binary on this data directory.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
+        self.command(args).output().expect("wtool-registry runs")
+    }
+
+    /// Runs a command and returns its stdout, failing the test with its stderr otherwise.
+    pub fn ok<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "`wtool-registry {}` failed: {}",
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// A new publish token for these namespaces.
+    pub fn token(&self, namespaces: &[&str]) -> String {
+        let mut args = vec!["token", "create"];
+        for ns in namespaces {
+            args.extend(["--namespace", ns]);
+        }
+        self.ok(&args).trim().to_string()
+    }
+
+    /// `wtool-registry serve` on this data directory, not started yet.
+    pub fn serve_command(&self) -> Command {
+        let mut command = self.command(&["serve"]);
+        command.env("RUST_LOG", "warn");
+        command
+    }
+
+    /// Serves this data directory on `listen` (`127.0.0.1:0` for any free port).
+    pub fn serve(&self, listen: &str, extra: &[&str]) -> std::io::Result<Server> {
+        let mut command = self.serve_command();
+        command.args(["--listen", listen]).args(extra);
+        Server::start(command)
+    }
+}
+
+/// A running server process: killed and reaped on drop.
+pub struct Server {
+    pub child: Child,
+    /// The URL from the server's banner, with its trailing `/`.
+    pub url: String,
+}
+
+impl Server {
+    /// Spawns a `serve` command and waits for its `listening on URL` banner.
+    pub fn start(mut command: Command) -> std::io::Result<Self> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        let read = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+        // From here on the child is owned, so any failure below kills it.
+        let mut server = Self {
+            child,
+            url: String::new(),
+        };
+        read?;
+        server.url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| {
+                std::io::Error::other(format!("unexpected server output `{}`", line.trim()))
+            })?
+            .to_string();
+        Ok(server)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registry ready for clients: a data directory with namespaces, a token for all of them,
+/// and a server on a loopback port.
+pub struct Registry {
+    // First, so that it is dropped (killed) before its data directory is removed.
+    _server: Server,
+    pub data: DataDir,
+    /// The base URL, without a trailing `/`.
+    pub url: String,
+    pub token: String,
+}
+
+impl Registry {
+    pub fn start(namespaces: &[&str]) -> Self {
+        let data = DataDir::init(namespaces);
+        let token = data.token(namespaces);
+        let server = data
+            .serve("127.0.0.1:0", &[])
+            .expect("wtool-registry serves");
+        Self {
+            url: server.url.trim_end_matches('/').to_string(),
+            data,
+            token,
+            _server: server,
+        }
+    }
+
+    /// `host:port`, the registry's name in locks and token variables.
+    pub fn name(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// Where the server stores the blob with this `sha256:` digest.
+    pub fn blob(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+        self.data.path().join("blobs/sha256").join(hex)
+    }
+
+    /// Total HTTP requests the server has answered (its own `/metrics` counter).
+    pub fn requests(&self) -> u64 {
+        let mut stream = std::net::TcpStream::connect(self.name()).unwrap();
+        write!(
+            stream,
+            "GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.name()
+        )
+        .unwrap();
+        let mut body = String::new();
+        stream.read_to_string(&mut body).unwrap();
+        body.lines()
+            .filter(|l| l.starts_with("wtool_registry_http_requests_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+}

@@ -1,0 +1,3 @@
+(component
+  (import "log" (instance (export "write" (func (param "message" string)))))
+)

@@ -1,0 +1,4 @@
+;; Imports an instance with one function.
+(component
+  (import "timer" (instance (export "run" (func))))
+)

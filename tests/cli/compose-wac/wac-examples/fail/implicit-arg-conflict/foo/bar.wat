@@ -1,3 +1,0 @@
-(component
-  (import "foo" (func))
-)

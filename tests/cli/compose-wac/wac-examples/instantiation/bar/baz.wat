@@ -1,7 +1,0 @@
-(component
-  (import "foo"
-    (instance
-      (export "foo" (func))
-    )
-  )
-)

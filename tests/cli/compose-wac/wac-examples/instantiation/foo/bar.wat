@@ -1,4 +1,0 @@
-(component
-  (import "baz" (func))
-  (export "foo" (func 0))
-)
