@@ -86,6 +86,7 @@ impl fmt::Display for Location {
     }
 }
 
+/// Why an input did not validate.
 // Errors are made once per run, so their size does not matter.
 #[allow(clippy::result_large_err)]
 #[derive(Debug, thiserror::Error)]

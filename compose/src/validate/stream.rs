@@ -422,7 +422,7 @@ impl Validator {
                 .map_err(|e| Fault::new(&e, shift, self.nest.current(), None))?;
             match chunk {
                 Chunk::NeedMoreData(hint) => {
-                    self.want = usize::try_from(hint).unwrap_or(usize::MAX);
+                    self.want = hint;
                     return Ok(());
                 }
                 Chunk::Parsed { consumed, payload } => {
