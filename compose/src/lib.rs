@@ -4,21 +4,34 @@
 //! network I/O. Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
 //! (binaryen reads and writes files only, so `optimize` hands it each module through a private
 //! scratch directory that it removes again.)
+//!
+//! Composition flows one way: [`plan`] decides which export fills which import, [`explain`]
+//! reads the plan, and [`composition`] calls both, builds the graph and encodes it. Names and
+//! semver tracks are matched in [`names`] alone.
+
+#![warn(missing_docs)]
 
 pub mod composition;
 pub mod explain;
+// Documented by the validation work on these modules; the allowances go once it is merged.
+#[allow(missing_docs)]
 pub mod features;
+#[allow(missing_docs)]
 pub mod input;
+#[allow(missing_docs)]
 pub mod inspect;
+pub mod names;
 pub mod optimize;
 pub mod output;
 pub mod plan;
+#[allow(missing_docs)]
 pub mod profile;
 pub mod provenance;
 mod report;
 mod splice;
 pub mod target;
+#[allow(missing_docs)]
 pub mod validate;
 
-pub use composition::{compose, ComposeError, ComposeOptions, Composition, Input, Report};
+pub use composition::{compose, ComposeError, ComposeOptions, ComposeReport, Composition, Input};
 pub use output::Output;
