@@ -314,19 +314,10 @@ fn describe_mismatch(raw: &str) -> String {
     lines.join("\n  ")
 }
 
-/// The versions a new release must stay compatible with: Cargo's series, `X.*` for X ≥ 1,
-/// `0.Y.*` for Y ≥ 1, and `0.0.Z` alone.
+/// The versions a new release must stay compatible with: its semver track, as compose matches
+/// interface names (`X.*` for X ≥ 1, `0.Y.*` for Y ≥ 1, and `0.0.Z` alone).
 pub fn same_series(a: &Version, b: &Version) -> bool {
-    if !a.pre.is_empty() || !b.pre.is_empty() {
-        return false;
-    }
-    if a.major > 0 {
-        a.major == b.major
-    } else if a.minor > 0 {
-        b.major == 0 && a.minor == b.minor
-    } else {
-        a.major == b.major && a.minor == b.minor && a.patch == b.patch
-    }
+    wtool_compose::names::same_track(a, b)
 }
 
 #[cfg(test)]

@@ -1,27 +1,32 @@
-//! `compose`: classify and load inputs → plan → build the wac graph → encode with the inputs
-//! embedded by reference, and validate (beside hashing the inputs) → stamp provenance →
-//! optionally optimize and validate again.
+//! `compose`: classify and load inputs → plan → explain the plan (and refuse a type mismatch
+//! nothing resolves) → build the wac graph → encode with the inputs embedded by reference, and
+//! validate (beside hashing the inputs) → stamp provenance → optionally optimize and validate
+//! again.
 
-use crate::explain::UnusedPlug;
+use crate::explain::{self, Mismatch, UnusedPlug};
 use crate::input::{classify, ArtifactKind, InputError};
-use crate::optimize::{optimize, OptimizeError, OptimizeOptions, Report as OptimizeReport};
+use crate::names;
+use crate::optimize::{optimize, OptimizeError, OptimizeOptions, OptimizeReport};
 use crate::output::{Output, Piece};
-use crate::plan::{self, Link, Node, Plan, PlanError};
+use crate::plan::{self, InputId, Participant, Plan, PlanError};
 use crate::provenance::{self, InputDigest};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
-use wac_graph::types::{are_semver_compatible, Package};
+use std::collections::HashMap;
+use wac_graph::types::{Package, WorldId};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId, Processor};
 
 /// One file handed to `compose`: the name to show in messages, and its bytes.
 pub struct Input {
+    /// The name messages and the report show (a path, or a registry package reference).
     pub name: String,
+    /// The component's bytes.
     pub bytes: Vec<u8>,
     /// The sha256 of `bytes`, when the caller already knows it (from a lock or a cache of
     /// earlier runs); computed otherwise.
     pub sha256: Option<[u8; 32]>,
 }
 
+/// How to compose.
 #[derive(Debug, Clone)]
 pub struct ComposeOptions {
     /// Features the output is validated with; `None` tries wasmparser's defaults and falls
@@ -34,6 +39,11 @@ pub struct ComposeOptions {
     /// copying them (see `splice`). Below it, wac's plain encoding is cheaper: the by-reference
     /// form makes wac encode every input's full component type only to empty it again.
     pub embed_by_reference_from: usize,
+    /// Imports to leave for the host when no plug fills them, even though a plug exports them
+    /// under the same name with another type. Without this, such a mismatch fails the
+    /// composition: it is far more often a plug built against the wrong WIT than a host
+    /// import on purpose. Names match on their semver track.
+    pub leave_to_host: Vec<String>,
 }
 
 impl Default for ComposeOptions {
@@ -42,73 +52,133 @@ impl Default for ComposeOptions {
             features: None,
             optimize: None,
             embed_by_reference_from: 1 << 20,
+            leave_to_host: Vec::new(),
         }
     }
 }
 
+/// What [`compose`] returns: the component, and what was done to make it.
 pub struct Composition {
+    /// The composed component.
     pub output: Output,
-    pub report: Report,
+    /// What was plugged where, and what is left.
+    pub report: ComposeReport,
 }
 
 /// What happened, for people (the `Display` impl) and machines (`Serialize`).
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct ComposeReport {
+    /// Every input with its digest, the socket first.
     pub inputs: Vec<InputDigest>,
-    pub links: Vec<Link>,
+    /// Which export filled which import, in the order the planner decided.
+    pub links: Vec<Plugged>,
     /// Imports of the output, each with the inputs that asked for it (under the name they used).
     pub host_imports: Vec<HostImport>,
+    /// Plugs that filled nothing, with the reasons why.
     pub unused_plugs: Vec<UnusedPlug>,
+    /// Exports that match an import by name but not by type, where another plug filled the
+    /// import or the caller left it for the host.
+    pub mismatches: Vec<Mismatch>,
+    /// The output's exports: the socket's.
     pub exports: Vec<String>,
+    /// The output's size in bytes.
     pub size: usize,
     /// What optimization did, when it was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub optimized: Option<OptimizeReport>,
 }
 
+/// An import of one input filled by an export of another, by the inputs' names.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Plugged {
+    /// The input whose import is filled.
+    pub consumer: String,
+    /// The import, as the consumer spells it.
+    pub import: String,
+    /// The plug that fills it.
+    pub provider: String,
+    /// The export that fills it, as the provider spells it.
+    pub export: String,
+}
+
+/// An import of the output: something the host must provide.
 #[derive(Debug, Serialize)]
 pub struct HostImport {
+    /// The name the output imports it under.
     pub name: String,
+    /// The inputs that import it.
     pub wanted_by: Vec<Want>,
 }
 
+/// One input that imports a host import.
 #[derive(Debug, Serialize)]
 pub struct Want {
+    /// The input's name.
     pub input: String,
     /// The name this input imported; differs from the output's when semver-merged.
     pub import: String,
 }
 
+/// Why [`compose`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
+    /// An input could not be read at all.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// An input is a core module or a WIT package.
     #[error(
         "`{name}` is {kind}, but compose needs a component. {hint}",
         hint = kind_hint(*.kind)
     )]
-    NotAComponent { name: String, kind: ArtifactKind },
-    #[error("`{name}` is not a valid component: {detail}. Rebuild it, or check it with `wtool validate {name}`")]
-    InvalidComponent { name: String, detail: String },
-    #[error("{}", nothing_plugged(.socket, .imports, .unused))]
-    NothingPlugged {
-        socket: String,
-        imports: Vec<String>,
-        unused: Vec<UnusedPlug>,
+    NotAComponent {
+        /// The input's name.
+        name: String,
+        /// What it is instead.
+        kind: ArtifactKind,
     },
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error("linking `{consumer}` import `{import}` to `{provider}` failed: {detail}")]
-    Link {
-        consumer: String,
-        import: String,
-        provider: String,
+    /// An input does not decode as a component.
+    #[error("`{name}` is not a valid component: {detail}. Rebuild it, or check it with `wtool validate {name}`")]
+    InvalidComponent {
+        /// The input's name.
+        name: String,
+        /// What the decoder said.
         detail: String,
     },
+    /// No plug filled any import.
+    #[error("{}", nothing_plugged(.socket, .imports, .unused))]
+    NothingPlugged {
+        /// The socket's name.
+        socket: String,
+        /// The socket's imports.
+        imports: Vec<String>,
+        /// Every plug, with the reasons it filled nothing.
+        unused: Vec<UnusedPlug>,
+    },
+    /// Plugs export imports under their names with other types, and nothing else fills them.
+    #[error("{}", mismatched(.0))]
+    TypeMismatch(Vec<Mismatch>),
+    /// The plan itself failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// wac refused a planned link.
+    #[error("linking `{consumer}` import `{import}` to `{provider}` failed: {detail}")]
+    Link {
+        /// The input whose import is filled.
+        consumer: String,
+        /// The import.
+        import: String,
+        /// The plug that fills it.
+        provider: String,
+        /// What wac said.
+        detail: String,
+    },
+    /// Optimizing the composition failed.
     #[error(transparent)]
     Optimize(Box<OptimizeError>),
+    /// wac could not encode the graph.
     #[error("encoding the composition failed: {0:#}")]
     Encode(anyhow::Error),
+    /// The encoded composition does not validate.
     #[error(
         "the composed component does not validate ({0}); this is a bug in wtool, please report \
          it with the inputs"
@@ -145,97 +215,65 @@ fn nothing_plugged(socket: &str, imports: &[String], unused: &[UnusedPlug]) -> S
     msg
 }
 
+fn mismatched(mismatches: &[Mismatch]) -> String {
+    let mut msg = String::from("no plug fills an import that a plug exports with another type:");
+    for m in mismatches {
+        msg += &format!(
+            "\n    - the export `{}` of `{}` matches the import `{}` of `{}` by name, but not \
+             by type: {}",
+            m.export, m.plug, m.import, m.consumer, m.detail
+        );
+    }
+    msg += "\n  Rebuild the plug against the same WIT as the importer, or leave the import for \
+            the host on purpose (`--leave-to-host IMPORT`)";
+    msg
+}
+
+/// Plugs the exports of `plugs` into the imports of `socket` (and of each other), and encodes
+/// the result. The output exports what the socket exports, and imports what nothing filled.
 pub fn compose(
     socket: Input,
     plugs: Vec<Input>,
     options: &ComposeOptions,
 ) -> Result<Composition, ComposeError> {
-    let inputs: Vec<Input> = std::iter::once(socket).chain(plugs).collect();
-    let Loaded {
-        mut graph,
-        packages,
-        names,
-        package_names,
-        known,
-    } = load(inputs)?;
+    let Registered { mut graph, members } = load(socket, plugs)?;
+    let participants: Vec<Participant> = members.iter().map(Member::participant).collect();
+    let plan = plan::plan(graph.types(), &participants)?;
+    let findings = Findings::of(graph.types(), &participants, &plan, options)?;
+    let exports = wire(&mut graph, &members, &plan)?;
 
-    let nodes: Vec<Node> = names
-        .iter()
-        .zip(&packages)
-        .map(|(name, &id)| Node {
-            name,
-            world: graph[id].ty(),
-        })
-        .collect();
-    let plan = plan::plan(graph.types(), &nodes)?;
-    if plan.links.is_empty() && names.len() > 1 {
-        return Err(ComposeError::NothingPlugged {
-            socket: names[0].clone(),
-            imports: graph.types()[nodes[0].world]
-                .imports
-                .keys()
-                .cloned()
-                .collect(),
-            unused: plan.unused,
-        });
-    }
-
-    let instances = build_graph(&mut graph, &packages, &plan, &package_names)?;
-    let socket_instance = instances[&0];
-    let socket_exports: Vec<String> = graph.types()[nodes[0].world]
-        .exports
-        .keys()
-        .cloned()
-        .collect();
-    for name in &socket_exports {
-        let alias = graph
-            .alias_instance_export(socket_instance, name)
-            .map_err(|e| ComposeError::Encode(e.into()))?;
-        graph
-            .export(alias, name)
-            .map_err(|e| ComposeError::Encode(e.into()))?;
-    }
-
-    let embedded: HashMap<String, (PackageId, usize)> = packages
-        .iter()
-        .zip(&package_names)
-        .map(|(&id, name)| {
-            (
-                crate::splice::import_name(name),
-                (id, graph[id].bytes().len()),
-            )
-        })
-        .collect();
     // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
     let hash = || {
-        packages
+        members
             .iter()
-            .zip(&names)
-            .zip(&known)
-            .enumerate()
-            .map(|(i, ((&id, name), known))| {
-                let role = if i == 0 { "socket" } else { "plug" };
-                InputDigest::new(role, name, graph[id].bytes(), *known)
-            })
+            .map(|m| InputDigest::new(m.role.name(), &m.name, graph[m.package].bytes(), m.known))
             .collect::<Vec<_>>()
     };
-    let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
-    let encode = || encode_and_validate(&graph, &embedded, input_bytes, options);
+    let encode = || encode_and_validate(&graph, &members, options);
+    let input_bytes = members.iter().map(|m| graph[m.package].bytes().len()).sum();
     let (digests, encoded) = if crate::validate::chunks::worth_parallel(input_bytes) {
         rayon::join(hash, encode)
     } else {
         (hash(), encode())
     };
-    let Encoded {
-        mut pieces,
-        imports,
-    } = encoded?;
+    let Encoded { body, imports } = encoded?;
     // A custom section cannot change what the validated component means or whether it is
     // valid, so stamping after validation keeps the hashing off the critical path.
-    if let Some(Piece::Bytes(last)) = pieces.last_mut() {
-        provenance::stamp(last, &digests);
-    }
-    let mut output = Output::new(graph, pieces);
+    let mut output = match body {
+        Body::Plain(mut bytes) => {
+            provenance::stamp(&mut bytes, &digests);
+            Output::from(bytes)
+        }
+        Body::Spliced(mut pieces) => {
+            if !matches!(pieces.last(), Some(Piece::Bytes(_))) {
+                pieces.push(Piece::Bytes(Vec::new()));
+            }
+            if let Some(Piece::Bytes(last)) = pieces.last_mut() {
+                provenance::stamp(last, &digests);
+            }
+            Output::spliced(graph, pieces)
+        }
+    };
     let optimized = match &options.optimize {
         Some(opts) => {
             let opts = OptimizeOptions {
@@ -250,14 +288,24 @@ pub fn compose(
         None => None,
     };
 
-    let host_imports = host_imports(imports, &plan);
+    let name = |id: InputId| members[id.index()].name.clone();
     Ok(Composition {
-        report: Report {
+        report: ComposeReport {
             inputs: digests,
-            links: plan.links,
-            host_imports,
-            unused_plugs: plan.unused,
-            exports: socket_exports,
+            links: plan
+                .links
+                .iter()
+                .map(|link| Plugged {
+                    consumer: name(link.consumer),
+                    import: link.import.clone(),
+                    provider: name(link.provider),
+                    export: link.export.clone(),
+                })
+                .collect(),
+            host_imports: host_imports(imports, &plan, &members),
+            unused_plugs: findings.unused,
+            mismatches: findings.mismatches,
+            exports,
             size: output.len(),
             optimized,
         },
@@ -265,24 +313,61 @@ pub fn compose(
     })
 }
 
-/// The inputs registered in a graph, with what is known of each, in input order.
-struct Loaded {
+/// Whether an input is the socket or a plug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Socket,
+    Plug,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Socket => "socket",
+            Role::Plug => "plug",
+        }
+    }
+}
+
+/// One input, registered in the graph: everything compose knows of it.
+struct Member {
+    role: Role,
+    /// The name messages show.
+    name: String,
+    /// The package's name in the graph, `socket:app` or `plug:logger`.
+    package_name: String,
+    /// The name its instance gets in the output's name section: the file stem, made unique.
+    instance_name: String,
+    package: PackageId,
+    world: WorldId,
+    /// The digest of its bytes, when the caller knew it.
+    known: Option<[u8; 32]>,
+}
+
+impl Member {
+    fn participant(&self) -> Participant<'_> {
+        Participant {
+            name: &self.name,
+            world: self.world,
+        }
+    }
+}
+
+/// The inputs registered in one graph's type arena, the socket first.
+struct Registered {
     graph: CompositionGraph,
-    packages: Vec<PackageId>,
-    names: Vec<String>,
-    package_names: Vec<String>,
-    known: Vec<Option<[u8; 32]>>,
+    members: Vec<Member>,
 }
 
 /// Classifies and decodes every input into one graph's type arena.
-fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
+fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
+    let inputs: Vec<(Role, Input)> = std::iter::once((Role::Socket, socket))
+        .chain(plugs.into_iter().map(|plug| (Role::Plug, plug)))
+        .collect();
+    let stems = unique_stems(inputs.iter().map(|(_, input)| input.name.as_str()));
     let mut graph = CompositionGraph::new();
-    let mut packages = Vec::with_capacity(inputs.len());
-    let package_names = package_names(&inputs);
-    let mut names = Vec::with_capacity(inputs.len());
-    let mut known = Vec::with_capacity(inputs.len());
-    for (input, package_name) in inputs.into_iter().zip(&package_names) {
-        known.push(input.sha256);
+    let mut members = Vec::with_capacity(inputs.len());
+    for ((role, input), stem) in inputs.into_iter().zip(stems) {
         match classify(&input.name, &input.bytes)? {
             ArtifactKind::Component => {}
             kind => {
@@ -292,36 +377,38 @@ fn load(inputs: Vec<Input>) -> Result<Loaded, ComposeError> {
                 })
             }
         }
+        let package_name = format!("{}:{stem}", role.name());
         // The bytes move into the package: a second copy of an 18 MB input would push peak
         // memory past twice the input size.
-        let package = Package::from_bytes(package_name, None, input.bytes, graph.types_mut())
+        let package = Package::from_bytes(&package_name, None, input.bytes, graph.types_mut())
             .map_err(|e| ComposeError::InvalidComponent {
                 name: input.name.clone(),
                 detail: format!("{e:#}"),
             })?;
-        let id = graph
+        let world = package.ty();
+        let package = graph
             .register_package(package)
             .map_err(|e| ComposeError::Encode(e.into()))?;
-        packages.push(id);
-        names.push(input.name);
+        members.push(Member {
+            role,
+            name: input.name,
+            package_name,
+            instance_name: stem,
+            package,
+            world,
+            known: input.sha256,
+        });
     }
-
-    Ok(Loaded {
-        graph,
-        packages,
-        names,
-        package_names,
-        known,
-    })
+    Ok(Registered { graph, members })
 }
 
-/// Package names only reach the output's name section, so they are derived from file stems
-/// (made unique), never from paths: the same inputs in another directory give the same bytes.
-fn package_names(inputs: &[Input]) -> Vec<String> {
-    let stems: Vec<String> = inputs
-        .iter()
-        .map(|i| {
-            let file = i.name.rsplit(['/', '\\']).next().unwrap_or(&i.name);
+/// Instance and package names only reach the output's name section, so they are derived from
+/// file stems (made unique), never from paths: the same inputs in another directory give the
+/// same bytes.
+fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let stems: Vec<String> = names
+        .map(|name| {
+            let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
             let stem = file.split('.').next().unwrap_or(file);
             let clean: String = stem
                 .chars()
@@ -333,67 +420,133 @@ fn package_names(inputs: &[Input]) -> Vec<String> {
                     }
                 })
                 .collect();
-            let clean = clean.trim_matches('-').to_string();
+            let clean = clean.trim_matches('-');
             if clean.is_empty() {
                 "input".to_string()
             } else {
-                clean
+                clean.to_string()
             }
         })
         .collect();
-    let mut names = Vec::with_capacity(stems.len());
-    for (i, stem) in stems.iter().enumerate() {
-        let role = if i == 0 { "socket" } else { "plug" };
-        let dupes = stems.iter().filter(|s| *s == stem).count();
-        names.push(if dupes > 1 {
-            format!("{role}:{stem}{i}")
-        } else {
-            format!("{role}:{stem}")
-        });
-    }
-    names
+    stems
+        .iter()
+        .enumerate()
+        .map(|(i, stem)| {
+            if stems.iter().filter(|s| *s == stem).count() > 1 {
+                format!("{stem}{i}")
+            } else {
+                stem.clone()
+            }
+        })
+        .collect()
 }
 
-/// Instantiates every used input once and wires the planned links.
-fn build_graph(
+/// What the explanations of a plan say, once they did not fail the composition.
+struct Findings {
+    unused: Vec<UnusedPlug>,
+    /// Mismatches that are warnings: another plug filled the import, or the caller left it
+    /// for the host.
+    mismatches: Vec<Mismatch>,
+}
+
+impl Findings {
+    fn of(
+        types: &wac_graph::types::Types,
+        participants: &[Participant<'_>],
+        plan: &Plan,
+        options: &ComposeOptions,
+    ) -> Result<Findings, ComposeError> {
+        let unused = explain::unused(types, participants, plan);
+        if plan.links.is_empty() && participants.len() > 1 {
+            return Err(ComposeError::NothingPlugged {
+                socket: participants[InputId::SOCKET.index()].name.to_string(),
+                imports: types[participants[InputId::SOCKET.index()].world]
+                    .imports
+                    .keys()
+                    .cloned()
+                    .collect(),
+                unused,
+            });
+        }
+        let (mismatches, fatal): (Vec<Mismatch>, Vec<Mismatch>) =
+            explain::mismatches(participants, plan)
+                .into_iter()
+                .partition(|m| {
+                    m.filled_by.is_some()
+                        || options
+                            .leave_to_host
+                            .iter()
+                            .any(|name| names::matches(name, &m.import))
+                });
+        if !fatal.is_empty() {
+            return Err(ComposeError::TypeMismatch(fatal));
+        }
+        Ok(Findings { unused, mismatches })
+    }
+}
+
+/// Instantiates every used input once, wires the planned links, and exports what the socket
+/// exports. Returns those exports' names.
+fn wire(
     graph: &mut CompositionGraph,
-    packages: &[PackageId],
+    members: &[Member],
     plan: &Plan,
-    names: &[String],
-) -> Result<BTreeMap<usize, NodeId>, ComposeError> {
-    let mut instances = BTreeMap::new();
-    for input in plan.used() {
-        let node = graph.instantiate(packages[input]);
-        graph.set_node_name(node, names[input].split(':').nth(1).unwrap_or("input"));
+) -> Result<Vec<String>, ComposeError> {
+    let mut instances: HashMap<InputId, NodeId> = HashMap::with_capacity(plan.used.len());
+    for &input in &plan.used {
+        let member = &members[input.index()];
+        let node = graph.instantiate(member.package);
+        graph.set_node_name(node, &member.instance_name);
         instances.insert(input, node);
     }
     for link in &plan.links {
-        let fail = |detail: String| ComposeError::Link {
-            consumer: link.consumer_name.clone(),
+        let fail = |e: anyhow::Error| ComposeError::Link {
+            consumer: members[link.consumer.index()].name.clone(),
             import: link.import.clone(),
-            provider: link.provider_name.clone(),
-            detail,
+            provider: members[link.provider.index()].name.clone(),
+            detail: format!("{e:#}"),
         };
         let alias = graph
             .alias_instance_export(instances[&link.provider], &link.export)
-            .map_err(|e| fail(format!("{:#}", anyhow::Error::from(e))))?;
+            .map_err(|e| fail(e.into()))?;
         graph
             .set_instantiation_argument(instances[&link.consumer], &link.import, alias)
-            .map_err(|e| fail(format!("{:#}", anyhow::Error::from(e))))?;
+            .map_err(|e| fail(e.into()))?;
     }
-    Ok(instances)
+    let socket = &members[InputId::SOCKET.index()];
+    let exports: Vec<String> = graph.types()[socket.world]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
+    for name in &exports {
+        let alias = graph
+            .alias_instance_export(instances[&InputId::SOCKET], name)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+        graph
+            .export(alias, name)
+            .map_err(|e| ComposeError::Encode(e.into()))?;
+    }
+    Ok(exports)
+}
+
+/// The encoded composition, before provenance is stamped on it.
+enum Body {
+    /// wac's plain encoding, with the inputs copied in.
+    Plain(Vec<u8>),
+    /// Encoded sections with the inputs' bytes between them, by reference.
+    Spliced(Vec<Piece>),
 }
 
 struct Encoded {
-    pieces: Vec<Piece>,
+    body: Body,
     /// The output's imports, in order.
     imports: Vec<String>,
 }
 
 fn encode_and_validate(
     graph: &CompositionGraph,
-    embedded: &HashMap<String, (PackageId, usize)>,
-    input_bytes: usize,
+    members: &[Member],
     options: &ComposeOptions,
 ) -> Result<Encoded, ComposeError> {
     let encode = |define_components| {
@@ -408,6 +561,17 @@ fn encode_and_validate(
             })
             .map_err(|e| ComposeError::Encode(e.into()))
     };
+    let embedded: HashMap<String, (PackageId, usize)> = members
+        .iter()
+        .map(|m| {
+            let package = &graph[m.package];
+            (
+                crate::splice::import_name(&m.package_name),
+                (m.package, package.bytes().len()),
+            )
+        })
+        .collect();
+    let input_bytes: usize = embedded.values().map(|&(_, len)| len).sum();
     // Optimizing copies the whole component anyway, and the embedding form keeps each
     // input's component type as an unused type that would cost size there.
     if options.optimize.is_none() && input_bytes >= options.embed_by_reference_from {
@@ -416,10 +580,13 @@ fn encode_and_validate(
             .into_iter()
             .filter(|name| !embedded.contains_key(name))
             .collect();
-        if let Some(pieces) = crate::splice::embed(imported, embedded) {
+        if let Some(pieces) = crate::splice::embed(imported, &embedded) {
             let chunks: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(graph)).collect();
             if validate_output(&chunks, options).is_ok() {
-                return Ok(Encoded { pieces, imports });
+                return Ok(Encoded {
+                    body: Body::Spliced(pieces),
+                    imports,
+                });
             }
         }
     }
@@ -428,7 +595,7 @@ fn encode_and_validate(
     validate_output(&[&bytes], options)?;
     Ok(Encoded {
         imports: import_names(&bytes)?,
-        pieces: vec![Piece::Bytes(bytes)],
+        body: Body::Plain(bytes),
     })
 }
 
@@ -465,8 +632,8 @@ fn import_names(encoded: &[u8]) -> Result<Vec<String>, ComposeError> {
 }
 
 /// The output's imports, traced back to the inputs that asked for them.
-fn host_imports(names: Vec<String>, plan: &Plan) -> Vec<HostImport> {
-    let mut out: Vec<HostImport> = names
+fn host_imports(imports: Vec<String>, plan: &Plan, members: &[Member]) -> Vec<HostImport> {
+    let mut out: Vec<HostImport> = imports
         .into_iter()
         .map(|name| HostImport {
             name,
@@ -475,19 +642,16 @@ fn host_imports(names: Vec<String>, plan: &Plan) -> Vec<HostImport> {
         .collect();
     for unfilled in &plan.unfilled {
         // Not found by exact name means the encoder merged it into another semver version.
-        let position = out
-            .iter()
-            .position(|h| h.name == unfilled.import)
-            .or_else(|| {
-                out.iter()
-                    .position(|h| are_semver_compatible(&h.name, &unfilled.import))
-            });
+        let position = names::position(out.iter().map(|h| h.name.as_str()), &unfilled.import);
         if let Some(i) = position {
             out[i].wanted_by.push(Want {
-                input: unfilled.consumer_name.clone(),
+                input: members[unfilled.consumer.index()].name.clone(),
                 import: unfilled.import.clone(),
             });
         }
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

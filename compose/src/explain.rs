@@ -1,121 +1,180 @@
-//! Why a plug filled nothing. `wac plug` only says "no matching imports"; this names the
+//! Explanations read off a [`Plan`]: why a plug filled nothing, and which exports matched an
+//! import by name but not by type. `wac plug` only says "no matching imports"; this names the
 //! nearest import and what differs: the semver track, the type, or an earlier plug that won.
 
-use crate::plan::{Link, Node};
+use crate::names::{self, Relation, Track};
+use crate::plan::{InputId, Participant, Plan};
 use serde::Serialize;
 use std::fmt;
-use wac_graph::types::{are_semver_compatible, Types};
+use wac_graph::types::Types;
 
-/// A candidate export that had the right name but the wrong type.
-pub struct Miss {
-    provider: usize,
-    consumer: usize,
-    export: String,
-    import: String,
-    detail: String,
-}
-
-impl Miss {
-    pub fn type_mismatch(
-        provider: usize,
-        consumer: usize,
-        export: &str,
-        import: &str,
-        error: &anyhow::Error,
-    ) -> Self {
-        Self {
-            provider,
-            consumer,
-            export: export.to_string(),
-            import: import.to_string(),
-            detail: format!("{error:#}"),
-        }
-    }
-}
-
+/// A plug that filled nothing, with the reasons why.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnusedPlug {
+    /// The plug's name.
     pub plug: String,
+    /// Everything it exports.
     pub exports: Vec<String>,
+    /// Why none of them filled an import; never empty.
     pub reasons: Vec<Reason>,
 }
 
+/// One reason why a plug filled nothing.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reason {
+    /// The plug exports nothing.
     NoExports,
+    /// No instantiated input imports anything.
     NoImportsLeft,
+    /// An export has an import's name but another type.
     TypeMismatch {
+        /// The plug's export.
         export: String,
+        /// The input with the import.
         consumer: String,
+        /// The import.
         import: String,
+        /// What differs.
         detail: String,
     },
+    /// An export names an import's interface at a version on another semver track.
     OtherSemverTrack {
+        /// The plug's export.
         export: String,
+        /// The input with the import.
         consumer: String,
+        /// The import.
         import: String,
     },
+    /// An export would fit an import that an earlier plug fills.
     AlreadyFilled {
+        /// The plug's export.
         export: String,
+        /// The input with the import.
         consumer: String,
+        /// The import.
         import: String,
+        /// The plug that fills it.
         by: String,
     },
+    /// Nothing matches; the names closest to each other.
     ClosestName {
+        /// The plug's export.
         export: String,
+        /// The input with the import.
         consumer: String,
+        /// The import.
         import: String,
     },
 }
 
-pub(crate) fn explain_unused(
+/// An export of a plug that matches an import by name but not by type.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The plug with the export.
+    pub plug: String,
+    /// The export.
+    pub export: String,
+    /// The input with the import.
+    pub consumer: String,
+    /// The import.
+    pub import: String,
+    /// What differs, from the subtype check.
+    pub detail: String,
+    /// The plug that filled the import instead, if one did; otherwise the import is left for
+    /// the host.
+    pub filled_by: Option<String>,
+}
+
+/// Every type mismatch in `plan`, in the order the planner found them.
+pub fn mismatches(inputs: &[Participant<'_>], plan: &Plan) -> Vec<Mismatch> {
+    let name = |id: InputId| inputs[id.index()].name.to_string();
+    plan.misses
+        .iter()
+        .map(|miss| Mismatch {
+            plug: name(miss.provider),
+            export: miss.export.clone(),
+            consumer: name(miss.consumer),
+            import: miss.import.clone(),
+            detail: miss.detail.clone(),
+            filled_by: plan
+                .link_for(miss.consumer, &miss.import)
+                .map(|link| name(link.provider)),
+        })
+        .collect()
+}
+
+/// The plugs that `plan` leaves out, each with the reasons why.
+pub fn unused(types: &Types, inputs: &[Participant<'_>], plan: &Plan) -> Vec<UnusedPlug> {
+    InputId::plugs(inputs.len())
+        .filter(|&plug| !plan.is_used(plug))
+        .map(|plug| explain_unused(types, inputs, plug, plan))
+        .collect()
+}
+
+fn explain_unused(
     types: &Types,
-    nodes: &[Node<'_>],
-    plug: usize,
-    links: &[Link],
-    used: &[usize],
-    misses: &[Miss],
+    inputs: &[Participant<'_>],
+    plug: InputId,
+    plan: &Plan,
 ) -> UnusedPlug {
-    let exports: Vec<String> = types[nodes[plug].world].exports.keys().cloned().collect();
-    let imports: Vec<(usize, &String)> = used
+    let name = |id: InputId| inputs[id.index()].name.to_string();
+    let exports: Vec<String> = types[inputs[plug.index()].world]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
+    let imports: Vec<(InputId, &String)> = plan
+        .used
         .iter()
         .filter(|&&c| c != plug)
-        .flat_map(|&c| types[nodes[c].world].imports.keys().map(move |i| (c, i)))
+        .flat_map(|&c| {
+            types[inputs[c.index()].world]
+                .imports
+                .keys()
+                .map(move |i| (c, i))
+        })
         .collect();
     let mut reasons = Vec::new();
     for export in &exports {
-        for miss in misses
+        for miss in plan
+            .misses
             .iter()
             .filter(|m| m.provider == plug && &m.export == export)
         {
             reasons.push(Reason::TypeMismatch {
                 export: export.clone(),
-                consumer: nodes[miss.consumer].name.to_string(),
+                consumer: name(miss.consumer),
                 import: miss.import.clone(),
                 detail: miss.detail.clone(),
             });
         }
         for &(consumer, import) in &imports {
-            let consumer_name = nodes[consumer].name.to_string();
-            if are_semver_compatible(export, import) {
-                if let Some(link) = links
-                    .iter()
-                    .find(|l| l.consumer == consumer && &l.import == import)
-                {
-                    reasons.push(Reason::AlreadyFilled {
-                        export: export.clone(),
-                        consumer: consumer_name,
-                        import: import.clone(),
-                        by: link.provider_name.clone(),
-                    });
+            match names::relation(export, import) {
+                Relation::Matches => {
+                    // A mismatch is explained above; an export that fits is only left out
+                    // because another plug came first.
+                    if let Some(link) = plan.link_for(consumer, import) {
+                        let mismatched = plan.misses.iter().any(|m| {
+                            m.provider == plug && m.consumer == consumer && &m.import == import
+                        });
+                        if !mismatched {
+                            reasons.push(Reason::AlreadyFilled {
+                                export: export.clone(),
+                                consumer: name(consumer),
+                                import: import.clone(),
+                                by: name(link.provider),
+                            });
+                        }
+                    }
                 }
-            } else if unversioned(export) == unversioned(import) {
-                reasons.push(Reason::OtherSemverTrack {
+                Relation::OtherTrack => reasons.push(Reason::OtherSemverTrack {
                     export: export.clone(),
-                    consumer: consumer_name,
+                    consumer: name(consumer),
                     import: import.clone(),
-                });
+                }),
+                Relation::Unrelated => {}
             }
         }
     }
@@ -125,7 +184,7 @@ pub(crate) fn explain_unused(
         } else if let Some((export, (consumer, import))) = closest(&exports, &imports) {
             reasons.push(Reason::ClosestName {
                 export: export.clone(),
-                consumer: nodes[consumer].name.to_string(),
+                consumer: name(consumer),
                 import: import.clone(),
             });
         } else {
@@ -133,20 +192,16 @@ pub(crate) fn explain_unused(
         }
     }
     UnusedPlug {
-        plug: nodes[plug].name.to_string(),
+        plug: name(plug),
         exports,
         reasons,
     }
 }
 
-pub(crate) fn unversioned(name: &str) -> &str {
-    name.split_once('@').map_or(name, |(base, _)| base)
-}
-
 fn closest<'a>(
     exports: &'a [String],
-    imports: &[(usize, &'a String)],
-) -> Option<(&'a String, (usize, &'a String))> {
+    imports: &[(InputId, &'a String)],
+) -> Option<(&'a String, (InputId, &'a String))> {
     exports
         .iter()
         .flat_map(|e| imports.iter().map(move |&i| (e, i)))
@@ -165,6 +220,28 @@ impl fmt::Display for UnusedPlug {
             write!(f, "\n    - {reason}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Mismatch {
+            plug,
+            export,
+            consumer,
+            import,
+            detail,
+            filled_by,
+        } = self;
+        write!(
+            f,
+            "the export `{export}` of plug `{plug}` matches the import `{import}` of \
+             `{consumer}` by name, but not by type: {detail}. "
+        )?;
+        match filled_by {
+            Some(by) => write!(f, "`{by}` fills the import instead"),
+            None => write!(f, "The import is left for the host"),
+        }
     }
 }
 
@@ -196,9 +273,9 @@ impl fmt::Display for Reason {
                 "its export `{export}` is on a different semver track from the import \
                  `{import}` of `{consumer}` ({} vs {}); versions only match within one track \
                  (same major, or same minor for 0.x). Use a plug built for {}",
-                track(export),
-                track(import),
-                track(import),
+                Track::of_name(export),
+                Track::of_name(import),
+                Track::of_name(import),
             ),
             Reason::AlreadyFilled {
                 export,
@@ -220,19 +297,5 @@ impl fmt::Display for Reason {
                  and the import `{import}` of `{consumer}`"
             ),
         }
-    }
-}
-
-/// The semver track of a versioned name, as `0.2.x` or `1.x`, for messages.
-fn track(name: &str) -> String {
-    let Some((_, version)) = name.split_once('@') else {
-        return "unversioned".to_string();
-    };
-    match semver::Version::parse(version) {
-        Ok(v) if !v.pre.is_empty() => format!("{v} exactly"),
-        Ok(v) if v.major > 0 => format!("{}.x", v.major),
-        Ok(v) if v.minor > 0 => format!("0.{}.x", v.minor),
-        Ok(v) => format!("{v} exactly"),
-        Err(_) => version.to_string(),
     }
 }

@@ -4,12 +4,19 @@
 //! network I/O. Callers (the `wtool` CLI) load inputs, pass them in, and write what comes back.
 //! (binaryen reads and writes files only, so `optimize` hands it each module through a private
 //! scratch directory that it removes again.)
+//!
+//! Composition flows one way: [`plan`] decides which export fills which import, [`explain`]
+//! reads the plan, and [`composition`] calls both, builds the graph and encodes it. Names and
+//! semver tracks are matched in [`names`] alone.
+
+#![warn(missing_docs)]
 
 pub mod composition;
 pub mod explain;
 pub mod features;
 pub mod input;
 pub mod inspect;
+pub mod names;
 pub mod nesting;
 pub mod optimize;
 pub mod output;
@@ -22,5 +29,5 @@ mod splice;
 pub mod target;
 pub mod validate;
 
-pub use composition::{compose, ComposeError, ComposeOptions, Composition, Input, Report};
+pub use composition::{compose, ComposeError, ComposeOptions, ComposeReport, Composition, Input};
 pub use output::Output;

@@ -31,22 +31,29 @@ pub use strip::Strip;
 /// binaryen's optimization levels, as `wasm-opt` spells them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub enum Level {
+    /// `-O1`: quick passes only.
     #[serde(rename = "-O1")]
     O1,
+    /// `-O2`: most passes.
     #[serde(rename = "-O2")]
     O2,
+    /// `-O3`: every pass for speed, taking longer.
     #[serde(rename = "-O3")]
     O3,
+    /// `-O4`: `-O3` with more flattening and inlining.
     #[serde(rename = "-O4")]
     O4,
+    /// `-Os`: for size, keeping speed (the default).
     #[default]
     #[serde(rename = "-Os")]
     Os,
+    /// `-Oz`: for size above all.
     #[serde(rename = "-Oz")]
     Oz,
 }
 
 impl Level {
+    /// Every level, from `-O1` to `-Oz`.
     pub const ALL: [Level; 6] = [
         Level::O1,
         Level::O2,
@@ -82,11 +89,14 @@ impl fmt::Display for Level {
     }
 }
 
+/// How to optimize.
 #[derive(Clone, Debug)]
 pub struct OptimizeOptions {
     /// What runs binaryen.
     pub wasm_opt: Arc<dyn WasmOpt>,
+    /// binaryen's optimization level.
     pub level: Level,
+    /// Which custom sections to remove besides those optimization makes stale.
     pub strip: Strip,
     /// Keep the `name` sections (function and other names), through binaryen too.
     pub keep_names: bool,
@@ -112,18 +122,26 @@ impl OptimizeOptions {
     }
 }
 
+/// What [`optimize`] returns.
 pub struct Optimized {
+    /// The optimized, validated component or module.
     pub bytes: Vec<u8>,
-    pub report: Report,
+    /// What was done to it.
+    pub report: OptimizeReport,
 }
 
 /// What happened, for people (the `Display` impl) and machines (`Serialize`).
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct OptimizeReport {
+    /// The input's name.
     pub input: String,
+    /// The level binaryen ran at.
     pub level: Level,
+    /// The binaryen release that ran.
     pub binaryen: &'static str,
+    /// The input's size in bytes.
     pub size_before: usize,
+    /// The output's size in bytes.
     pub size_after: usize,
     /// Every distinct core module, in file order, with what was done to it.
     pub modules: Vec<ModuleReport>,
@@ -135,14 +153,18 @@ pub struct Report {
     pub time_ms: f64,
 }
 
+/// What was done to one core module.
 #[derive(Debug, Serialize)]
 pub struct ModuleReport {
     /// `core module 0 of component 1`, numbered as `wtool validate` numbers them.
     pub location: String,
+    /// The module's size before, in bytes.
     pub size_before: usize,
+    /// The module's size after, in bytes.
     pub size_after: usize,
     /// `optimized`, or `unchanged` with the reason in `note`.
     pub status: ModuleStatus,
+    /// Why the module is unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Time binaryen spent on it.
@@ -151,13 +173,18 @@ pub struct ModuleReport {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// Whether a module was optimized.
 pub enum ModuleStatus {
+    /// binaryen's output replaced it.
     Optimized,
+    /// It is kept as it was; the note says why.
     Unchanged,
 }
 
+/// A copy of a module or component that was dropped for an identical earlier one.
 #[derive(Debug, Serialize)]
 pub struct Duplicate {
+    /// What was dropped.
     pub kind: DuplicateKind,
     /// The copy that was dropped.
     pub location: String,
@@ -169,39 +196,65 @@ pub struct Duplicate {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+/// What a dropped copy was.
 pub enum DuplicateKind {
+    /// A core module.
     CoreModule,
+    /// A nested component.
     Component,
 }
 
+/// Custom sections of one name that were removed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StrippedSection {
+    /// The sections' name.
     pub name: String,
+    /// How many were removed.
     pub count: usize,
+    /// Their total size in bytes.
     pub bytes: usize,
 }
 
 #[allow(clippy::result_large_err)] // made once per run, like `ValidateError`
 #[derive(Debug, thiserror::Error)]
+/// Why [`optimize`] failed.
 pub enum OptimizeError {
+    /// The input could not be read at all.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The input is a WIT package.
     #[error(
         "`{name}` is a binary WIT package: it describes interfaces and has no code to optimize"
     )]
-    WitPackage { name: String },
+    WitPackage {
+        /// The input's name.
+        name: String,
+    },
+    /// The input does not validate.
     #[error(transparent)]
     InvalidInput(ValidateError),
+    /// The output does not validate.
     #[error(
         "the optimized `{name}` does not validate ({detail}); no output was written. This is a \
          bug in wtool, please report it with the input"
     )]
-    InvalidOutput { name: String, detail: String },
+    InvalidOutput {
+        /// The input's name.
+        name: String,
+        /// What the validator said.
+        detail: String,
+    },
+    /// The output needs features the input did not.
     #[error(
         "the optimized `{name}` uses {features}, which the input did not use; no output was \
          written. This is a bug in wtool, please report it with the input"
     )]
-    NewFeatures { name: String, features: String },
+    NewFeatures {
+        /// The input's name.
+        name: String,
+        /// The new features.
+        features: String,
+    },
 }
 
 /// Optimizes the component or core module `bytes`, named `name` in messages.
@@ -269,7 +322,7 @@ pub fn optimize(
         })
         .collect();
     Ok(Optimized {
-        report: Report {
+        report: OptimizeReport {
             input: name.to_string(),
             level: options.level,
             binaryen: BINARYEN_VERSION,

@@ -7,10 +7,17 @@ use wac_graph::{CompositionGraph, PackageId};
 
 /// A composed component, written with [`Output::write_to`] or flattened with
 /// [`Output::to_vec`].
-pub struct Output {
-    /// Owns the embedded inputs' bytes (each `wac_types::Package` holds its own).
-    graph: Option<CompositionGraph>,
-    pieces: Vec<Piece>,
+pub struct Output(Body);
+
+enum Body {
+    /// The whole component in one buffer.
+    Bytes(Vec<u8>),
+    /// Encoded sections with inputs between them; the graph owns the inputs' bytes (each
+    /// `wac_types::Package` holds its own).
+    Spliced {
+        graph: CompositionGraph,
+        pieces: Vec<Piece>,
+    },
 }
 
 pub(crate) enum Piece {
@@ -28,32 +35,36 @@ impl Piece {
 }
 
 impl Output {
-    pub(crate) fn new(graph: CompositionGraph, pieces: Vec<Piece>) -> Self {
-        Self {
-            graph: Some(graph),
-            pieces,
-        }
+    /// `pieces` in order, the inputs among them looked up in `graph`.
+    pub(crate) fn spliced(graph: CompositionGraph, pieces: Vec<Piece>) -> Self {
+        Self(Body::Spliced { graph, pieces })
     }
 
     /// The component's bytes in order, without joining them.
     pub fn chunks(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.pieces
-            .iter()
-            .map(move |piece| match (piece, &self.graph) {
-                (Piece::Bytes(bytes), _) => bytes.as_slice(),
-                (piece, Some(graph)) => piece.bytes(graph),
-                (Piece::Package(_), None) => unreachable!("package pieces come with their graph"),
-            })
+        let (whole, graph, pieces) = match &self.0 {
+            Body::Bytes(bytes) => (Some(bytes.as_slice()), None, &[][..]),
+            Body::Spliced { graph, pieces } => (None, Some(graph), pieces.as_slice()),
+        };
+        // `graph` is only `None` when `pieces` is empty.
+        whole.into_iter().chain(
+            graph
+                .into_iter()
+                .flat_map(move |graph| pieces.iter().map(move |piece| piece.bytes(graph))),
+        )
     }
 
+    /// The component's size in bytes.
     pub fn len(&self) -> usize {
         self.chunks().map(<[u8]>::len).sum()
     }
 
+    /// Whether the component has no bytes at all (never true of a composition).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Writes the component to `out`, piece by piece.
     pub fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
         // Fifty small plugs make a hundred small pieces: one write each would be a syscall each.
         // Pieces larger than the buffer still go straight through.
@@ -62,6 +73,7 @@ impl Output {
         out.flush()
     }
 
+    /// The component in one new buffer.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(self.len());
         self.chunks()
@@ -69,19 +81,17 @@ impl Output {
         bytes
     }
 
-    pub fn into_vec(mut self) -> Vec<u8> {
-        match self.pieces.as_mut_slice() {
-            [Piece::Bytes(bytes)] => std::mem::take(bytes),
-            _ => self.to_vec(),
+    /// The component in one buffer, without a copy when it already is one.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.0 {
+            Body::Bytes(bytes) => bytes,
+            Body::Spliced { .. } => self.to_vec(),
         }
     }
 }
 
 impl From<Vec<u8>> for Output {
     fn from(bytes: Vec<u8>) -> Self {
-        Self {
-            graph: None,
-            pieces: vec![Piece::Bytes(bytes)],
-        }
+        Self(Body::Bytes(bytes))
     }
 }

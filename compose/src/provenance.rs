@@ -6,16 +6,21 @@ use sha2::{Digest, Sha256};
 /// Name of the custom section holding the provenance JSON.
 pub const SECTION: &str = "wtool-provenance";
 
+/// One input of a composition, as the provenance section records it.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputDigest {
+    /// `socket` or `plug`.
     pub role: &'static str,
     /// The file name only: a path would make the output depend on where it was built.
     pub file: String,
+    /// The sha256 of its bytes, in hex.
     pub sha256: String,
+    /// Its size in bytes.
     pub size: usize,
 }
 
 impl InputDigest {
+    /// Records the input `name` with `bytes`, hashing them unless the digest is `known`.
     pub fn new(role: &'static str, name: &str, bytes: &[u8], known: Option<[u8; 32]>) -> Self {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
         let sha256: [u8; 32] = known.unwrap_or_else(|| Sha256::digest(bytes).into());

@@ -1,9 +1,10 @@
-//! The plug report as people read it; `--json` serializes the same `Report`.
+//! The plug report as people read it; `--json` serializes the same `ComposeReport`.
 
-use crate::composition::Report;
+use crate::composition::ComposeReport;
+use crate::names;
 use std::fmt;
 
-impl fmt::Display for Report {
+impl fmt::Display for ComposeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "plugged:")?;
         for link in &self.links {
@@ -15,7 +16,7 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "    {} ← {}{renamed}  [import of {}]",
-                link.import, link.provider_name, link.consumer_name
+                link.import, link.provider, link.consumer
             )?;
         }
         if self.host_imports.is_empty() {
@@ -31,7 +32,11 @@ impl fmt::Display for Report {
                     if w.import == import.name {
                         w.input.clone()
                     } else {
-                        format!("{} as {}", w.input, version_of(&w.import))
+                        format!(
+                            "{} as {}",
+                            w.input,
+                            names::version(&w.import).unwrap_or(&w.import)
+                        )
                     }
                 })
                 .collect();
@@ -41,13 +46,15 @@ impl fmt::Display for Report {
                 writeln!(f, "    {}  [{}]", import.name, wanted.join(", "))?;
             }
         }
+        // A plug that filled nothing explains its mismatches among its reasons.
+        for mismatch in &self.mismatches {
+            if !self.unused_plugs.iter().any(|p| p.plug == mismatch.plug) {
+                writeln!(f, "warning: {mismatch}")?;
+            }
+        }
         for plug in &self.unused_plugs {
             writeln!(f, "warning: {plug}")?;
         }
         Ok(())
     }
-}
-
-fn version_of(name: &str) -> &str {
-    name.split_once('@').map_or(name, |(_, v)| v)
 }

@@ -14,20 +14,28 @@ use wac_types::{ItemKind, Package, SubtypeChecker, Type, Types};
 pub enum Problem {
     /// The composition imports something the world does not offer.
     ExtraImport {
+        /// The import.
         name: String,
     },
     /// The world requires an export the composition lacks.
     MissingExport {
+        /// The export.
         name: String,
+        /// What kind of item it is (`function`, `instance`, ...).
         kind: String,
     },
-    /// Both sides have the item but the types do not fit.
+    /// Both sides have the import but the types do not fit.
     ImportMismatch {
+        /// The import.
         name: String,
+        /// What differs.
         reason: String,
     },
+    /// Both sides have the export but the types do not fit.
     ExportMismatch {
+        /// The export.
         name: String,
+        /// What differs.
         reason: String,
     },
 }
@@ -60,19 +68,28 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Why the target check could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The composition does not decode.
     #[error("the composition could not be read for the target check: {0:#}")]
     Composition(anyhow::Error),
+    /// The WIT package does not decode.
     #[error("{package} could not be read as a WIT package: {detail:#}")]
     Package {
+        /// The package, as messages name it.
         package: String,
+        /// What the decoder said.
         detail: anyhow::Error,
     },
+    /// The package has no world of that name.
     #[error("{}", no_world(.package, .world, .worlds))]
     NoSuchWorld {
+        /// The package, as messages name it.
         package: String,
+        /// The world asked for.
         world: String,
+        /// The worlds it has.
         worlds: Vec<String>,
     },
 }
@@ -145,7 +162,7 @@ pub fn check(
         // as runtimes link `@0.2.6` to `@0.2.9`.
         let offered = implicit
             .get(name.as_str())
-            .or_else(|| crate::plan::find_export(&world.imports, name).map(|(_, kind)| kind));
+            .or_else(|| crate::names::lookup(&world.imports, name).map(|(_, kind)| kind));
         let Some(offered) = offered else {
             problems.push(Problem::ExtraImport { name: name.clone() });
             continue;
@@ -160,7 +177,7 @@ pub fn check(
     checker.revert();
 
     for (name, expected) in &world.exports {
-        let Some((_, kind)) = crate::plan::find_export(&actual.exports, name) else {
+        let Some((_, kind)) = crate::names::lookup(&actual.exports, name) else {
             problems.push(Problem::MissingExport {
                 name: name.clone(),
                 kind: expected.desc(&types).to_string(),

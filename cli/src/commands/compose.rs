@@ -24,6 +24,10 @@ pub struct Args {
     /// A component whose exports fill imports (repeatable; earlier plugs win).
     #[arg(long = "plug", value_name = "PLUG")]
     plugs: Vec<String>,
+    /// Leave IMPORT for the host when no plug fills it, even though a plug exports it with
+    /// another type (repeatable). Without it, such a mismatch fails the composition.
+    #[arg(long, value_name = "IMPORT")]
+    leave_to_host: Vec<String>,
     /// For a WAC document: use this file for a package (`ns:name=PATH`; versioned references
     /// to the package too).
     #[arg(long = "dep", value_name = "PKG=PATH", value_parser = parse_dep)]
@@ -95,6 +99,7 @@ impl Args {
         };
         let options = ComposeOptions {
             optimize,
+            leave_to_host: self.leave_to_host.clone(),
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;
@@ -146,6 +151,9 @@ impl Args {
     fn run_wac(&self, global: &GlobalOpts) -> Result<ExitCode> {
         if !self.plugs.is_empty() {
             bail!("--plug does not apply to a WAC document; instantiate the plug in the document");
+        }
+        if !self.leave_to_host.is_empty() {
+            bail!("--leave-to-host does not apply to a WAC document; a WAC document names its imports itself");
         }
         let bytes = super::compose_wac::compose_wac(
             std::path::Path::new(&self.socket),

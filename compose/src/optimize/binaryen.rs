@@ -26,13 +26,17 @@ pub const BINARYEN_VERSION: &str = "binaryen version_116";
 /// the caller chose. `wtool` runs it in a helper process, so that the commands which never
 /// optimize do not pay for binaryen's start-up; the tests run it in-process.
 pub trait WasmOpt: Send + Sync + fmt::Debug {
+    /// Runs `wasm-opt` with `args`; the error is what it said.
     fn run(&self, args: &[OsString]) -> Result<(), String>;
 }
 
 /// An executable with `wasm-opt`'s command line: `wtool-binaryen`, or binaryen's own
 /// `wasm-opt` (116 or newer).
 #[derive(Clone, Debug)]
-pub struct WasmOptCommand(pub PathBuf);
+pub struct WasmOptCommand(
+    /// The executable.
+    pub PathBuf,
+);
 
 impl WasmOpt for WasmOptCommand {
     fn run(&self, args: &[OsString]) -> Result<(), String> {

@@ -13,7 +13,7 @@ use super::walk::Tree;
 use super::{Duplicate, DuplicateKind};
 use std::collections::HashMap;
 
-pub(crate) struct Plan {
+pub(crate) struct DedupPlan {
     /// One site per distinct module, the first in file order: these are optimized.
     pub unique: Vec<usize>,
     /// What the rewrite emits for each module site.
@@ -39,12 +39,12 @@ pub(crate) enum Action {
 }
 
 pub(crate) struct Group {
-    /// Index into `Plan::unique` of the module to define.
+    /// Index into `DedupPlan::unique` of the module to define.
     pub unique: usize,
     pub sites: Vec<usize>,
 }
 
-pub(crate) fn plan(tree: &Tree) -> Plan {
+pub(crate) fn plan(tree: &Tree) -> DedupPlan {
     // Scopes are numbered in file order with parents first, so one pass sees every earlier
     // sibling and every parent's fate before its children.
     let mut dropped_scopes = HashMap::new();
@@ -80,7 +80,7 @@ pub(crate) fn plan(tree: &Tree) -> Plan {
         sites.push(i);
     }
 
-    let mut plan = Plan {
+    let mut plan = DedupPlan {
         unique: Vec::new(),
         action: vec![Action::Skip; tree.modules.len()],
         groups: Vec::new(),
@@ -128,7 +128,7 @@ pub(crate) fn plan(tree: &Tree) -> Plan {
     plan
 }
 
-impl Plan {
+impl DedupPlan {
     /// The dropped copies, for the report, in file order.
     pub fn duplicates(&self, tree: &Tree) -> Vec<Duplicate> {
         let mut out: Vec<(usize, Duplicate)> = Vec::new();

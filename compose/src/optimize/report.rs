@@ -1,17 +1,20 @@
-//! The optimization report as people read it; `--json` serializes the same `Report`.
+//! The optimization report as people read it; `--json` serializes the same `OptimizeReport`.
 //!
 //! Times are left out unless asked for, so that the same input always prints the same text.
 
-use super::{ModuleStatus, Report};
+use super::{ModuleStatus, OptimizeReport};
 use std::fmt;
 
 /// The report, with times (`with_times`) or without.
 pub struct Text<'a> {
-    pub report: &'a Report,
+    /// The report to show.
+    pub report: &'a OptimizeReport,
+    /// Show how long each step took.
     pub with_times: bool,
 }
 
-impl Report {
+impl OptimizeReport {
+    /// The report as text, with times or without.
     pub fn text(&self, with_times: bool) -> Text<'_> {
         Text {
             report: self,
@@ -20,7 +23,7 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for OptimizeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.text(false).fmt(f)
     }

@@ -6,7 +6,7 @@
 //! scope (`alias outer`) look the index up in that scope's map.
 
 use super::binaryen::Outcome;
-use super::dedup::{Action, Plan};
+use super::dedup::{Action, DedupPlan};
 use super::strip::{keeps, producers_with_wtool, section_size, Tally};
 use super::walk::{creates, Space, Tree};
 use super::OptimizeOptions;
@@ -21,7 +21,7 @@ use wasmparser::{Chunk, Parser, Payload};
 pub(crate) fn rewrite(
     bytes: &[u8],
     tree: &Tree,
-    plan: &Plan,
+    plan: &DedupPlan,
     outcomes: &[Outcome],
     options: &OptimizeOptions,
     stripped: &mut Tally,
@@ -43,7 +43,7 @@ pub(crate) fn rewrite(
 
 struct Rewriter<'a> {
     tree: &'a Tree,
-    plan: &'a Plan,
+    plan: &'a DedupPlan,
     outcomes: &'a [Outcome],
     options: &'a OptimizeOptions,
     stripped: &'a mut Tally,
