@@ -2,8 +2,9 @@
 //!
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
-//! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace root. A `RUN:` must exit 0 and a
-//! `FAIL:` must not. Commands run in a scratch directory where `fixtures/` and `tests/` resolve
+//! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace
+//! root. A `RUN:` must exit 0, a `FAIL:` must not, and a `FAIL(N):` must exit with code N (the
+//! codes `wtool --help` lists). Commands run in a scratch directory where `fixtures/` and `tests/` resolve
 //! to the workspace's. Stdout and stderr are compared with `<file>.stdout` / `<file>.stderr`
 //! (`<file>.<n>.stdout` when a file has several commands); `BLESS=1` rewrites them.
 
@@ -14,7 +15,30 @@ struct Case {
     file: PathBuf,
     index: Option<usize>,
     args: String,
-    should_fail: bool,
+    expect: Expect,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Expect {
+    Success,
+    Failure,
+    Code(i32),
+}
+
+/// `RUN: args`, `FAIL: args` or `FAIL(N): args`.
+fn parse_header(line: &str) -> Option<(Expect, String)> {
+    if let Some(args) = line.strip_prefix("RUN:") {
+        return Some((Expect::Success, args.trim().to_string()));
+    }
+    if let Some(args) = line.strip_prefix("FAIL:") {
+        return Some((Expect::Failure, args.trim().to_string()));
+    }
+    let rest = line.strip_prefix("FAIL(")?;
+    let (code, args) = rest.split_once("):")?;
+    let code = code
+        .parse()
+        .unwrap_or_else(|_| panic!("`FAIL({code}):` needs a number"));
+    Some((Expect::Code(code), args.trim().to_string()))
 }
 
 fn main() {
@@ -78,7 +102,7 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let commands: Vec<(bool, String)> = text
+        let commands: Vec<(Expect, String)> = text
             .lines()
             .map_while(|l| {
                 let l = l.trim_start();
@@ -87,22 +111,15 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
                     .find_map(|c| l.strip_prefix(c))
                     .map(str::trim)
             })
-            .filter_map(|l| {
-                l.strip_prefix("RUN:")
-                    .map(|a| (false, a.trim().to_string()))
-                    .or_else(|| {
-                        l.strip_prefix("FAIL:")
-                            .map(|a| (true, a.trim().to_string()))
-                    })
-            })
+            .filter_map(parse_header)
             .collect();
         let many = commands.len() > 1;
-        for (i, (should_fail, args)) in commands.into_iter().enumerate() {
+        for (i, (expect, args)) in commands.into_iter().enumerate() {
             cases.push(Case {
                 file: path.clone(),
                 index: many.then_some(i),
                 args,
-                should_fail,
+                expect,
             });
         }
     }
@@ -143,14 +160,19 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
             .replace("\r\n", "\n")
     };
     let mut problems = String::new();
-    if output.status.success() == case.should_fail {
+    let as_expected = match case.expect {
+        Expect::Success => output.status.success(),
+        Expect::Failure => !output.status.success(),
+        Expect::Code(code) => output.status.code() == Some(code),
+    };
+    if !as_expected {
+        let expected = match case.expect {
+            Expect::Success => "success".to_string(),
+            Expect::Failure => "failure".to_string(),
+            Expect::Code(code) => format!("exit code {code}"),
+        };
         problems += &format!(
-            "expected {} but wtool exited with {}\nstderr:\n{}\n",
-            if case.should_fail {
-                "failure"
-            } else {
-                "success"
-            },
+            "expected {expected} but wtool exited with {}\nstderr:\n{}\n",
             output.status,
             normalize(&output.stderr)
         );
