@@ -13,7 +13,6 @@ use crate::digest::Digest;
 use anyhow::{bail, Context, Result};
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use wasm_pkg_common::package::PackageRef;
 
@@ -78,7 +77,7 @@ impl RegistryCache {
             return Ok(());
         }
         let path = self.blob_path(expected);
-        write_atomic(&path, bytes)
+        crate::atomic::write_creating_dir(&path, bytes)
     }
 
     fn index_path(&self, package: &PackageRef) -> PathBuf {
@@ -98,41 +97,17 @@ impl RegistryCache {
         if self.read_only {
             return Ok(());
         }
-        write_atomic(
+        crate::atomic::write_creating_dir(
             &self.index_path(package),
             &serde_json::to_vec_pretty(releases)?,
         )
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("cache paths have a parent");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write in `{}`; is the disk full?", dir.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
-}
-
 /// A registry name as one portable path component: anything but letters, digits, `.` and `-`
 /// becomes `_` (so `127.0.0.1:8080` is `127.0.0.1_8080`).
-pub fn safe_name(registry: &str) -> String {
-    registry
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+fn safe_name(registry: &str) -> String {
+    crate::config::sanitize(registry, &['.', '-'])
 }
 
 #[cfg(test)]

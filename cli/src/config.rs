@@ -50,7 +50,8 @@ impl Settings {
         let cache_dir = cache_dir()?;
 
         let mut wkg = wasm_pkg_common::config::Config::default();
-        let wkg_file = env_path("WKG_CONFIG_FILE").or_else(wkg_config_path);
+        let wkg_file = env_path("WKG_CONFIG_FILE")
+            .or_else(wasm_pkg_common::config::Config::global_config_path);
         if let Some(path) = wkg_file.filter(|p| p.exists()) {
             let text = read(&path)?;
             let file = wasm_pkg_common::config::Config::from_toml(&text).map_err(|e| {
@@ -108,30 +109,22 @@ impl Settings {
 /// `WTOOL_REGISTRY_<NAME>_TOKEN`, with every character of the registry name that is not a
 /// letter or digit turned into `_`, upper-cased (the scheme wkg uses for its own variables).
 pub fn token_env_var(registry: &str) -> String {
-    let name: String = registry
-        .chars()
+    let name = sanitize(registry, &[]).to_ascii_uppercase();
+    format!("WTOOL_REGISTRY_{name}_TOKEN")
+}
+
+/// A registry name reduced to ASCII letters, digits and the characters in `keep`; every other
+/// character becomes `_`. The cache directory and the token variable are both named this way.
+pub fn sanitize(name: &str, keep: &[char]) -> String {
+    name.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
+            if c.is_ascii_alphanumeric() || keep.contains(&c) {
+                c
             } else {
                 '_'
             }
         })
-        .collect();
-    format!("WTOOL_REGISTRY_{name}_TOKEN")
-}
-
-fn wkg_config_path() -> Option<PathBuf> {
-    // wkg uses the XDG layout on every Unix (etcetera's base strategy), not macOS's
-    // Application Support, so follow it rather than `dirs::config_dir`.
-    let base = env_path("XDG_CONFIG_HOME").or_else(|| {
-        if cfg!(windows) {
-            dirs::config_dir()
-        } else {
-            dirs::home_dir().map(|h| h.join(".config"))
-        }
-    })?;
-    Some(base.join("wasm-pkg").join("config.toml"))
+        .collect()
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {

@@ -66,12 +66,8 @@ impl Stamp {
         if !settled {
             return;
         }
-        if let Some(dir) = self.entry.parent() {
-            if std::fs::create_dir_all(dir).is_ok() {
-                let text = format!("{} {digest}\n", self.fields);
-                let _ = crate::output::write_atomically(&self.entry, text.as_bytes());
-            }
-        }
+        let text = format!("{} {digest}\n", self.fields);
+        let _ = crate::atomic::write_creating_dir(&self.entry, text.as_bytes());
     }
 }
 

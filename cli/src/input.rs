@@ -29,7 +29,8 @@ impl InputFile {
                 .with_context(|| format!("`{}` looks like WAT but is not UTF-8", path.display()))?;
             wat::parse_str(text).map_err(|mut e| {
                 e.set_path(path);
-                anyhow::anyhow!("`{}` is not valid WAT: {e}", path.display())
+                let e = anyhow::anyhow!("`{}` is not valid WAT: {e}", path.display());
+                crate::exit::coded(crate::exit::Code::InvalidInput, e)
             })?
         } else {
             raw

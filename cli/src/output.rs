@@ -1,57 +1,95 @@
-//! Writing outputs so that a failure never leaves a half-written file behind: bytes go to a
-//! temporary file beside the target and only then are renamed over it. Like cargo's build
-//! outputs, they are not fsynced: an output can always be rebuilt, and an 18 MB fsync would
-//! cost more than the whole composition.
+//! What a command prints when it is done. With `--json` the report goes to stdout as one
+//! pretty-printed JSON document (its shape is the `Serialize` type, documented in the book's
+//! "Interface" chapter); otherwise its text goes where the command's kind says, and `-q` keeps
+//! it quiet. Messages along the way are `tracing` events (see `diagnostics`), never prints.
 
-use anyhow::{bail, Context, Result};
+use crate::commands::GlobalOpts;
+use anyhow::Result;
+use serde::Serialize;
 use std::io::Write;
-use std::path::Path;
 
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically_with(path, |out| out.write_all(bytes))
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
 }
 
-/// Like [`write_atomically`], for output produced in pieces by `write`.
-pub fn write_atomically_with(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write `{}`: the directory `{}` does not exist; create it first or choose \
-             another output path",
-            path.display(),
-            dir.display()
-        );
+impl GlobalOpts {
+    pub fn output(&self) -> Output {
+        Output {
+            json: self.json,
+            quiet: self.quiet,
+            verbose: self.verbose,
+        }
     }
-    let context = || {
-        format!(
-            "cannot write `{}`; check that `{}` is writable and the disk is not full",
-            path.display(),
-            dir.display()
-        )
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".wtool-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(without_temp_path)
-        .with_context(context)?;
-    write(tmp.as_file_mut()).with_context(context)?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(context)?;
-    Ok(())
 }
 
-/// tempfile names its random scratch path in errors; the user never chose that path, so the
-/// message keeps only the operating system's reason.
-fn without_temp_path(e: std::io::Error) -> std::io::Error {
-    let message = e.to_string();
-    let reason = message.split(" at path ").next().unwrap_or(&message);
-    std::io::Error::new(e.kind(), reason.to_string())
+impl Output {
+    /// For a command whose product is a file or a change in a registry: its summary text goes
+    /// to stderr (stdout may carry the product).
+    pub fn summary<R: Serialize + ?Sized>(
+        &self,
+        report: &R,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if self.json {
+            return json(report);
+        }
+        if !self.quiet {
+            let mut err = anstream::stderr().lock();
+            err.write_all(text().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// For a command whose product is the report itself (`validate`, `inspect`): the text goes
+    /// to stdout, and `-q` leaves only the exit code.
+    pub fn answer<R: Serialize + ?Sized>(
+        &self,
+        report: &R,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if self.json {
+            return json(report);
+        }
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text().as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl Output {
+    /// For a report that is the whole point of the command (`key show`, `inspect --wit`):
+    /// printed on stdout even with `-q`.
+    pub fn product<R: Serialize + ?Sized>(
+        &self,
+        report: &R,
+        text: impl FnOnce() -> String,
+    ) -> Result<()> {
+        if self.json {
+            return json(report);
+        }
+        std::io::stdout().lock().write_all(text().as_bytes())?;
+        Ok(())
+    }
+}
+
+impl Output {
+    /// A line on stderr about what was done, for people only: not with `-q` or `--json`.
+    pub fn status(&self, text: impl FnOnce() -> String) {
+        if !self.quiet && !self.json {
+            let _ = writeln!(anstream::stderr().lock(), "{}", text());
+        }
+    }
+}
+
+/// `report` as pretty JSON on stdout, keys in the order the type declares them.
+pub fn json<R: Serialize + ?Sized>(report: &R) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, report)?;
+    writeln!(out)?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! `wit/deps/` tree that satisfies them, built beside the old one and swapped in so a failure
 //! never leaves it half-written.
 
+use crate::exit::{coded, Code, WithCode};
 use anyhow::{bail, Context, Result};
 use semver::VersionReq;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,8 +32,8 @@ impl Project {
             );
         }
         // The error already renders file, line and column; its cause would only repeat it.
-        let group =
-            UnresolvedPackageGroup::parse_dir(&self.wit_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let group = UnresolvedPackageGroup::parse_dir(&self.wit_dir)
+            .map_err(|e| coded(Code::InvalidInput, anyhow::anyhow!("{e}")))?;
         let mut defined = BTreeSet::new();
         let mut names = BTreeSet::new();
         for pkg in std::iter::once(&group.main).chain(&group.nested) {
@@ -107,7 +108,7 @@ impl Project {
             let mut resolve = fetched;
             resolve
                 .push_group(main)
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| coded(Code::InvalidInput, anyhow::anyhow!("{e}")))
                 .with_context(unresolved)?;
             return Ok(());
         }
@@ -116,25 +117,26 @@ impl Project {
             let path = self.deps_dir().join(dir).join("package.wit");
             deps.push(
                 UnresolvedPackageGroup::parse(&path, text)
-                    .map_err(|(map, e)| anyhow::anyhow!(e.render(&map)))
+                    .map_err(|(map, e)| coded(Code::InvalidInput, anyhow::anyhow!(e.render(&map))))
                     .with_context(|| format!("fetched package `{dir}` does not parse"))?,
             );
         }
         for name in vendored {
             let path = self.deps_dir().join(name);
             if path.is_dir() {
-                deps.push(UnresolvedPackageGroup::parse_dir(&path)?);
+                deps.push(UnresolvedPackageGroup::parse_dir(&path).code(Code::InvalidInput)?);
             } else if path.extension().is_some_and(|e| e == "wit") {
                 let text = std::fs::read_to_string(&path)?;
                 deps.push(
-                    UnresolvedPackageGroup::parse(&path, &text)
-                        .map_err(|(map, e)| anyhow::anyhow!(e.render(&map)))?,
+                    UnresolvedPackageGroup::parse(&path, &text).map_err(|(map, e)| {
+                        coded(Code::InvalidInput, anyhow::anyhow!(e.render(&map)))
+                    })?,
                 );
             }
         }
         Resolve::default()
             .push_groups(main, deps)
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(|e| coded(Code::InvalidInput, anyhow::anyhow!("{e}")))
             .with_context(unresolved)?;
         Ok(())
     }

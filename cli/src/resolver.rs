@@ -8,6 +8,7 @@
 
 use crate::cache::Release;
 use crate::digest::Digest;
+use crate::exit::{coded, fail, Code};
 use crate::lock::{Entry, Lock};
 use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
@@ -79,11 +80,11 @@ impl Resolver<'_> {
                 "wkg.lock",
             ),
             (None, Mode { locked: true, .. }) => {
-                return Err(NotLocked {
+                let not_locked = NotLocked {
                     name: name.clone(),
                     req: req.clone(),
-                }
-                .into())
+                };
+                return Err(coded(Code::Verification, not_locked.into()));
             }
             (None, Mode { offline: true, .. }) if !local => {
                 let Some(releases) = cache.read_index(name) else {
@@ -113,7 +114,8 @@ impl Resolver<'_> {
                 let mut release = pick(name, req, &registry.name, &releases)?;
                 if let Some(e) = locked.as_ref().filter(|e| e.version == release.version) {
                     if let Some(d) = release.digest.filter(|d| *d != e.digest) {
-                        bail!(
+                        fail!(
+                            Code::Verification,
                             "registry `{}` now lists {name}@{} with digest {d}, but wkg.lock \
                              records {}; refusing to use changed bytes for a locked version",
                             registry.name,
@@ -210,7 +212,8 @@ impl Resolver<'_> {
             // Decoding also tells what an artifact that is no WIT package is.
             None => match witpkg::decode(&resolved.bytes, &what)? {
                 Decoded::Package(p) => (p.name().clone(), p.dependencies()?, Some(*p)),
-                Decoded::Component => bail!(
+                Decoded::Component => fail!(
+                    Code::InvalidInput,
                     "{what} is a component, not a WIT package; WIT dependencies must be WIT \
                      packages"
                 ),
@@ -219,7 +222,10 @@ impl Resolver<'_> {
         let matches = format!("{}:{}", declared.namespace, declared.name) == e.name.to_string()
             && declared.version.as_ref().is_none_or(|v| *v == e.version);
         if !matches {
-            bail!("{what} declares itself as `{declared}`; the registry entry is mislabelled");
+            fail!(
+                Code::InvalidInput,
+                "{what} declares itself as `{declared}`; the registry entry is mislabelled"
+            );
         }
         Ok(Node {
             resolved,
@@ -284,7 +290,8 @@ impl Resolver<'_> {
         }
         if !not_locked.is_empty() {
             not_locked.sort();
-            bail!(
+            fail!(
+                Code::Verification,
                 "wkg.lock needs to be updated but --locked was passed to prevent this:\n  {}\n\
                  run `wtool fetch` without --locked and commit wkg.lock",
                 not_locked.join("\n  ")

@@ -3,7 +3,8 @@
 //! Every file under `<workspace>/tests/cli/` whose header has `RUN:` or `FAIL:` lines is a case.
 //! The header comment may start with `;;`, `//` or `#`. In the command, `%` is the case file,
 //! `%tmp` the scratch directory shared by the commands of one file and `%root` the workspace
-//! root. A `RUN:` must exit 0 and a `FAIL:` must not. Commands run in a scratch directory where
+//! root. A `RUN:` must exit 0, a `FAIL:` must not, and a `FAIL(N):` must exit with code N (the
+//! codes `wtool --help` lists). Commands run in a scratch directory where
 //! `fixtures/` and `tests/` resolve to the workspace's. Stdout and stderr are compared with
 //! `<file>.stdout` / `<file>.stderr` (`<file>.<n>.stdout` when a file has several commands);
 //! `BLESS=1` rewrites them. A golden file that no command writes is an error (`BLESS=1`
@@ -21,8 +22,32 @@ use std::process::Command;
 struct Case {
     file: PathBuf,
     args: String,
-    should_fail: bool,
+    exit: Exit,
     expect: Expect,
+}
+
+/// How a command must end.
+#[derive(Clone, Copy, PartialEq)]
+enum Exit {
+    Success,
+    Failure,
+    Code(i32),
+}
+
+/// `RUN: args`, `FAIL: args` or `FAIL(N): args`.
+fn parse_header(line: &str) -> Option<(Exit, String)> {
+    if let Some(args) = line.strip_prefix("RUN:") {
+        return Some((Exit::Success, args.trim().to_string()));
+    }
+    if let Some(args) = line.strip_prefix("FAIL:") {
+        return Some((Exit::Failure, args.trim().to_string()));
+    }
+    let rest = line.strip_prefix("FAIL(")?;
+    let (code, args) = rest.split_once("):")?;
+    let code = code
+        .parse()
+        .unwrap_or_else(|_| panic!("`FAIL({code}):` needs a number"));
+    Some((Exit::Code(code), args.trim().to_string()))
 }
 
 enum Expect {
@@ -51,7 +76,11 @@ fn main() {
         Ok(examples) => cases.extend(examples.into_iter().map(|e| Case {
             file: e.page,
             args: e.args,
-            should_fail: e.should_fail,
+            exit: if e.should_fail {
+                Exit::Failure
+            } else {
+                Exit::Success
+            },
             expect: Expect::Shown {
                 line: e.line,
                 output: e.shown,
@@ -124,7 +153,7 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let commands: Vec<(bool, String)> = text
+        let commands: Vec<(Exit, String)> = text
             .lines()
             .map_while(|l| {
                 let l = l.trim_start();
@@ -133,21 +162,14 @@ fn collect(dir: &Path, cases: &mut Vec<Case>) {
                     .find_map(|c| l.strip_prefix(c))
                     .map(str::trim)
             })
-            .filter_map(|l| {
-                l.strip_prefix("RUN:")
-                    .map(|a| (false, a.trim().to_string()))
-                    .or_else(|| {
-                        l.strip_prefix("FAIL:")
-                            .map(|a| (true, a.trim().to_string()))
-                    })
-            })
+            .filter_map(parse_header)
             .collect();
         let many = commands.len() > 1;
-        for (i, (should_fail, args)) in commands.into_iter().enumerate() {
+        for (i, (exit, args)) in commands.into_iter().enumerate() {
             cases.push(Case {
                 file: path.clone(),
                 args,
-                should_fail,
+                exit,
                 expect: Expect::Golden(many.then_some(i)),
             });
         }
@@ -232,14 +254,19 @@ fn run(root: &Path, tmp: &Path, case: &Case, bless: bool) -> Result<(), String> 
             .replace("\r\n", "\n")
     };
     let mut problems = String::new();
-    if output.status.success() == case.should_fail {
+    let as_expected = match case.exit {
+        Exit::Success => output.status.success(),
+        Exit::Failure => !output.status.success(),
+        Exit::Code(code) => output.status.code() == Some(code),
+    };
+    if !as_expected {
+        let expected = match case.exit {
+            Exit::Success => "success".to_string(),
+            Exit::Failure => "failure".to_string(),
+            Exit::Code(code) => format!("exit code {code}"),
+        };
         problems += &format!(
-            "expected {} but wtool exited with {}\nstderr:\n{}\n",
-            if case.should_fail {
-                "failure"
-            } else {
-                "success"
-            },
+            "expected {expected} but wtool exited with {}\nstderr:\n{}\n",
             output.status,
             normalize(&output.stderr)
         );

@@ -1,13 +1,19 @@
+//! `wtool fetch`: one package into a file, or a project's WIT dependencies into `wit/deps/`
+//! and `wkg.lock`.
+
 use super::{GlobalOpts, RegistryArgs};
-use crate::lock::{self, Lock};
-use crate::output::write_atomically;
+use crate::digest::Digest;
+use crate::exit::{fail, Code};
+use crate::lock::{self, Entry, Lock};
+use crate::package_spec::PackageSpec;
 use crate::project::{DepsTree, Project};
 use crate::resolver::{self, Mode, Resolver};
 use crate::witpkg::{self, deps_dir_name};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use semver::{Version, VersionReq};
+use serde::Serialize;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wasm_pkg_common::package::PackageRef;
 
@@ -21,7 +27,8 @@ use wasm_pkg_common::package::PackageRef;
 #[derive(clap::Args)]
 pub struct Args {
     /// The package to download, e.g. `acme:logging@1.2` (a bare version means exactly it).
-    package: Option<String>,
+    #[arg(value_name = "NS:NAME[@VERSION]")]
+    package: Option<PackageSpec>,
     /// Where to write a single package (a file, or a directory ending in `/`).
     #[arg(short, long, requires = "package")]
     output: Option<PathBuf>,
@@ -47,8 +54,7 @@ impl Args {
         }
     }
 
-    async fn fetch_one(&self, spec: &str, global: &GlobalOpts) -> Result<ExitCode> {
-        let (name, req) = parse_spec(spec)?;
+    async fn fetch_one(&self, spec: &PackageSpec, global: &GlobalOpts) -> Result<ExitCode> {
         let registries = self.registry.open(false)?;
         let lock = Lock::default();
         let resolver = Resolver {
@@ -59,7 +65,7 @@ impl Args {
                 offline: self.registry.is_offline(),
             },
         };
-        let resolved = resolver.resolve(&name, &req).await?;
+        let resolved = resolver.resolve(&spec.name, &spec.req).await?;
         let e = &resolved.entry;
         let file_name = format!(
             "{}-{}-{}.wasm",
@@ -75,28 +81,24 @@ impl Args {
             Some(p) => p.clone(),
             None => PathBuf::from(file_name),
         };
-        write_atomically(&path, &resolved.bytes)?;
-        if global.json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "package": e.name.to_string(),
-                    "version": e.version.to_string(),
-                    "digest": e.digest.to_string(),
-                    "registry": e.registry,
-                    "path": path.display().to_string(),
-                })
-            );
-        } else if !global.quiet {
-            eprintln!(
-                "fetched {}@{} ({}) from `{}` into {}",
+        crate::atomic::write(&path, &resolved.bytes)?;
+        let report = Fetched {
+            package: &e.name,
+            version: &e.version,
+            digest: &e.digest,
+            registry: &e.registry,
+            path: &path,
+        };
+        global.output().summary(&report, || {
+            format!(
+                "fetched {}@{} ({}) from `{}` into {}\n",
                 e.name,
                 e.version,
                 e.digest,
                 e.registry,
                 path.display()
-            );
-        }
+            )
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -156,22 +158,22 @@ impl Args {
             if lock_changed {
                 stale.push(format!("{} would change", lock_path.display()));
             }
-            if stale.is_empty() {
-                if !global.quiet {
-                    eprintln!(
-                        "{} and {} are up to date",
-                        project.deps_dir().display(),
-                        lock_path.display()
-                    );
-                }
-                return Ok(ExitCode::SUCCESS);
+            if !stale.is_empty() {
+                let list: String = stale.iter().map(|s| format!("\n  {s}")).collect();
+                fail!(
+                    Code::Verification,
+                    "out of date (nothing was written):{list}\nrun `wtool fetch` and commit the \
+                     result"
+                );
             }
-            eprintln!("error: out of date (nothing was written):");
-            for s in &stale {
-                eprintln!("  {s}");
-            }
-            eprintln!("run `wtool fetch` and commit the result");
-            return Ok(ExitCode::FAILURE);
+            global.output().status(|| {
+                format!(
+                    "{} and {} are up to date",
+                    project.deps_dir().display(),
+                    lock_path.display()
+                )
+            });
+            return Ok(ExitCode::SUCCESS);
         }
         if locked && lock_changed {
             let kept: BTreeSet<String> = new_lock
@@ -183,7 +185,8 @@ impl Args {
                 .map(|e| format!("{} ({})", e.name, e.requirement))
                 .filter(|e| !kept.contains(e))
                 .collect();
-            bail!(
+            fail!(
+                Code::Verification,
                 "wkg.lock needs to be updated but --locked was passed to prevent this: it has \
                  entries no longer used: {}; run `wtool fetch` without --locked and commit \
                  wkg.lock",
@@ -195,48 +198,32 @@ impl Args {
             project.write_deps(&tree, &vendored)?;
         }
         if lock_changed {
-            write_atomically(&lock_path, new_lock.to_toml().as_bytes())?;
+            crate::atomic::write(&lock_path, new_lock.to_toml().as_bytes())?;
         }
 
-        if global.json {
-            let packages: Vec<_> = resolved
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "package": e.name.to_string(),
-                        "requirement": e.requirement.to_string(),
-                        "version": e.version.to_string(),
-                        "registry": e.registry,
-                        "digest": e.digest.to_string(),
-                        "dir": deps_dir_name(&e.name, &e.version),
-                    })
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "packages": packages,
-                    "vendored": vendored,
-                    "deps_written": deps_stale,
-                    "lock_written": lock_changed,
-                }))?
-            );
-        } else if !global.quiet {
+        let report = ProjectFetched {
+            packages: resolved.iter().map(LockedPackage::from).collect(),
+            vendored: &vendored,
+            deps_written: deps_stale,
+            lock_written: lock_changed,
+        };
+        global.output().summary(&report, || {
+            let mut text = String::new();
             for e in &resolved {
-                eprintln!(
-                    "  {} {} -> {} from `{}`",
+                text += &format!(
+                    "  {} {} -> {} from `{}`\n",
                     e.name, e.requirement, e.version, e.registry
                 );
             }
-            eprintln!(
-                "{} package(s) in {}{}; {} {}",
+            text + &format!(
+                "{} package(s) in {}{}; {} {}\n",
                 tree.len(),
                 project.deps_dir().display(),
                 if deps_stale { "" } else { " (unchanged)" },
                 lock_path.display(),
                 if lock_changed { "updated" } else { "unchanged" }
-            );
-        }
+            )
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -252,37 +239,46 @@ fn is_wit_package(registries: &crate::registry::Registries, entry: &crate::lock:
     }
 }
 
-/// `ns:name@1.2.3`: one exact release, as publish and yank name it.
-pub fn parse_release(spec: &str) -> Result<(PackageRef, Version)> {
-    let (name, version) = spec
-        .split_once('@')
-        .ok_or_else(|| anyhow::anyhow!("`{spec}` needs a version: `ns:name@1.0.0`"))?;
-    let name = name
-        .parse()
-        .map_err(|e| anyhow::anyhow!("`{spec}` is not a package reference: {e}"))?;
-    let version = version
-        .parse()
-        .map_err(|e| anyhow::anyhow!("`{version}` in `{spec}` is not a version: {e}"))?;
-    Ok((name, version))
+/// `--json` of `wtool fetch PACKAGE`.
+#[derive(Serialize)]
+struct Fetched<'a> {
+    package: &'a PackageRef,
+    version: &'a Version,
+    digest: &'a Digest,
+    registry: &'a str,
+    path: &'a Path,
 }
 
-/// `ns:name`, `ns:name@1.2` (a requirement, `^1.2`), or `ns:name@1.2.3` (exactly that version).
-pub fn parse_spec(spec: &str) -> Result<(PackageRef, VersionReq)> {
-    let (name, req) = match spec.split_once('@') {
-        Some((n, r)) => (n, Some(r)),
-        None => (spec, None),
-    };
-    let name: PackageRef = name.parse().map_err(|e| {
-        anyhow::anyhow!("`{spec}` is not a package reference (`ns:name[@version]`): {e}")
-    })?;
-    let req = match req {
-        None => VersionReq::STAR,
-        Some(r) => match r.parse::<Version>() {
-            Ok(v) => VersionReq::parse(&format!("={v}"))?,
-            Err(_) => r.parse().map_err(|e| {
-                anyhow::anyhow!("`{r}` in `{spec}` is not a version or version requirement: {e}")
-            })?,
-        },
-    };
-    Ok((name, req))
+/// `--json` of `wtool fetch` in a project.
+#[derive(Serialize)]
+struct ProjectFetched<'a> {
+    packages: Vec<LockedPackage<'a>>,
+    /// `wit/deps/` entries the project keeps itself, left alone.
+    vendored: &'a [String],
+    deps_written: bool,
+    lock_written: bool,
+}
+
+#[derive(Serialize)]
+struct LockedPackage<'a> {
+    package: &'a PackageRef,
+    requirement: &'a VersionReq,
+    version: &'a Version,
+    registry: &'a str,
+    digest: &'a Digest,
+    /// The directory under `wit/deps/`.
+    dir: String,
+}
+
+impl<'a> From<&'a Entry> for LockedPackage<'a> {
+    fn from(e: &'a Entry) -> Self {
+        Self {
+            package: &e.name,
+            requirement: &e.requirement,
+            version: &e.version,
+            registry: &e.registry,
+            digest: &e.digest,
+            dir: deps_dir_name(&e.name, &e.version),
+        }
+    }
 }

@@ -3,6 +3,8 @@
 use super::GlobalOpts;
 use crate::input::InputFile;
 use anyhow::Result;
+use serde::Serialize;
+use std::fmt::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wtool_compose::input::ArtifactKind;
@@ -36,72 +38,88 @@ impl Args {
         } else {
             None
         };
-        if global.json {
-            let mut out = serde_json::to_value(&info)?;
-            out["file"] = name.clone().into();
-            if let Some(text) = &wit_text {
-                out["wit"] = text.clone().into();
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else if let Some(text) = wit_text {
-            print!("{text}");
-        } else if !global.quiet {
-            print_text(&name, &info, global.verbose > 0);
+        let out = global.output();
+        let report = Report {
+            file: &name,
+            inspection: &info,
+            wit: wit_text.as_deref(),
+        };
+        match &wit_text {
+            // The WIT is what was asked for, so `-q` does not hide it.
+            Some(wit) => out.product(&report, || wit.clone())?,
+            None => out.answer(&report, || {
+                let mut text = String::new();
+                write_text(&mut text, &name, &info, out.verbose > 0)
+                    .expect("formatting into a String cannot fail");
+                text
+            })?,
         }
         Ok(ExitCode::SUCCESS)
     }
 }
 
-fn print_text(name: &str, info: &Inspection, verbose: bool) {
+/// `--json` of `wtool inspect`: the file's name, the inspection and, when asked for, its WIT.
+#[derive(Serialize)]
+struct Report<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    inspection: &'a Inspection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wit: Option<&'a str>,
+}
+
+fn write_text(out: &mut String, name: &str, info: &Inspection, verbose: bool) -> fmt::Result {
     let kind = match info.kind {
         ArtifactKind::CoreModule => "core module",
         ArtifactKind::Component => "component",
         ArtifactKind::WitPackage => "WIT package",
     };
-    println!("{name}: {kind}, {} bytes", info.size);
+    writeln!(out, "{name}: {kind}, {} bytes", info.size)?;
     match &info.world {
         Some(world) => {
-            print_entries("imports", &world.imports);
-            print_entries("exports", &world.exports);
+            write_entries(out, "imports", &world.imports)?;
+            write_entries(out, "exports", &world.exports)?;
         }
         None => {
-            print_items("", "imports", &info.tree.imports);
-            print_items("", "exports", &info.tree.exports);
+            write_items(out, "", "imports", &info.tree.imports)?;
+            write_items(out, "", "exports", &info.tree.exports)?;
         }
     }
     if let Some(err) = &info.wit_error {
-        println!("(no WIT types: {err})");
+        writeln!(out, "(no WIT types: {err})")?;
     }
-    println!("contents:");
-    print_node(&info.tree, 1, verbose);
+    writeln!(out, "contents:")?;
+    write_node(out, &info.tree, 1, verbose)
 }
 
-fn print_entries(title: &str, entries: &[WorldEntry]) {
+fn write_entries(out: &mut String, title: &str, entries: &[WorldEntry]) -> fmt::Result {
     if entries.is_empty() {
-        println!("{title}: none");
-        return;
+        writeln!(out, "{title}: none")?;
+        return Ok(());
     }
-    println!("{title}:");
+    writeln!(out, "{title}:")?;
     for entry in entries {
-        println!("  {} ({})", entry.name, entry.kind);
+        writeln!(out, "  {} ({})", entry.name, entry.kind)?;
         for item in &entry.items {
-            println!("    {item}");
+            writeln!(out, "    {item}")?;
         }
     }
+    Ok(())
 }
 
-fn print_items(indent: &str, title: &str, items: &[Item]) {
+fn write_items(out: &mut String, indent: &str, title: &str, items: &[Item]) -> fmt::Result {
     if items.is_empty() {
-        println!("{indent}{title}: none");
-        return;
+        writeln!(out, "{indent}{title}: none")?;
+        return Ok(());
     }
-    println!("{indent}{title}:");
+    writeln!(out, "{indent}{title}:")?;
     for item in items {
-        println!("{indent}  {} ({})", item.name, item.kind);
+        writeln!(out, "{indent}  {} ({})", item.name, item.kind)?;
     }
+    Ok(())
 }
 
-fn print_node(node: &Node, depth: usize, verbose: bool) {
+fn write_node(out: &mut String, node: &Node, depth: usize, verbose: bool) -> fmt::Result {
     let indent = "  ".repeat(depth);
     let mut line = match (node.kind, node.index) {
         (NodeKind::CoreModule, Some(i)) => format!("core module {i}"),
@@ -123,7 +141,7 @@ fn print_node(node: &Node, depth: usize, verbose: bool) {
             node.exports.len()
         );
     }
-    println!("{indent}{line}");
+    writeln!(out, "{indent}{line}")?;
     if !node.producers.is_empty() {
         let fields: Vec<String> = node
             .producers
@@ -143,14 +161,15 @@ fn print_node(node: &Node, depth: usize, verbose: bool) {
                 format!("{} {}", p.field, values.join(", "))
             })
             .collect();
-        println!("{indent}  producers: {}", fields.join("; "));
+        writeln!(out, "{indent}  producers: {}", fields.join("; "))?;
     }
     if verbose && node.index.is_some() {
         let deeper = format!("{indent}  ");
-        print_items(&deeper, "imports", &node.imports);
-        print_items(&deeper, "exports", &node.exports);
+        write_items(out, &deeper, "imports", &node.imports)?;
+        write_items(out, &deeper, "exports", &node.exports)?;
     }
     for child in &node.children {
-        print_node(child, depth + 1, verbose);
+        write_node(out, child, depth + 1, verbose)?;
     }
+    Ok(())
 }

@@ -3,13 +3,12 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
+mod completions;
 mod compose;
-mod compose_refs;
-mod compose_target;
-mod compose_wac;
 mod fetch;
 mod inspect;
 mod key;
+mod man;
 mod optimize;
 mod publish;
 mod validate;
@@ -17,7 +16,7 @@ mod yank;
 
 /// Build-time toolchain for WebAssembly components.
 #[derive(Parser)]
-#[command(name = "wtool", version)]
+#[command(name = "wtool", version, after_help = crate::exit::HELP)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalOpts,
@@ -59,10 +58,14 @@ enum Command {
     Yank(yank::Args),
     Key(key::Args),
     Optimize(optimize::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 impl Cli {
     pub fn run(self) -> ExitCode {
+        crate::diagnostics::init(&self.global);
+        crate::progress::init(!self.global.quiet && !self.global.json);
         let result = match self.command {
             Command::Compose(args) => args.run(&self.global),
             Command::Validate(args) => args.run(&self.global),
@@ -72,12 +75,14 @@ impl Cli {
             Command::Yank(args) => args.run(&self.global),
             Command::Key(args) => args.run(&self.global),
             Command::Optimize(args) => args.run(&self.global),
+            Command::Completions(args) => args.run(),
+            Command::Man(args) => args.run(),
         };
         match result {
             Ok(code) => code,
             Err(err) => {
-                report_error(&err);
-                ExitCode::FAILURE
+                crate::diagnostics::error(&err);
+                crate::exit::classify(&err).into()
             }
         }
     }
@@ -123,29 +128,4 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
-}
-
-/// An upload progress bar on stderr, hidden when stderr is not a terminal or output is quiet.
-pub fn progress_bar(global: &GlobalOpts, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if global.quiet || global.json || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
-/// Errors are rendered here rather than by anyhow's `Debug`, so that `RUST_BACKTRACE` in the
-/// environment never turns a user error into a stack dump.
-fn report_error(err: &anyhow::Error) {
-    eprintln!("error: {err}");
-    for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
-    }
 }

@@ -3,7 +3,6 @@
 
 use super::GlobalOpts;
 use crate::input::InputFile;
-use crate::output::write_atomically;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,22 +77,20 @@ impl Args {
             features,
         };
         let optimized = optimize(&input.name(), &input.bytes, &options)?;
-        write_atomically(&self.output, &optimized.bytes)?;
+        crate::atomic::write(&self.output, &optimized.bytes)?;
 
-        if global.json {
-            let mut json = serde_json::to_value(&optimized.report)?;
-            if !self.time {
-                drop_times(&mut json);
-            }
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        } else if !global.quiet {
-            eprint!("{}", optimized.report.text(self.time));
-            eprintln!(
-                "wrote {} ({} bytes)",
+        let mut json = serde_json::to_value(&optimized.report)?;
+        if !self.time {
+            drop_times(&mut json);
+        }
+        global.output().summary(&json, || {
+            format!(
+                "{}wrote {} ({} bytes)\n",
+                optimized.report.text(self.time),
                 self.output.display(),
                 optimized.bytes.len()
-            );
-        }
+            )
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 }

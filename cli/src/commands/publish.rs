@@ -1,10 +1,18 @@
+//! `wtool publish`: build or read the artifact, name it, check it against its series, sign
+//! and upload it.
+
 use super::{GlobalOpts, RegistryArgs};
+use crate::digest::Digest;
+use crate::exit::{fail, Code, WithCode};
 use crate::input::InputFile;
 use crate::keys::{signing_key, KeyStore};
-use crate::registry::Registries;
+use crate::package_spec::ReleaseSpec;
+use crate::progress::Transfer;
+use crate::registry::{Published, Registries};
 use crate::witpkg::{self, check_compatible, same_series, Decoded};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use semver::Version;
+use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wasm_pkg_common::package::PackageRef;
@@ -21,7 +29,7 @@ pub struct Args {
     path: Option<PathBuf>,
     /// The identity to publish under, `ns:name@version`.
     #[arg(long, value_name = "NS:NAME@VERSION")]
-    package: Option<String>,
+    package: Option<ReleaseSpec>,
     /// Check everything, but publish nothing.
     #[arg(long)]
     dry_run: bool,
@@ -45,12 +53,12 @@ impl Args {
         let path = self.path.clone().unwrap_or_else(|| PathBuf::from("wit"));
         let is_wit = path.is_dir() || path.extension().is_some_and(|e| e == "wit");
         let bytes = if is_wit {
-            witpkg::build_wit(&path)?
+            witpkg::build_wit(&path).code(Code::InvalidInput)?
         } else {
             InputFile::read(&path)?.bytes
         };
         let shown = path.display().to_string();
-        let mut decoded = witpkg::decode(&bytes, &format!("`{shown}`"))?;
+        let mut decoded = witpkg::decode(&bytes, &format!("`{shown}`")).code(Code::InvalidInput)?;
         let (package, version) = self.identity(&decoded, &shown)?;
 
         let registries = self.registry.open(false)?;
@@ -71,19 +79,27 @@ impl Args {
         }
 
         if self.dry_run {
-            let digest = crate::digest::Digest::of(&bytes);
-            if global.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"package": package.to_string(), "version": version.to_string(), "digest": digest.to_string(), "registry": registry.name, "dry_run": true})
-                );
-            } else if !global.quiet {
-                eprintln!(
-                    "would publish {package}@{version} ({digest}, {} bytes) to `{}` (dry run)",
+            let release = Published {
+                package,
+                version,
+                digest: Digest::of(&bytes),
+                registry: registry.name,
+                record: None,
+            };
+            let report = Report {
+                release: &release,
+                dry_run: true,
+            };
+            global.output().summary(&report, || {
+                format!(
+                    "would publish {}@{} ({}, {} bytes) to `{}` (dry run)\n",
+                    release.package,
+                    release.version,
+                    release.digest,
                     bytes.len(),
-                    registry.name
-                );
-            }
+                    release.registry
+                )
+            })?;
             return Ok(ExitCode::SUCCESS);
         }
 
@@ -102,31 +118,37 @@ impl Args {
         } else {
             None
         };
-        let progress = super::progress_bar(global, "uploading");
+        let progress = Transfer::new(
+            format!("uploading {package}@{version}"),
+            Some(bytes.len() as u64),
+        );
         let published = backend
             .publish(&package, &version, &bytes, key.as_ref(), &progress)
             .await?;
-        progress.finish_and_clear();
-        if global.json {
-            println!("{}", serde_json::to_string(&published)?);
-        } else if !global.quiet {
-            eprintln!(
-                "published {}@{} ({}) to `{}`",
+        progress.finish();
+        let report = Report {
+            release: &published,
+            dry_run: false,
+        };
+        global.output().summary(&report, || {
+            format!(
+                "published {}@{} ({}) to `{}`\n",
                 published.package, published.version, published.digest, published.registry
-            );
-        }
+            )
+        })?;
         Ok(ExitCode::SUCCESS)
     }
 
     fn identity(&self, decoded: &Decoded, shown: &str) -> Result<(PackageRef, Version)> {
         if let Some(spec) = &self.package {
-            return super::fetch::parse_release(spec).context("--package");
+            return Ok((spec.name.clone(), spec.version.clone()));
         }
         match decoded {
             Decoded::Package(p) => {
                 let name = p.name();
                 let Some(version) = name.version.clone() else {
-                    bail!(
+                    fail!(
+                        Code::Usage,
                         "`{shown}` declares `package {name};` without a version; add one \
                          (`package {name}@0.1.0;`) or pass --package {name}@VERSION"
                     );
@@ -134,12 +156,21 @@ impl Args {
                 let (package, _) = witpkg::requirement(name)?;
                 Ok((package, version))
             }
-            Decoded::Component => bail!(
+            Decoded::Component => fail!(
+                Code::Usage,
                 "`{shown}` is a component, which does not name its own package; pass \
                  --package ns:name@version"
             ),
         }
     }
+}
+
+/// `--json` of `wtool publish`.
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    release: &'a Published,
+    dry_run: bool,
 }
 
 /// The new release must not break its neighbours in the same series.
@@ -176,10 +207,13 @@ async fn semver_gate(
             check_compatible(new, &old)
         };
         result.map_err(|e| {
-            anyhow::anyhow!(
-                "semver check failed: {e:#}\n{package}@{version} and {what} are in the same \
+            crate::exit::coded(
+                Code::Verification,
+                anyhow::anyhow!(
+                    "semver check failed: {e:#}\n{package}@{version} and {what} are in the same \
                  series, so they must be compatible; publish a new major (or 0.x minor) version, \
                  or pass --allow-breaking"
+                ),
             )
         })?;
     }

@@ -1,9 +1,11 @@
 //! `wtool validate`: validity, the features an artifact uses, and whether a target has them.
 
 use super::GlobalOpts;
+use crate::exit::Code;
 use crate::input::InputFile;
+use crate::output::Output;
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -42,17 +44,19 @@ fn target_help() -> String {
 
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
-        let result = self.check();
-        match result {
-            Ok((name, report, target)) => self.report(global, &name, &report, target),
+        let out = global.output();
+        match self.check() {
+            Ok((name, report, target)) => self.report(out, &name, &report, target),
             Err(err) => {
-                if global.json {
-                    let out = json!({
-                        "file": self.file.display().to_string(),
-                        "valid": false,
-                        "errors": [format!("{err:#}")],
-                    });
-                    println!("{}", serde_json::to_string_pretty(&out)?);
+                // The JSON says it is invalid; the error itself goes to stderr as always.
+                if out.json {
+                    let file = self.file.display().to_string();
+                    let errors = [format!("{err:#}")];
+                    crate::output::json(&Invalid {
+                        file: &file,
+                        valid: false,
+                        errors: &errors,
+                    })?;
                 }
                 Err(err)
             }
@@ -75,47 +79,73 @@ impl Args {
 
     fn report(
         &self,
-        global: &GlobalOpts,
+        out: Output,
         name: &str,
         report: &Report,
         target: Option<&Profile>,
     ) -> Result<ExitCode> {
         let broken = target.map(|t| violations(report, t)).unwrap_or_default();
-        if global.json {
-            let mut out = json!({
-                "file": name,
-                "valid": true,
-                "kind": report.kind,
-                "core_modules": report.core_modules,
-                "nested_components": report.nested_components,
-                "functions": report.functions,
-                "features": report.features,
-                "errors": [],
-            });
-            if let Some(t) = target {
-                out["target"] = json!({ "name": t.name, "ok": broken.is_empty() });
-                out["violations"] = json!(broken);
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else if !global.quiet {
-            print_text(global, name, report, target, broken.is_empty());
-        }
+        let json = Valid {
+            file: name,
+            valid: true,
+            report,
+            target: target.map(|t| TargetCheck {
+                name: t.name,
+                ok: broken.is_empty(),
+            }),
+            violations: target.map(|_| broken.as_slice()),
+            errors: &[],
+        };
+        out.answer(&json, || {
+            text(out.verbose > 0, name, report, target, broken.is_empty())
+        })?;
         for u in &broken {
             let target = target.map_or("", |t| t.name);
-            eprintln!(
-                "error: {name} uses {} ({}), which target `{target}` does not support",
-                u.feature, u.first
+            tracing::error!(
+                "{name} uses {} ({}), which target `{target}` does not support",
+                u.feature,
+                u.first
             );
         }
         Ok(if broken.is_empty() {
             ExitCode::SUCCESS
         } else {
-            ExitCode::FAILURE
+            Code::InvalidInput.into()
         })
     }
 }
 
-fn print_text(global: &GlobalOpts, name: &str, r: &Report, target: Option<&Profile>, ok: bool) {
+/// `--json` of a valid artifact.
+#[derive(Serialize)]
+struct Valid<'a> {
+    file: &'a str,
+    valid: bool,
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<TargetCheck<'a>>,
+    /// With `--target`: the features the target lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    violations: Option<&'a [&'a FeatureUse]>,
+    errors: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TargetCheck<'a> {
+    name: &'a str,
+    ok: bool,
+}
+
+/// `--json` of an artifact that is not valid (or cannot be read).
+#[derive(Serialize)]
+struct Invalid<'a> {
+    file: &'a str,
+    valid: bool,
+    errors: &'a [String],
+}
+
+fn text(detailed: bool, name: &str, r: &Report, target: Option<&Profile>, ok: bool) -> String {
+    let mut lines = Vec::new();
     let kind = match r.kind {
         ArtifactKind::CoreModule => "core module",
         ArtifactKind::Component => "component",
@@ -129,14 +159,14 @@ fn print_text(global: &GlobalOpts, name: &str, r: &Report, target: Option<&Profi
         }
     }
     parts.push(count(r.functions, "function"));
-    println!("{name}: valid {kind} ({})", parts.join(", "));
+    lines.push(format!("{name}: valid {kind} ({})", parts.join(", ")));
     if r.features.is_empty() {
-        println!("uses: no post-MVP features");
-    } else if global.verbose == 0 {
+        lines.push("uses: no post-MVP features".to_string());
+    } else if !detailed {
         let names: Vec<_> = r.features.iter().map(|u| u.feature.name()).collect();
-        println!("uses: {}", names.join(", "));
+        lines.push(format!("uses: {}", names.join(", ")));
     } else {
-        println!("uses:");
+        lines.push("uses:".to_string());
         let width = r.features.iter().map(|u| u.feature.name().len()).max();
         for FeatureUse {
             feature,
@@ -146,12 +176,17 @@ fn print_text(global: &GlobalOpts, name: &str, r: &Report, target: Option<&Profi
         {
             let width = width.unwrap_or(0);
             let times = count(*n as usize, "use");
-            println!("  {:<width$}  {times}, first: {first}", feature.name());
+            lines.push(format!(
+                "  {:<width$}  {times}, first: {first}",
+                feature.name()
+            ));
         }
     }
     if let (Some(t), true) = (target, ok) {
-        println!("target `{}`: supported", t.name);
+        lines.push(format!("target `{}`: supported", t.name));
     }
+    lines.push(String::new());
+    lines.join("\n")
 }
 
 fn count(n: usize, what: &str) -> String {

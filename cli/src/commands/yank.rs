@@ -1,7 +1,13 @@
+//! `wtool yank`: mark one published version as not to be picked again.
+
 use super::{GlobalOpts, RegistryArgs};
 use crate::keys::{signing_key, KeyStore};
+use crate::package_spec::ReleaseSpec;
 use anyhow::Result;
+use semver::Version;
+use serde::Serialize;
 use std::process::ExitCode;
+use wasm_pkg_common::package::PackageRef;
 
 /// Yank a published version: it stays downloadable for locks that name it, but no new
 /// resolution picks it.
@@ -9,7 +15,7 @@ use std::process::ExitCode;
 pub struct Args {
     /// `ns:name@version`
     #[arg(value_name = "NS:NAME@VERSION")]
-    package: String,
+    package: ReleaseSpec,
     /// The signing key to use from the key store.
     #[arg(long)]
     key: Option<String>,
@@ -19,27 +25,42 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
-        super::runtime()?.block_on(async {
-            let (package, version) = super::fetch::parse_release(&self.package)?;
-            let registries = self.registry.open(false)?;
-            let registry = registries.for_package(&package)?;
-            let backend = registries.backend(&registry).await?;
-            let store = KeyStore::new(&registries.settings().config_dir);
-            let key = if backend.signs() {
-                Some(signing_key(&store, self.key.as_deref())?)
-            } else {
-                None
-            };
-            backend.yank(&package, &version, key.as_ref()).await?;
-            if global.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"package": package.to_string(), "version": version.to_string(), "registry": registry.name, "yanked": true})
-                );
-            } else if !global.quiet {
-                eprintln!("yanked {package}@{version} from `{}`", registry.name);
-            }
-            Ok(ExitCode::SUCCESS)
-        })
+        super::runtime()?.block_on(self.yank(global))
     }
+
+    async fn yank(&self, global: &GlobalOpts) -> Result<ExitCode> {
+        let ReleaseSpec {
+            name: package,
+            version,
+        } = &self.package;
+        let registries = self.registry.open(false)?;
+        let registry = registries.for_package(package)?;
+        let backend = registries.backend(&registry).await?;
+        let store = KeyStore::new(&registries.settings().config_dir);
+        let key = if backend.signs() {
+            Some(signing_key(&store, self.key.as_deref())?)
+        } else {
+            None
+        };
+        backend.yank(package, version, key.as_ref()).await?;
+        let report = Yanked {
+            package,
+            version,
+            registry: &registry.name,
+            yanked: true,
+        };
+        global.output().summary(&report, || {
+            format!("yanked {package}@{version} from `{}`\n", registry.name)
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `--json` of `wtool yank`.
+#[derive(Serialize)]
+struct Yanked<'a> {
+    package: &'a PackageRef,
+    version: &'a Version,
+    registry: &'a str,
+    yanked: bool,
 }

@@ -2,6 +2,7 @@
 //! error, not a silent fallback to another protocol.
 
 use super::Location;
+use crate::exit::{fail, Code, WithCode};
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
@@ -10,15 +11,27 @@ pub async fn discover(name: &str, base: &str) -> Result<Location> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let response = client.get(&url).send().await.with_context(|| {
-        format!(
-            "cannot reach registry `{name}` at {base}; check the URL and that the registry is \
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach registry `{name}` at {base}; check the URL and that the registry is \
              up, or use --offline with a warm cache"
-        )
-    })?;
+            )
+        })
+        .code(Code::Unreachable)?;
     let status = response.status();
     if !status.is_success() {
-        bail!(
+        // A server that is up but failing is as good as unreachable for the caller.
+        let code = if status.is_server_error() {
+            Code::Unreachable
+        } else {
+            Code::Failure
+        };
+        fail!(
+            code,
             "registry `{name}` answered {status} for {url}; wtool needs that document to know \
              which protocol the registry speaks (or a backend set in wkg's config)"
         );

@@ -76,7 +76,7 @@ impl Backend for LocalBackend {
         version: &Version,
         bytes: &[u8],
         _key: Option<&PrivateKey>,
-        _progress: &indicatif::ProgressBar,
+        _progress: &crate::progress::Transfer,
     ) -> Result<Published> {
         let dir = self.dir(package);
         let path = dir.join(format!("{version}.wasm"));
@@ -88,11 +88,11 @@ impl Backend for LocalBackend {
         }
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        crate::output::write_atomically(&path, bytes)?;
+        crate::atomic::write(&path, bytes)?;
         Ok(Published {
-            package: package.to_string(),
-            version: version.to_string(),
-            digest: Digest::of(bytes).to_string(),
+            package: package.clone(),
+            version: version.clone(),
+            digest: Digest::of(bytes),
             registry: self.name.clone(),
             record: None,
         })

@@ -10,6 +10,7 @@ mod warg;
 use crate::cache::{RegistryCache, Release};
 use crate::config::Settings;
 use crate::digest::Digest;
+use crate::exit::{Code, WithCode};
 use anyhow::{bail, Result};
 use semver::Version;
 use std::collections::HashMap;
@@ -45,7 +46,7 @@ pub trait Backend: Send + Sync {
         version: &Version,
         bytes: &[u8],
         key: Option<&PrivateKey>,
-        progress: &indicatif::ProgressBar,
+        progress: &crate::progress::Transfer,
     ) -> Result<Published>;
 
     async fn yank(
@@ -56,12 +57,14 @@ pub trait Backend: Send + Sync {
     ) -> Result<()>;
 }
 
+/// A release as the registry published it.
 #[derive(Debug, serde::Serialize)]
 pub struct Published {
-    pub package: String,
-    pub version: String,
-    pub digest: String,
+    pub package: PackageRef,
+    pub version: Version,
+    pub digest: Digest,
     pub registry: String,
+    /// The warg log record that published it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
 }
@@ -103,7 +106,10 @@ impl Registries {
         offline: bool,
         read_only: bool,
     ) -> Result<Self> {
-        let overridden = registry_flag.map(parse_registry_flag).transpose()?;
+        let overridden = registry_flag
+            .map(parse_registry_flag)
+            .transpose()
+            .code(Code::Usage)?;
         Ok(Self {
             settings,
             overridden,
@@ -235,17 +241,25 @@ impl Registries {
 
 /// `--registry` takes a URL, a bare `host[:port]`, or a directory (wkg's local layout).
 fn parse_registry_flag(value: &str) -> Result<RegistryRef> {
-    if let Some((scheme, rest)) = value.split_once("://") {
-        if scheme == "file" {
-            return Ok(local_ref(rest));
+    if value.contains("://") {
+        let url = url::Url::parse(value)
+            .map_err(|e| anyhow::anyhow!("`{value}` is not a registry URL: {e}"))?;
+        if url.scheme() == "file" {
+            let path = url
+                .to_file_path()
+                .map_err(|()| anyhow::anyhow!("`{value}` is not a local directory URL"))?;
+            return Ok(local_ref(&path.to_string_lossy()));
         }
-        let authority = rest.split('/').next().unwrap_or(rest);
-        if authority.is_empty() {
-            bail!("`{value}` is not a registry URL");
-        }
+        let Some(host) = url.host_str() else {
+            bail!("`{value}` is not a registry URL: it names no host");
+        };
+        let name = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
         return Ok(RegistryRef {
-            name: authority.to_string(),
-            location: Location::Discover(value.trim_end_matches('/').to_string()),
+            name,
+            location: Location::Discover(url.as_str().trim_end_matches('/').to_string()),
         });
     }
     let path = std::path::Path::new(value);
@@ -265,10 +279,18 @@ fn local_ref(path: &str) -> RegistryRef {
     }
 }
 
-/// Loopback registries speak plain HTTP (as wkg assumes); everything else HTTPS.
+/// Loopback registries speak plain HTTP (as wkg assumes); everything else HTTPS. A name that
+/// is no `host[:port]` gets HTTPS too, and discovery then says what is wrong with it.
 fn base_url(name: &str) -> String {
-    let host = name.rsplit_once(':').map_or(name, |(h, _)| h);
-    if host == "localhost" || host == "127.0.0.1" || host == "[::1]" {
+    let loopback = url::Url::parse(&format!("http://{name}"))
+        .ok()
+        .and_then(|url| url.host().map(|h| h.to_owned()))
+        .is_some_and(|host| match host {
+            url::Host::Domain(d) => d == "localhost",
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        });
+    if loopback {
         format!("http://{name}")
     } else {
         format!("https://{name}")
@@ -286,7 +308,8 @@ pub fn verify(
 ) -> Result<()> {
     let actual = Digest::of(bytes);
     if actual != *expected {
-        bail!(
+        crate::exit::fail!(
+            crate::exit::Code::Verification,
             "registry `{registry}` served different bytes for {package}@{version} than \
              {what_expected} records (expected {expected}, got {actual}); nothing was written. \
              If the package was legitimately republished, delete its entry from wkg.lock and \
@@ -294,4 +317,47 @@ pub fn verify(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discovered(flag: &str) -> (String, String) {
+        let r = parse_registry_flag(flag).unwrap();
+        let Location::Discover(base) = r.location else {
+            panic!("`{flag}` is not discovered: {:?}", r.location)
+        };
+        (r.name, base)
+    }
+
+    #[test]
+    fn ipv6_loopback_with_and_without_a_port() {
+        assert_eq!(discovered("http://[::1]"), pair_of("[::1]", "http://[::1]"));
+        assert_eq!(
+            discovered("http://[::1]:8080"),
+            pair_of("[::1]:8080", "http://[::1]:8080")
+        );
+        assert_eq!(discovered("[::1]"), pair_of("[::1]", "http://[::1]"));
+        assert_eq!(
+            discovered("[::1]:8080"),
+            pair_of("[::1]:8080", "http://[::1]:8080")
+        );
+    }
+
+    #[test]
+    fn only_loopback_speaks_plain_http() {
+        assert_eq!(base_url("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(base_url("localhost"), "http://localhost");
+        assert_eq!(base_url("registry.acme.dev"), "https://registry.acme.dev");
+        assert_eq!(base_url("10.0.0.1:80"), "https://10.0.0.1:80");
+        assert_eq!(
+            discovered("https://registry.acme.dev/"),
+            pair_of("registry.acme.dev", "https://registry.acme.dev")
+        );
+    }
+
+    fn pair_of(a: &str, b: &str) -> (String, String) {
+        (a.to_string(), b.to_string())
+    }
 }

@@ -5,6 +5,8 @@
 use super::{Backend, Published};
 use crate::cache::{RegistryCache, Release};
 use crate::digest::Digest;
+use crate::exit::{coded, Code};
+use crate::progress::Transfer;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -74,6 +76,7 @@ impl WargBackend {
     }
 
     fn explain(&self, package: &PackageRef, e: ClientError) -> anyhow::Error {
+        let code = code_of(&e);
         let hint = match &e {
             ClientError::Unauthorized(_) if !self.has_token => format!(
                 "; set {} to a publish token for this registry",
@@ -84,7 +87,36 @@ impl WargBackend {
             }
             _ => String::new(),
         };
-        anyhow!("registry `{}`, package `{package}`: {e}{hint}", self.name)
+        let message = anyhow!("registry `{}`, package `{package}`: {e}{hint}", self.name);
+        coded(code, message)
+    }
+}
+
+/// What a warg-client error means for the exit code.
+fn code_of(e: &ClientError) -> Code {
+    use warg_client::api::ClientError as Api;
+    match e {
+        ClientError::Unauthorized(_) => Code::AuthRefused,
+        ClientError::Api(Api::UnexpectedResponse { status, .. })
+            if status.as_u16() == 401 || status.as_u16() == 403 =>
+        {
+            Code::AuthRefused
+        }
+        ClientError::Api(Api::Communication(_)) => Code::Unreachable,
+        ClientError::InvalidCheckpointSignature
+        | ClientError::InvalidCheckpointKeyId { .. }
+        | ClientError::OperatorValidationFailed { .. }
+        | ClientError::PackageValidationFailed { .. }
+        | ClientError::IncorrectContent { .. }
+        | ClientError::CheckpointLogLengthRewind { .. }
+        | ClientError::CheckpointChangedLogRootOrMapRoot { .. }
+        | ClientError::Api(
+            Api::IncorrectConsistencyProof { .. }
+            | Api::Hash(_)
+            | Api::ConsistencyProof(_)
+            | Api::InclusionProof(_),
+        ) => Code::Verification,
+        _ => Code::Failure,
     }
 }
 
@@ -174,6 +206,7 @@ impl Backend for WargBackend {
         };
         let mut stream = Box::pin(stream);
         let mut bytes = Vec::new();
+        let progress = Transfer::new(format!("downloading {package}@{}", release.version), None);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| {
                 format!(
@@ -181,8 +214,10 @@ impl Backend for WargBackend {
                     self.name, release.version
                 )
             })?;
+            progress.inc(chunk.len() as u64);
             bytes.extend_from_slice(&chunk);
         }
+        progress.finish();
         Ok(bytes)
     }
 
@@ -192,7 +227,7 @@ impl Backend for WargBackend {
         version: &Version,
         bytes: &[u8],
         key: Option<&PrivateKey>,
-        progress: &indicatif::ProgressBar,
+        progress: &Transfer,
     ) -> Result<Published> {
         let key = key.context("publishing to a warg registry needs a signing key")?;
         let name = warg_name(package)?;
@@ -215,15 +250,15 @@ impl Backend for WargBackend {
             )
             .await
             .map_err(|e| self.explain(package, e))?;
-        progress.finish_and_clear();
+        progress.finish();
         self.client
             .wait_for_publish(&name, &record, Duration::from_millis(25))
             .await
             .map_err(|e| self.explain(package, e))?;
         Ok(Published {
-            package: package.to_string(),
-            version: version.to_string(),
-            digest: digest.to_string(),
+            package: package.clone(),
+            version: version.clone(),
+            digest,
             registry: self.name.clone(),
             record: Some(record.to_string()),
         })
@@ -262,7 +297,7 @@ impl Backend for WargBackend {
 #[derive(Clone)]
 struct CacheContent {
     cache: RegistryCache,
-    progress: Arc<Mutex<Option<indicatif::ProgressBar>>>,
+    progress: Arc<Mutex<Option<Transfer>>>,
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + Sync>>;

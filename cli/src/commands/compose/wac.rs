@@ -3,9 +3,11 @@
 //! (versioned references included), then the deps directory, then registries through the same
 //! resolver and lock as `wtool fetch`.
 
-use super::compose_refs::RegistryInputs;
-use super::{GlobalOpts, RegistryArgs};
+use super::from_registry::RegistryInputs;
+use crate::commands::RegistryArgs;
+use crate::exit::{coded, Code};
 use crate::input::InputFile;
+use crate::package_spec::exactly;
 use anyhow::{Context, Result};
 use indexmap::IndexMap;
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use wac_graph::EncodeOptions;
 use wac_parser::Document;
 
-pub struct WacOptions<'a> {
+pub struct Options<'a> {
     pub deps: &'a [(String, PathBuf)],
     pub deps_dir: &'a Path,
     pub import_dependencies: bool,
@@ -23,12 +25,23 @@ pub struct WacOptions<'a> {
 }
 
 /// Composes the document at `path` and returns the encoded component.
-pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Result<Vec<u8>> {
+pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
     let source = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let render = |e: Report| render(e, path, &source);
-    let document = Document::parse(&source).map_err(|e| render(e.into()))?;
-    let keys = wac_resolver::packages(&document).map_err(|e| render(e.into()))?;
+    let invalid = |e: Report| coded(Code::InvalidInput, render(e));
+    // A package that cannot be had fails as its cause does (a bad file, a registry down).
+    let unresolved = |name: &str, span, source: anyhow::Error| {
+        let code = crate::exit::classify(&source);
+        let report = Report::new(wac_resolver::Error::PackageResolutionFailure {
+            name: name.to_string(),
+            span,
+            source,
+        });
+        coded(code, render(report))
+    };
+    let document = Document::parse(&source).map_err(|e| invalid(e.into()))?;
+    let keys = wac_resolver::packages(&document).map_err(|e| invalid(e.into()))?;
 
     let overrides: HashMap<&str, &PathBuf> =
         opts.deps.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -41,17 +54,9 @@ pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Resul
             .or_else(|| deps_dir_file(opts.deps_dir, key.name, key.version));
         match local {
             Some(file) => {
-                if global.verbose > 0 {
-                    eprintln!("note: package `{}` is `{}`", key.name, file.display());
-                }
+                tracing::info!("package `{}` is `{}`", key.name, file.display());
                 let bytes = InputFile::read(&file)
-                    .map_err(|e| {
-                        render(Report::new(wac_resolver::Error::PackageResolutionFailure {
-                            name: key.name.to_string(),
-                            span: *span,
-                            source: e,
-                        }))
-                    })?
+                    .map_err(|e| unresolved(key.name, *span, e))?
                     .bytes;
                 packages.insert(*key, bytes);
             }
@@ -61,21 +66,12 @@ pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Resul
 
     let mut registry_inputs = None;
     for (key, span) in from_registry {
-        let fail = |e: anyhow::Error| {
-            render(Report::new(wac_resolver::Error::PackageResolutionFailure {
-                name: key.name.to_string(),
-                span,
-                source: e,
-            }))
-        };
+        let fail = |e: anyhow::Error| unresolved(key.name, span, e);
         let name = key
             .name
             .parse()
             .map_err(|e| fail(anyhow::anyhow!("not a registry package name: {e}")))?;
-        let req = match key.version {
-            Some(v) => VersionReq::parse(&format!("={v}"))?,
-            None => VersionReq::STAR,
-        };
+        let req = key.version.map_or(VersionReq::STAR, exactly);
         let inputs = match &mut registry_inputs {
             Some(inputs) => inputs,
             None => registry_inputs.insert(RegistryInputs::open(opts.registry)?),
@@ -86,17 +82,21 @@ pub fn compose_wac(path: &Path, opts: &WacOptions, global: &GlobalOpts) -> Resul
                 opts.deps_dir.display()
             )))
         })?;
-        if global.verbose > 0 {
-            let e = &resolved.entry;
-            eprintln!(
-                "note: package `{}` is {}@{} from registry `{}`",
-                key.name, e.name, e.version, e.registry
-            );
-        }
+        let e = &resolved.entry;
+        tracing::info!(
+            "package `{}` is {}@{} from registry `{}`",
+            key.name,
+            e.name,
+            e.version,
+            e.registry
+        );
         packages.insert(key, resolved.bytes);
     }
 
-    let resolution = document.resolve(packages).map_err(|e| render(e.into()))?;
+    // Resolution is where instantiations meet their arguments: what fails here does not plug.
+    let resolution = document
+        .resolve(packages)
+        .map_err(|e| coded(Code::Composition, render(e.into())))?;
     let bytes = resolution
         .encode(EncodeOptions {
             define_components: !opts.import_dependencies,

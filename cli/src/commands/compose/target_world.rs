@@ -1,14 +1,16 @@
 //! `wtool compose --target-world ns:pkg/world[@version]`: the composition must satisfy a world
 //! taken from a local WIT directory or, failing that, a registry.
 
-use super::compose_refs::RegistryInputs;
-use super::fetch::parse_spec;
-use super::{GlobalOpts, RegistryArgs};
+use super::from_registry::RegistryInputs;
+use crate::commands::RegistryArgs;
+use crate::exit::{fail, Code, WithCode};
+use crate::package_spec::PackageSpec;
 use crate::witpkg::{self, Decoded};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use semver::VersionReq;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use wasm_pkg_common::package::PackageRef;
 use wit_parser::Resolve;
 
@@ -27,7 +29,15 @@ impl fmt::Display for TargetWorld {
     }
 }
 
-pub fn parse_target_world(s: &str) -> Result<TargetWorld, String> {
+impl FromStr for TargetWorld {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse(s)
+    }
+}
+
+fn parse(s: &str) -> Result<TargetWorld, String> {
     let usage = || format!("`{s}` is not a world reference; write `ns:pkg/world[@version]`");
     let (path, version) = match s.split_once('@') {
         Some((p, v)) => (p, Some(v)),
@@ -42,11 +52,11 @@ pub fn parse_target_world(s: &str) -> Result<TargetWorld, String> {
         Some(v) => format!("{package}@{v}"),
         None => package.to_string(),
     };
-    let (package, req) = parse_spec(&spec).map_err(|e| format!("{}: {e:#}", usage()))?;
+    let spec: PackageSpec = spec.parse().map_err(|e| format!("{}: {e:#}", usage()))?;
     Ok(TargetWorld {
-        package,
+        package: spec.name,
         world: world.to_string(),
-        req,
+        req: spec.req,
         text: s.to_string(),
     })
 }
@@ -60,19 +70,17 @@ pub fn check(
     target: &TargetWorld,
     wit_dir: Option<&Path>,
     registry: &RegistryArgs,
-    global: &GlobalOpts,
 ) -> Result<()> {
-    let (label, package_bytes) = load_package(target, wit_dir, registry, global)?;
+    let (label, package_bytes) = load_package(target, wit_dir, registry)?;
     let problems = wtool_compose::target::check(component, &label, &package_bytes, &target.world)?;
     if problems.is_empty() {
-        if global.verbose > 0 {
-            eprintln!("note: the composition satisfies world `{target}` ({label})");
-        }
+        tracing::info!("the composition satisfies world `{target}` ({label})");
         return Ok(());
     }
     let list: String = problems.iter().map(|p| format!("\n  - {p}")).collect();
     let n = problems.len();
-    bail!(
+    fail!(
+        Code::Composition,
         "the composition does not satisfy world `{target}` ({label}); it has {n} problem{}:\
          {list}\nPlug components that export what is missing and fill the extra imports, or \
          target a world that offers them",
@@ -84,7 +92,6 @@ fn load_package(
     target: &TargetWorld,
     wit_dir: Option<&Path>,
     registry: &RegistryArgs,
-    global: &GlobalOpts,
 ) -> Result<(String, Vec<u8>)> {
     let dir = wit_dir
         .map(Path::to_path_buf)
@@ -93,13 +100,11 @@ fn load_package(
         if let Some(found) = from_wit_dir(target, &dir)? {
             return Ok(found);
         }
-        if global.verbose > 0 {
-            eprintln!(
-                "note: `{}` is not in `{}`, so it is looked up in registries",
-                target.package,
-                dir.display()
-            );
-        }
+        tracing::info!(
+            "`{}` is not in `{}`, so it is looked up in registries",
+            target.package,
+            dir.display()
+        );
     }
     let mut registries = RegistryInputs::open(registry)?;
     let resolved = registries
@@ -107,7 +112,10 @@ fn load_package(
         .with_context(|| format!("cannot find the package of target world `{target}`"))?;
     let label = resolved.entry.label();
     if let Decoded::Component = witpkg::decode(&resolved.bytes, &label)? {
-        bail!("`{target}` names {label}, a component, not a WIT package with worlds");
+        fail!(
+            Code::InvalidInput,
+            "`{target}` names {label}, a component, not a WIT package with worlds"
+        );
     }
     registries.finish()?;
     Ok((label, resolved.bytes))
@@ -118,7 +126,8 @@ fn from_wit_dir(target: &TargetWorld, dir: &Path) -> Result<Option<(String, Vec<
     let mut resolve = Resolve::default();
     resolve
         .push_path(dir)
-        .with_context(|| format!("cannot read the WIT in `{}`", dir.display()))?;
+        .with_context(|| format!("cannot read the WIT in `{}`", dir.display()))
+        .code(Code::InvalidInput)?;
     let best = resolve
         .packages
         .iter()
