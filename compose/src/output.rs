@@ -15,7 +15,7 @@ enum Body {
     /// Encoded sections with inputs between them; the graph owns the inputs' bytes (each
     /// `wac_types::Package` holds its own).
     Spliced {
-        graph: CompositionGraph,
+        graph: Box<CompositionGraph>,
         pieces: Vec<Piece>,
     },
 }
@@ -37,7 +37,10 @@ impl Piece {
 impl Output {
     /// `pieces` in order, the inputs among them looked up in `graph`.
     pub(crate) fn spliced(graph: CompositionGraph, pieces: Vec<Piece>) -> Self {
-        Self(Body::Spliced { graph, pieces })
+        Self(Body::Spliced {
+            graph: Box::new(graph),
+            pieces,
+        })
     }
 
     /// The component's bytes in order, without joining them.

@@ -138,7 +138,7 @@ impl Args {
         };
         let composition = compose(socket, plugs, &options)?;
         loaded.remember(&composition.report.inputs);
-        Ok(Composed::Plugs(composition))
+        Ok(Composed::Plugs(Box::new(composition)))
     }
 
     fn compose_wac(&self) -> Result<Composed> {
@@ -186,7 +186,7 @@ impl Args {
 
 /// A composed component, from either kind of socket.
 enum Composed {
-    Plugs(Composition),
+    Plugs(Box<Composition>),
     Wac(Vec<u8>),
 }
 
@@ -220,7 +220,8 @@ impl Composed {
             None => String::new(),
         };
         match self {
-            Composed::Plugs(Composition { report, .. }) => {
+            Composed::Plugs(composition) => {
+                let report = &composition.report;
                 let text = || {
                     let mut text = report.to_string();
                     if let Some(optimized) = &report.optimized {
