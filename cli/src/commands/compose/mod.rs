@@ -133,7 +133,7 @@ impl Args {
         };
         let composition = compose(socket, plugs, &options)?;
         loaded.remember(&composition.report.inputs);
-        Ok(Composed::Plugs(composition))
+        Ok(Composed::Plugs(Box::new(composition)))
     }
 
     fn compose_wac(&self) -> Result<Composed> {
@@ -175,7 +175,8 @@ impl Args {
 
 /// A composed component, from either kind of socket.
 enum Composed {
-    Plugs(Composition),
+    /// Boxed: the report is large beside the WAC case's bytes.
+    Plugs(Box<Composition>),
     Wac(Vec<u8>),
 }
 
@@ -209,7 +210,8 @@ impl Composed {
             None => String::new(),
         };
         match self {
-            Composed::Plugs(Composition { report, .. }) => {
+            Composed::Plugs(composition) => {
+                let report = &composition.report;
                 let text = || {
                     let mut text = report.to_string();
                     if let Some(optimized) = &report.optimized {
