@@ -64,7 +64,9 @@ pub fn init(global: &GlobalOpts) {
     };
 }
 
-/// Prints the final error and its causes, as every other message is printed.
+/// Prints the final error and its causes, as every other message is printed. Rendered here
+/// rather than by anyhow's `Debug`, so that `RUST_BACKTRACE` in the environment never turns a
+/// user error into a stack dump.
 pub fn error(err: &anyhow::Error) {
     use std::io::Write;
     let mut out = anstream::stderr().lock();

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::process::ExitCode;
+use wtool_compose::optimize::OptimizeError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
@@ -89,6 +90,7 @@ pub(crate) use fail;
 /// what its library errors mean.
 pub fn classify(err: &anyhow::Error) -> Code {
     use wtool_compose::composition::ComposeError;
+    // Errors that wrap others transparently hide them from the chain, so they are matched here.
     let chain = || err.chain();
     if let Some(c) = chain().filter_map(|e| e.downcast_ref::<Coded>()).last() {
         return c.code;
@@ -102,8 +104,12 @@ pub fn classify(err: &anyhow::Error) -> Code {
                 ComposeError::NothingPlugged { .. }
                 | ComposeError::Plan(_)
                 | ComposeError::Link { .. } => Code::Composition,
+                ComposeError::Optimize(e) => optimize_code(e),
                 _ => Code::Failure,
             };
+        }
+        if let Some(e) = e.downcast_ref::<OptimizeError>() {
+            return optimize_code(e);
         }
         if e.is::<wtool_compose::input::InputError>()
             || e.is::<wtool_compose::validate::ValidateError>()
@@ -124,6 +130,15 @@ pub fn classify(err: &anyhow::Error) -> Code {
         }
     }
     Code::Failure
+}
+
+fn optimize_code(e: &OptimizeError) -> Code {
+    match e {
+        OptimizeError::Input(_)
+        | OptimizeError::WitPackage { .. }
+        | OptimizeError::InvalidInput(_) => Code::InvalidInput,
+        _ => Code::Failure,
+    }
 }
 
 #[cfg(test)]

@@ -33,14 +33,7 @@ impl Output {
         report: &R,
         text: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json {
-            return json(report);
-        }
-        if !self.quiet {
-            let mut err = anstream::stderr().lock();
-            err.write_all(text().as_bytes())?;
-        }
-        Ok(())
+        self.emit(report, text, Stream::Stderr, !self.quiet)
     }
 
     /// For a command whose product is the report itself (`validate`, `inspect`): the text goes
@@ -50,18 +43,9 @@ impl Output {
         report: &R,
         text: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json {
-            return json(report);
-        }
-        if !self.quiet {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text().as_bytes())?;
-        }
-        Ok(())
+        self.emit(report, text, Stream::Stdout, !self.quiet)
     }
-}
 
-impl Output {
     /// For a report that is the whole point of the command (`key show`, `inspect --wit`):
     /// printed on stdout even with `-q`.
     pub fn product<R: Serialize + ?Sized>(
@@ -69,21 +53,40 @@ impl Output {
         report: &R,
         text: impl FnOnce() -> String,
     ) -> Result<()> {
-        if self.json {
-            return json(report);
-        }
-        std::io::stdout().lock().write_all(text().as_bytes())?;
-        Ok(())
+        self.emit(report, text, Stream::Stdout, true)
     }
-}
 
-impl Output {
     /// A line on stderr about what was done, for people only: not with `-q` or `--json`.
     pub fn status(&self, text: impl FnOnce() -> String) {
         if !self.quiet && !self.json {
             let _ = writeln!(anstream::stderr().lock(), "{}", text());
         }
     }
+
+    fn emit<R: Serialize + ?Sized>(
+        &self,
+        report: &R,
+        text: impl FnOnce() -> String,
+        stream: Stream,
+        show_text: bool,
+    ) -> Result<()> {
+        if self.json {
+            return json(report);
+        }
+        if show_text {
+            let text = text();
+            match stream {
+                Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes())?,
+                Stream::Stderr => anstream::stderr().lock().write_all(text.as_bytes())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Stream {
+    Stdout,
+    Stderr,
 }
 
 /// `report` as pretty JSON on stdout, keys in the order the type declares them.

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::CommandFactory;
 use std::process::ExitCode;
 
-/// Print a completion script for a shell on stdout.
+/// Print a completion script for a shell on stdout
 ///
 /// bash: `wtool completions bash > ~/.local/share/bash-completion/completions/wtool`
 /// zsh: `wtool completions zsh > ~/.zfunc/_wtool` (with `~/.zfunc` in `fpath`)
@@ -24,5 +24,27 @@ impl Args {
         let mut command = super::Cli::command();
         clap_complete::generate(self.shell, &mut command, "wtool", &mut std::io::stdout());
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, ValueEnum};
+
+    #[test]
+    fn every_shell_completes_every_command() {
+        for shell in clap_complete::Shell::value_variants() {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut crate::commands::Cli::command(),
+                "wtool",
+                &mut script,
+            );
+            let script = String::from_utf8(script).unwrap();
+            for word in ["compose", "fetch", "--target-world"] {
+                assert!(script.contains(word), "{shell}: no `{word}`");
+            }
+        }
     }
 }

@@ -86,20 +86,7 @@ impl Args {
                 registry: registry.name,
                 record: None,
             };
-            let report = Report {
-                release: &release,
-                dry_run: true,
-            };
-            global.output().summary(&report, || {
-                format!(
-                    "would publish {}@{} ({}, {} bytes) to `{}` (dry run)\n",
-                    release.package,
-                    release.version,
-                    release.digest,
-                    bytes.len(),
-                    release.registry
-                )
-            })?;
+            report(global, &release, Some(bytes.len()))?;
             return Ok(ExitCode::SUCCESS);
         }
 
@@ -126,16 +113,7 @@ impl Args {
             .publish(&package, &version, &bytes, key.as_ref(), &progress)
             .await?;
         progress.finish();
-        let report = Report {
-            release: &published,
-            dry_run: false,
-        };
-        global.output().summary(&report, || {
-            format!(
-                "published {}@{} ({}) to `{}`\n",
-                published.package, published.version, published.digest, published.registry
-            )
-        })?;
+        report(global, &published, None)?;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -171,6 +149,29 @@ struct Report<'a> {
     #[serde(flatten)]
     release: &'a Published,
     dry_run: bool,
+}
+
+/// What was published, or (with the size of a dry run) what would have been.
+fn report(global: &GlobalOpts, release: &Published, dry_run: Option<usize>) -> Result<()> {
+    let json = Report {
+        release,
+        dry_run: dry_run.is_some(),
+    };
+    global.output().summary(&json, || {
+        let Published {
+            package,
+            version,
+            digest,
+            registry,
+            ..
+        } = release;
+        match dry_run {
+            Some(size) => format!(
+                "would publish {package}@{version} ({digest}, {size} bytes) to `{registry}` (dry run)\n"
+            ),
+            None => format!("published {package}@{version} ({digest}) to `{registry}`\n"),
+        }
+    })
 }
 
 /// The new release must not break its neighbours in the same series.

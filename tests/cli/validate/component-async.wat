@@ -1,5 +1,5 @@
 ;; RUN: validate % -v
-;; FAIL: validate % --target wasm3
+;; FAIL(3): validate % --target wasm3
 ;; RUN: validate % --target wasmtime
 ;; Component-model async: a `stream` type and the `stream.new` builtin.
 (component

@@ -1,5 +1,5 @@
-;; FAIL: validate % --features wasm2
-;; FAIL: validate % --features=-tail-call --json
+;; FAIL(3): validate % --features wasm2
+;; FAIL(3): validate % --features=-tail-call --json
 ;; RUN: validate % --features wasm2,tail-call
 ;; With tail calls turned off the module is invalid, and the hint names the feature to enable.
 (module

@@ -1,5 +1,5 @@
 ;; RUN: validate % --json
-;; FAIL: validate % --target lime1
+;; FAIL(3): validate % --target lime1
 ;; One module using several post-MVP proposals; JSON lists each with its first use.
 (module
   (import "env" "counter" (global $counter (mut i32)))

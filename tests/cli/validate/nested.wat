@@ -1,5 +1,5 @@
 ;; RUN: validate % -v
-;; FAIL: validate % --target wasm2 --json
+;; FAIL(3): validate % --target wasm2 --json
 ;; Uses are found at every depth, and named by where they sit.
 (component
   (core module $plain

@@ -1,5 +1,5 @@
 ;; RUN: validate % -v
-;; FAIL: validate % --target wasm2
+;; FAIL(3): validate % --target wasm2
 ;; RUN: validate % --target wasm3
 ;; `return_call` is a tail call, which WebAssembly 2.0 lacks: the error names the function.
 (module

@@ -1,5 +1,5 @@
 ;; RUN: validate % -v
-;; FAIL: validate % --target browser
+;; FAIL(3): validate % --target browser
 ;; Shared memory, atomics, exceptions and a second memory in one module.
 (module
   (memory $shared 1 1 shared)

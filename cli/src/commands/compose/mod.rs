@@ -186,6 +186,7 @@ impl Args {
 
 /// A composed component, from either kind of socket.
 enum Composed {
+    /// Boxed: the report is large beside the WAC case's bytes.
     Plugs(Box<Composition>),
     Wac(Vec<u8>),
 }
