@@ -76,21 +76,24 @@ pub struct ContentCheck {
 }
 
 impl ContentCheck {
-    /// Checks the next chunk. After a rejection, every call returns it again.
+    /// Checks the next chunk. After a rejection, every call returns it again, except that the
+    /// size limit still counts every byte: content already known to be invalid is read on
+    /// (so that a wrong digest is reported as such), but never past the limit.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), ContentRejection> {
+        self.seen += chunk.len() as u64;
+        if let Err(r) = self.policy.check_size(self.seen) {
+            self.failed = Some(r.clone());
+            return Err(r);
+        }
         if let Some(r) = &self.failed {
             return Err(r.clone());
         }
-        self.seen += chunk.len() as u64;
-        let result = match self.policy.check_size(self.seen) {
-            Err(r) => Err(r),
-            Ok(()) => match &mut self.validator {
-                None => Ok(()),
-                Some(validator) => {
-                    let fed = validator.feed(chunk).map_err(|e| e.to_string());
-                    self.rules(fed)
-                }
-            },
+        let result = match &mut self.validator {
+            None => Ok(()),
+            Some(validator) => {
+                let fed = validator.feed(chunk).map_err(|e| e.to_string());
+                self.rules(fed)
+            }
         };
         if let Err(r) = &result {
             self.failed = Some(r.clone());

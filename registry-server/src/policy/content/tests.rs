@@ -507,6 +507,30 @@ fn policy_rules_besides_validity() {
     assert!(check_policy(&off, &[]).is_err());
 }
 
+/// Content found invalid early is still read on, but the size limit keeps counting: an upload
+/// that is garbage from its first bytes is cut short at the limit like any other.
+#[test]
+fn invalid_content_is_still_cut_at_the_size_limit() {
+    let small = ContentPolicy {
+        max_bytes: 64,
+        validate_wasm: true,
+        allow_core_modules: false,
+    };
+    let mut check = small.start();
+    assert!(matches!(
+        check.feed(b"not wasm at all"),
+        Err(ContentRejection::Invalid(_))
+    ));
+    assert!(matches!(
+        check.feed(&[0; 32]),
+        Err(ContentRejection::Invalid(_))
+    ));
+    assert_eq!(
+        check.feed(&[0; 32]).unwrap_err(),
+        ContentRejection::TooLarge { limit: 64 }
+    );
+}
+
 /// The verdict does not depend on where the chunks of an upload begin and end.
 #[test]
 fn the_verdict_does_not_depend_on_chunk_sizes() {
