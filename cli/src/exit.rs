@@ -102,10 +102,12 @@ pub fn classify(err: &anyhow::Error) -> Code {
                 | ComposeError::NotAComponent { .. }
                 | ComposeError::InvalidComponent { .. } => Code::InvalidInput,
                 ComposeError::NothingPlugged { .. }
+                | ComposeError::TypeMismatch(_)
                 | ComposeError::Plan(_)
                 | ComposeError::Link { .. } => Code::Composition,
                 ComposeError::Optimize(e) => optimize_code(e),
-                _ => Code::Failure,
+                // Named, not `_`: a new kind of failure must choose its code here.
+                ComposeError::Encode(_) | ComposeError::InvalidOutput(_) => Code::Failure,
             };
         }
         if let Some(e) = e.downcast_ref::<OptimizeError>() {
