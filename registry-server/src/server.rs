@@ -5,7 +5,7 @@ use crate::{
     config::{self, Config},
     metrics::Metrics,
     service::{Access, Core, Policies, Service, Stores},
-    store::{FsContentStore, MemoryPendingStore, SqliteLogStore, SqliteTokenStore, StoreError},
+    store::{FsContentStore, SqliteLogStore, SqlitePendingStore, SqliteTokenStore, StoreError},
 };
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -47,7 +47,9 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
                 .context("cannot open the blob directory")?,
         ),
         tokens: Arc::new(open_tokens(config)?),
-        pending: Arc::new(MemoryPendingStore::default()),
+        pending: Arc::new(
+            SqlitePendingStore::open(&db).context("cannot open the pending-record database")?,
+        ),
     };
     let policies = Policies {
         content: config.content_policy(),

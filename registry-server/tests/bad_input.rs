@@ -3,50 +3,10 @@
 
 mod common;
 
+use common::raw::*;
 use common::*;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use std::time::SystemTime;
-use warg_crypto::{
-    hash::{AnyHash, HashAlgorithm, Sha256},
-    signing::PrivateKey,
-};
-use warg_protocol::{
-    package::{PackageEntry, PackageRecord},
-    registry::LogId,
-    ProtoEnvelope, ProtoEnvelopeBody,
-};
-
-fn digest_of(bytes: &[u8]) -> AnyHash {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-        .parse()
-        .unwrap()
-}
-
-fn record(signer: &PrivateKey, init_key: &PrivateKey, content: &AnyHash) -> Value {
-    let rec = PackageRecord {
-        prev: None,
-        version: 0,
-        timestamp: SystemTime::now(),
-        entries: vec![
-            PackageEntry::Init {
-                hash_algorithm: HashAlgorithm::Sha256,
-                key: init_key.public_key(),
-            },
-            PackageEntry::Release {
-                version: "1.0.0".parse().unwrap(),
-                content: content.clone(),
-            },
-        ],
-    };
-    let body: ProtoEnvelopeBody = ProtoEnvelope::signed_contents(signer, rec).unwrap().into();
-    serde_json::to_value(body).unwrap()
-}
-
-fn log_id(name: &str) -> LogId {
-    LogId::package_log::<Sha256>(&common::name(name))
-}
 
 /// Asserts the status, the exact JSON content type and the `status` field; returns the body.
 async fn expect(res: Response, status: StatusCode) -> Value {
@@ -120,15 +80,6 @@ impl Api {
             .unwrap();
         assert_eq!(state["state"], "rejected", "{pkg}: {state}");
     }
-}
-
-/// The upload URL of the first missing content of a `sourcing` answer.
-fn upload_url(body: &Value) -> String {
-    let missing = body["missingContent"].as_object().unwrap();
-    missing.values().next().unwrap()["upload"][0]["url"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// What a case sends.
@@ -215,14 +166,6 @@ impl Case {
             Expect::Field(field, value) => assert_eq!(body[field], value, "{what}: {body}"),
         }
     }
-}
-
-fn publish_path(name: &str) -> String {
-    format!("v1/package/{}/record", log_id(name))
-}
-
-fn publish_body(name: &str, rec: Value) -> Value {
-    json!({ "packageName": name, "record": rec })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,66 @@ async fn same_client_updates_across_restart() {
     server.shutdown().await.unwrap();
 }
 
+/// An upload URL the server issued stays valid across a restart: the record it belongs to is
+/// pending in the store, not in the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_upload_continues_after_restart() {
+    use common::raw::*;
+    let dir = init_registry(&["example"]);
+    let token = create_token(&dir, "example");
+    let server = start(&dir, "127.0.0.1:0").await;
+    let addr = server.local_addr.to_string();
+    let url = server.public_url.to_string();
+    let http = reqwest::Client::new();
+    let pkg = "example:pending";
+    let bytes = component(7);
+    let key = new_key();
+    let answer: serde_json::Value = http
+        .post(format!("{url}{}", publish_path(pkg)))
+        .bearer_auth(&token)
+        .json(&publish_body(pkg, record(&key, &key, &digest_of(&bytes))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["state"], "sourcing", "{answer}");
+    let upload = upload_url(&answer);
+    let record_id = answer["recordId"].as_str().unwrap().to_string();
+    server.shutdown().await.unwrap();
+
+    let server = start(&dir, &addr).await;
+    let res = http.post(&upload).body(bytes.clone()).send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let status_url = format!("{url}v1/package/{}/record/{record_id}", log_id(pkg));
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        state = http
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if state["state"] == "published" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(state["state"], "published", "{state}");
+
+    let cache = tempfile::tempdir().unwrap();
+    let got = common::client(&url, cache.path(), None)
+        .download(&name(pkg), &"*".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), bytes);
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_server_on_same_data_dir_is_refused() {
     let dir = init_registry(&["example"]);

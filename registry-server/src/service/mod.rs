@@ -100,7 +100,9 @@ impl Service {
         let core = Arc::new(core);
         let (submit_tx, submit_rx) = mpsc::channel(1024);
         let handle = tokio::spawn(writer::run(core.clone(), submit_rx, batch_limit.max(1)));
-        (Self { core, submit_tx }, handle)
+        let service = Self { core, submit_tx };
+        tokio::spawn(service.clone().resume_processing());
+        (service, handle)
     }
 
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {

@@ -158,6 +158,35 @@ impl Service {
             .await)
     }
 
+    /// Hands the writer the records a previous run accepted with all their content but did not
+    /// commit before it stopped; a record it did commit is only forgotten.
+    pub(super) async fn resume_processing(self) {
+        let records = match self.core.stores.pending.processing() {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!("cannot read pending records: {e}");
+                return;
+            }
+        };
+        for r in records {
+            if self.committed_outcome(&r.log_id, &r.record_id).is_some() {
+                self.core.forget(&r.record_id);
+                continue;
+            }
+            let (reply, _) = tokio::sync::oneshot::channel();
+            let submission = Submission {
+                log_id: r.log_id,
+                name: r.name,
+                record_id: r.record_id,
+                envelope: r.envelope,
+                reply,
+            };
+            if self.submit_tx.send(submission).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Whether content is stored; a store that cannot answer counts as not having it (the
     /// client is then asked to upload it again).
     pub(super) async fn has_content(&self, digest: &AnyHash) -> bool {

@@ -6,11 +6,11 @@
 //! carried as [`StoreError::Backend`].
 
 mod fs;
-mod memory;
+mod pending_sqlite;
 mod sqlite;
 
 pub(crate) use fs::FsContentStore;
-pub(crate) use memory::MemoryPendingStore;
+pub(crate) use pending_sqlite::SqlitePendingStore;
 pub(crate) use sqlite::{SqliteLogStore, SqliteTokenStore};
 
 use bytes::Bytes;
@@ -152,9 +152,9 @@ pub(crate) enum UploadFor {
 }
 
 /// Pending records and their upload sessions: state that several server instances sharing one
-/// store must agree on. A record counts as acknowledged only once it is committed to the
-/// [`LogStore`], so a backend may drop pending state (memory does, on restart) without losing
-/// anything a client was promised.
+/// store must agree on, so they persist: an upload URL the server issued stays valid across a
+/// restart. A record counts as acknowledged only once it is committed to the [`LogStore`], so
+/// losing the newest pending changes (to a power cut, say) loses nothing a client was promised.
 pub(crate) trait PendingStore: Send + Sync {
     /// Stores a record and opens an upload session for each missing digest. If a record with
     /// the same id is pending and not rejected, nothing changes and that record is returned.
@@ -172,6 +172,9 @@ pub(crate) trait PendingStore: Send + Sync {
     /// Whether any pending record belongs to this log.
     fn has_log(&self, log_id: &LogId) -> StoreResult<bool>;
     fn session(&self, id: &str) -> StoreResult<Option<UploadSession>>;
+    /// The records whose content is all present but which were not committed yet: after a
+    /// restart, the service hands them to the writer again.
+    fn processing(&self) -> StoreResult<Vec<PendingRecord>>;
 }
 
 /// Lowercase hex of a sha256 digest; the only form ever used to name stored blobs.

@@ -1,6 +1,7 @@
 //! The embedded metadata stores: one SQLite file in WAL mode with `synchronous=FULL`, so a
 //! committed transaction survives `kill -9` and power loss. The log and the tokens are separate
 //! stores with their own connections and tables; they share the file only for convenience.
+//! Pending records sit in the same file too (`pending_sqlite.rs`).
 
 use super::{LogStore, StoreError, StoreResult, StoredRecord, StoredToken, TokenStore};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -41,19 +42,24 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// One connection, serialised.
-struct Db(Mutex<Connection>);
+pub(super) struct Db(Mutex<Connection>);
 
 impl Db {
     fn open(path: &Path, schema: &str) -> StoreResult<Self> {
+        Self::open_with(path, schema, "FULL")
+    }
+
+    /// `synchronous` is per connection: each store chooses how durable its commits are.
+    pub(super) fn open_with(path: &Path, schema: &str, synchronous: &str) -> StoreResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
         conn.execute_batch(schema)?;
         Ok(Self(Mutex::new(conn)))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned lock is still safe to use.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
@@ -78,7 +84,7 @@ impl SqliteTokenStore {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 

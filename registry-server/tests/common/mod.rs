@@ -2,6 +2,8 @@
 //! in this process from a CLI-initialised data directory.
 #![allow(dead_code, unused_imports)]
 
+pub mod raw;
+
 use anyhow::Result;
 use wtool_registry::{
     config::{Config, Overrides},
