@@ -140,6 +140,23 @@ pub fn validate(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<Repo
     }
 }
 
+/// Only says whether `bytes` are valid with `features` enabled: for a caller that shows no
+/// report, it spares the feature scan (the same walk as `wasm-tools validate`). An invalid input
+/// is walked again with the report on, so that its message names the function as
+/// [`validate`]'s does.
+#[allow(clippy::result_large_err)] // made once per run; see `ValidateError`
+pub fn check(name: &str, bytes: &[u8], features: WasmFeatures) -> Result<(), ValidateError> {
+    crate::input::header_kind(name, bytes)?;
+    let mut validator = Validator::new(features).parallel(true);
+    match validator.feed(bytes).and_then(|()| validator.finish()) {
+        Ok(_) => Ok(()),
+        Err(invalid) => match validate(name, bytes, features) {
+            Err(e) => Err(e),
+            Ok(_) => Err(invalid_in(name, classify(name, bytes)?, features, invalid)),
+        },
+    }
+}
+
 /// The features a report uses that `profile` does not support.
 pub fn violations<'r>(report: &'r Report, profile: &Profile) -> Vec<&'r FeatureUse> {
     report

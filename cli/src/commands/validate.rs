@@ -12,7 +12,7 @@ use std::time::Instant;
 use wtool_compose::features::parse_features;
 use wtool_compose::input::ArtifactKind;
 use wtool_compose::profile::{profile, Profile, PROFILES};
-use wtool_compose::validate::{validate, violations, FeatureUse, Report};
+use wtool_compose::validate::{check, validate, violations, FeatureUse, Report};
 
 /// Validate a module or component and report the post-MVP features it uses.
 #[derive(clap::Args)]
@@ -45,6 +45,11 @@ fn target_help() -> String {
 impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
         let out = global.output();
+        if out.quiet && !out.json && self.target.is_none() {
+            // Nothing but the exit code is shown, so no report is made.
+            self.validity()?;
+            return Ok(ExitCode::SUCCESS);
+        }
         match self.check() {
             Ok((name, report, target)) => self.report(out, &name, &report, target),
             Err(err) => {
@@ -63,6 +68,22 @@ impl Args {
         }
     }
 
+    /// Validity alone, for `-q`.
+    fn validity(&self) -> Result<()> {
+        let features = parse_features(&self.features)?;
+        let input = InputFile::read(&self.file)?;
+        let start = Instant::now();
+        check(&input.name(), &input.bytes, features)?;
+        self.print_time(start);
+        Ok(())
+    }
+
+    fn print_time(&self, start: Instant) {
+        if self.time {
+            eprintln!("validated in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+
     /// Everything that can fail before there is a report to print.
     fn check(&self) -> Result<(String, Report, Option<&'static Profile>)> {
         let features = parse_features(&self.features)?;
@@ -71,9 +92,7 @@ impl Args {
         let name = input.name();
         let start = Instant::now();
         let report = validate(&name, &input.bytes, features)?;
-        if self.time {
-            eprintln!("validated in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
-        }
+        self.print_time(start);
         Ok((name, report, target))
     }
 
