@@ -199,6 +199,26 @@ fn publish_without_a_key_says_how_to_get_one() {
     client.ok(work.path(), &["publish", "types"]);
 }
 
+/// CI scripts branch on the exit code: a refused token is 6, a registry that does not answer 5.
+#[test]
+fn refused_auth_and_unreachable_registry_have_their_own_exit_codes() {
+    let registry = Registry::start(&["acme"]);
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("registry"), work.path());
+    let client = Client::new(&registry).with_token("wtr_not-a-token");
+    let out = client.run(work.path(), &["publish", "types"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains(&registry.name()), "names the registry: {err}");
+
+    let client = Client::new(&registry);
+    drop(registry);
+    let out = client.run(work.path(), &["fetch", "acme:types@1", "-o", "t.wasm"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(!work.path().join("t.wasm").exists());
+}
+
 #[test]
 fn tampered_blob_is_refused_and_cache_stays_clean() {
     let registry = Registry::start(&["acme"]);

@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod atomic;
 mod binaryen;
@@ -22,6 +22,61 @@ mod resolver;
 mod witpkg;
 
 fn main() -> std::process::ExitCode {
-    let cli = commands::Cli::parse();
+    // clap prints help and usage errors before the parsed `--color` exists, so it is read
+    // from the raw arguments first; the parsed value then drives everything else.
+    let command = commands::Cli::command().color(help_color(std::env::args_os()));
+    let cli = commands::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     cli.run()
+}
+
+/// The last `--color WHEN` or `--color=WHEN` given; `auto` otherwise (or when WHEN is not one
+/// of the three, which clap then reports).
+fn help_color(args: impl Iterator<Item = std::ffi::OsString>) -> clap::ColorChoice {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut choice = clap::ColorChoice::Auto;
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        let value = match arg.strip_prefix("--color") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        choice = match value {
+            Some("always") => clap::ColorChoice::Always,
+            Some("never") => clap::ColorChoice::Never,
+            Some("auto") => clap::ColorChoice::Auto,
+            _ => choice,
+        };
+    }
+    choice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::help_color;
+    use clap::ColorChoice;
+
+    fn of(args: &[&str]) -> ColorChoice {
+        help_color(args.iter().map(Into::into))
+    }
+
+    #[test]
+    fn help_colour_follows_the_raw_flag() {
+        assert_eq!(of(&["wtool", "--help"]), ColorChoice::Auto);
+        assert_eq!(
+            of(&["wtool", "--color", "always", "-h"]),
+            ColorChoice::Always
+        );
+        assert_eq!(
+            of(&["wtool", "compose", "--color=never"]),
+            ColorChoice::Never
+        );
+        assert_eq!(
+            of(&["wtool", "--color=always", "--color", "never"]),
+            ColorChoice::Never
+        );
+        assert_eq!(of(&["wtool", "--", "--color=always"]), ColorChoice::Auto);
+    }
 }

@@ -100,6 +100,12 @@ impl Client {
         }
     }
 
+    /// The same client presenting another token.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = token.to_string();
+        self
+    }
+
     pub fn cache(&self) -> PathBuf {
         cache_dir(self.home.path())
     }
