@@ -8,7 +8,7 @@
 
 use crate::cache::Release;
 use crate::digest::Digest;
-use crate::exit::{coded, fail, Code};
+use crate::exit::{fail, Code};
 use crate::lock::{Entry, Lock};
 use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
@@ -84,7 +84,9 @@ impl Resolver<'_> {
                     name: name.clone(),
                     req: req.clone(),
                 };
-                return Err(coded(Code::Verification, not_locked.into()));
+                // Plain, so that `resolve_closure` can tell it from other failures; it gives
+                // the exit code when it reports it.
+                return Err(not_locked.into());
             }
             (None, Mode { offline: true, .. }) if !local => {
                 let Some(releases) = cache.read_index(name) else {
@@ -102,10 +104,13 @@ impl Resolver<'_> {
             _ => {
                 let backend = self.registries.backend(&registry).await?;
                 let Some(releases) = backend.releases(name).await? else {
+                    let mut place = backend.describe(name);
+                    if place.is_empty() {
+                        place = format!("registry `{}`", registry.name);
+                    }
                     bail!(
-                        "package {name} does not exist in registry `{}`; check the name, or \
-                         the namespace's registry mapping",
-                        registry.name
+                        "package {name} not found at {place}; check the name, or the \
+                         namespace's registry mapping"
                     );
                 };
                 if !local {
@@ -262,7 +267,7 @@ impl Resolver<'_> {
                 self.prefetch(&fresh).await;
                 join_all(fresh.into_iter().map(|(name, req)| async move {
                     let k = key(&name, &req);
-                    (k, self.resolve_node(name, req, root).await)
+                    (k, root, self.resolve_node(name, req, root).await)
                 }))
                 .await
             });
@@ -272,13 +277,19 @@ impl Resolver<'_> {
         let mut not_locked = Vec::new();
         let mut errors = Vec::new();
         while let Some(group) = pending.next().await {
-            for (k, result) in group {
+            for (k, root, result) in group {
                 match result {
                     Ok(node) => {
                         enqueue(node.deps.clone(), false, &mut pending);
                         nodes.insert(k, node);
                     }
                     Err(e) => match e.downcast::<NotLocked>() {
+                        // A lock written by wkg names only what the project imports itself; the
+                        // packages those build on come embedded in their (locked, verified)
+                        // binaries, so a locked run takes them from there.
+                        Ok(n) if !root => {
+                            tracing::debug!("{n}; its WIT comes from the packages that use it")
+                        }
                         Ok(n) => not_locked.push(n.to_string()),
                         Err(e) => errors.push(e),
                     },
@@ -305,6 +316,9 @@ impl Resolver<'_> {
 pub struct Assembled {
     pub resolve: Resolve,
     pub packages: Vec<(Entry, PackageId)>,
+    /// Packages that only come embedded in others (a locked run on a wkg lock, which names
+    /// only the direct dependencies), with their versioned names.
+    pub embedded: Vec<(PackageRef, semver::Version, PackageId)>,
 }
 
 /// Puts a closure (dependents first) together: every decoded package whole, and every package
@@ -347,8 +361,25 @@ pub fn assemble(nodes: Vec<Node>) -> Result<Assembled> {
                 .ok_or_else(|| anyhow!("{} is missing from the packages fetched", entry.label()))?;
             Ok((entry, id))
         })
-        .collect::<Result<_>>()?;
-    Ok(Assembled { resolve, packages })
+        .collect::<Result<Vec<_>>>()?;
+    let listed: BTreeSet<PackageId> = packages.iter().map(|(_, id)| *id).collect();
+    let embedded = resolve
+        .packages
+        .iter()
+        .filter(|(id, _)| !listed.contains(id))
+        .filter_map(|(id, p)| {
+            let version = p.name.version.clone()?;
+            let name = format!("{}:{}", p.name.namespace, p.name.name)
+                .parse()
+                .ok()?;
+            Some((name, version, id))
+        })
+        .collect();
+    Ok(Assembled {
+        resolve,
+        packages,
+        embedded,
+    })
 }
 
 /// The package an entry names, published with a version or (as an unversioned WIT package)
