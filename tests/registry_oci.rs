@@ -104,11 +104,20 @@ fn publish_fetch_lock_and_ci_modes_over_oci() {
     registry.push_manifest("acme/types", "sha256-0123abcd.sig", &raw);
 
     let app = work.path().join("app");
+    let start = registry.requests();
     let out = client.run(&app, &["fetch"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Per package: tags, manifest, config, layer; plus one look at `/v2/` (an anonymous
+    // oci-client would ask `/v2/` before every request).
+    let cold = registry.requests() - start;
+    assert!(
+        cold <= 4 * 4 + 1,
+        "{cold} requests: {:#?}",
+        &registry.request_lines()[start..]
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
