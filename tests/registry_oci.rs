@@ -604,3 +604,36 @@ async fn wkg_library_and_wtool_share_packages_and_locks() {
         wkg_lock_before
     );
 }
+
+/// A registry that throttles (429 with `Retry-After`) or sheds load (503) for a while is
+/// waited for, and the fetch goes through; a proxy from `HTTP_PROXY` is used.
+#[test]
+fn throttling_and_failing_registries_are_retried_and_proxies_honoured() {
+    use wtool_testkit::oci::{Front, Mode};
+    let registry = OciRegistry::start();
+    let publisher = Client::at(&format!("oci+{}", registry.url()));
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("registry"), work.path());
+    publisher.ok(work.path(), &["publish", "types"]);
+
+    for status in [429, 503] {
+        let front = Front::start(&registry, Mode::Failing { status, n: 2 });
+        let client = Client::at(&format!("oci+{}", front.url()));
+        let started = std::time::Instant::now();
+        client.ok(work.path(), &["fetch", "acme:types@1", "-o", "t.wasm"]);
+        assert_eq!(front.refused(), 2, "{status}");
+        if status == 429 {
+            // Two `Retry-After: 1` were honoured.
+            assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+        }
+    }
+
+    let proxy = Front::start(&registry, Mode::Forward);
+    let mut client = Client::at(&format!("oci+{}", registry.url()));
+    client.set_env("HTTP_PROXY", &proxy.url());
+    client.set_env("http_proxy", &proxy.url());
+    client.set_env("NO_PROXY", "");
+    client.set_env("no_proxy", "");
+    client.ok(work.path(), &["fetch", "acme:types@1", "-o", "p.wasm"]);
+    assert!(proxy.requests() >= 4, "{}", proxy.requests());
+}

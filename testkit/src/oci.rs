@@ -148,40 +148,80 @@ fn wait_for_port(port: u16) {
     }
 }
 
-/// A bearer-token front for a registry: every request without a token it issued gets
-/// `401` and `WWW-Authenticate: Bearer realm="http://<front>/token",service="testkit"`;
-/// `GET /token` issues one to anyone (the anonymous pull flow of ghcr and Docker Hub); the rest
-/// is passed to the registry behind it.
-pub struct TokenFront {
+/// What a [`Front`] does with the requests it is given.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    /// Every request without a token it issued gets `401` and
+    /// `WWW-Authenticate: Bearer realm="http://<front>/token",service="testkit"`; `GET /token`
+    /// issues one to anyone (the anonymous pull flow of ghcr and Docker Hub).
+    Bearer,
+    /// The first `n` requests get this status (429 with `Retry-After: 1`, or a 5xx), the rest
+    /// pass: a registry that throttles or sheds load.
+    Failing { status: u16, n: u64 },
+    /// Everything passes (also as an HTTP proxy: the registry takes absolute-form URIs).
+    Forward,
+}
+
+/// A front for a registry on its own loopback port, passing requests on to it.
+pub struct Front {
     port: u16,
     stop: Arc<AtomicBool>,
-    tokens_issued: Arc<AtomicU64>,
+    counters: Arc<Counters>,
 }
+
+#[derive(Default)]
+struct Counters {
+    tokens: AtomicU64,
+    requests: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// The bearer-token front (kept under its own name for the tests that read as such).
+pub struct TokenFront(Front);
 
 impl TokenFront {
     pub fn start(backend: &OciRegistry) -> Self {
+        Self(Front::start(backend, Mode::Bearer))
+    }
+
+    pub fn name(&self) -> String {
+        self.0.name()
+    }
+
+    pub fn url(&self) -> String {
+        self.0.url()
+    }
+
+    /// Tokens handed out so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.0.counters.tokens.load(Ordering::SeqCst)
+    }
+}
+
+impl Front {
+    pub fn start(backend: &OciRegistry, mode: Mode) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let tokens_issued = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
         let backend_port = backend.port();
-        let (s, t) = (stop.clone(), tokens_issued.clone());
+        let (s, c) = (stop.clone(), counters.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let t = t.clone();
+                let c = c.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, port, backend_port, &t);
+                    let _ = serve(stream, port, backend_port, mode, &c);
                 });
             }
         });
         Self {
             port,
             stop,
-            tokens_issued,
+            counters,
         }
     }
 
@@ -193,13 +233,18 @@ impl TokenFront {
         format!("http://{}", self.name())
     }
 
-    /// Tokens handed out so far.
-    pub fn tokens_issued(&self) -> u64 {
-        self.tokens_issued.load(Ordering::SeqCst)
+    /// Requests received so far (refused ones included).
+    pub fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests answered with the failing status so far.
+    pub fn refused(&self) -> u64 {
+        self.counters.refused.load(Ordering::SeqCst)
     }
 }
 
-impl Drop for TokenFront {
+impl Drop for Front {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the accept loop so that it sees the flag.
@@ -210,7 +255,13 @@ impl Drop for TokenFront {
 const TOKEN_PREFIX: &str = "testkit-anonymous-";
 
 /// One request per connection: read it, answer or forward it, close.
-fn serve(stream: TcpStream, port: u16, backend: u16, issued: &AtomicU64) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    port: u16,
+    backend: u16,
+    mode: Mode,
+    counters: &Counters,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut head = Vec::new();
     let mut length = 0usize;
@@ -234,32 +285,46 @@ fn serve(stream: TcpStream, port: u16, backend: u16, issued: &AtomicU64) -> std:
         if line == "\r\n" {
             break;
         }
-        if !lower.starts_with("connection:") {
+        if !lower.starts_with("connection:") && !lower.starts_with("proxy-") {
             head.extend_from_slice(line.as_bytes());
         }
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
+    counters.requests.fetch_add(1, Ordering::SeqCst);
     let mut out = stream;
     let path = request_line.split(' ').nth(1).unwrap_or("/");
-    if path.starts_with("/token") {
-        let n = issued.fetch_add(1, Ordering::SeqCst);
-        let json = format!(
-            "{{\"token\":\"{TOKEN_PREFIX}{n}\",\"access_token\":\"{TOKEN_PREFIX}{n}\",\"expires_in\":300}}"
-        );
-        return write!(
-            out,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-            json.len()
-        );
-    }
-    if !authorized {
-        let json = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
-        return write!(
-            out,
-            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"testkit\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-            json.len()
-        );
+    match mode {
+        Mode::Bearer if path.starts_with("/token") => {
+            let n = counters.tokens.fetch_add(1, Ordering::SeqCst);
+            let json = format!(
+                "{{\"token\":\"{TOKEN_PREFIX}{n}\",\"access_token\":\"{TOKEN_PREFIX}{n}\",\"expires_in\":300}}"
+            );
+            return write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+        Mode::Bearer if !authorized => {
+            let json =
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+            return write!(
+                out,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"testkit\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+        Mode::Failing { status, n } if counters.refused.load(Ordering::SeqCst) < n => {
+            counters.refused.fetch_add(1, Ordering::SeqCst);
+            let json = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
+            return write!(
+                out,
+                "HTTP/1.1 {status} Refused\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+        _ => {}
     }
     let mut upstream = TcpStream::connect(("127.0.0.1", backend))?;
     upstream.write_all(&head)?;

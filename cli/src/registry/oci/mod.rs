@@ -146,7 +146,14 @@ impl OciBackend {
         if !self.credentials.is_anonymous() {
             return false;
         }
-        *self.open.get_or_init(|| self.reads.open()).await
+        *self
+            .open
+            .get_or_init(|| async {
+                self.retrying("looking at /v2/", || self.reads.open())
+                    .await
+                    .unwrap_or(false)
+            })
+            .await
     }
 
     /// The repository of a package, `<prefix><ns>/<name>`.
@@ -187,8 +194,13 @@ impl OciBackend {
         for attempt in 1.. {
             match op().await {
                 Err(e) if attempt < ATTEMPTS && transient(&e) => {
-                    tracing::debug!("{what}: {e}; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
+                    let wait = self
+                        .reads
+                        .take_retry_after()
+                        .map(|d| d.min(Duration::from_secs(30)))
+                        .unwrap_or(delay);
+                    tracing::debug!("{what}: {e}; retrying in {wait:?}");
+                    tokio::time::sleep(wait).await;
                     delay *= 2;
                 }
                 other => return other,

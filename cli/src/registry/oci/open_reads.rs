@@ -9,26 +9,55 @@ use oci_client::errors::{OciDistributionError, OciEnvelope};
 pub struct OpenReads {
     client: reqwest013::Client,
     base: String,
+    /// The last `Retry-After` a 429 or 503 carried, for the retry that follows.
+    retry_after: std::sync::Mutex<Option<std::time::Duration>>,
 }
 
 type Result<T> = std::result::Result<T, OciDistributionError>;
 
 impl OpenReads {
     pub fn new(client: reqwest013::Client, base: String) -> Self {
-        Self { client, base }
+        Self {
+            client,
+            base,
+            retry_after: Default::default(),
+        }
     }
 
-    /// Whether `/v2/` lets an anonymous caller in without a challenge.
-    pub async fn open(&self) -> bool {
-        match self.client.get(format!("{}/v2/", self.base)).send().await {
-            Ok(r) => {
-                r.status().is_success()
-                    && !r
-                        .headers()
-                        .contains_key(reqwest013::header::WWW_AUTHENTICATE)
-            }
-            Err(_) => false,
+    /// How long the registry asked to wait, once.
+    pub fn take_retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after.lock().unwrap().take()
+    }
+
+    /// Whether `/v2/` lets an anonymous caller in without a challenge. A throttled or
+    /// failing answer is an error, so that the caller retries it like any other.
+    pub async fn open(&self) -> Result<bool> {
+        let url = format!("{}/v2/", self.base);
+        let r = self.client.get(&url).send().await?;
+        let status = r.status();
+        if status.as_u16() == 429 || status.is_server_error() {
+            self.note_retry_after(&r);
+            return Err(OciDistributionError::ServerError {
+                code: status.as_u16(),
+                url,
+                message: String::new(),
+            });
         }
+        Ok(status.is_success()
+            && !r
+                .headers()
+                .contains_key(reqwest013::header::WWW_AUTHENTICATE))
+    }
+
+    fn note_retry_after(&self, response: &reqwest013::Response) {
+        // Seconds; the HTTP-date form is rare from registries and falls back to backoff.
+        let wait = response
+            .headers()
+            .get(reqwest013::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
+        *self.retry_after.lock().unwrap() = wait;
     }
 
     async fn get(&self, path: &str, accept: Option<&str>) -> Result<(Option<String>, Vec<u8>)> {
@@ -44,6 +73,9 @@ impl OpenReads {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if matches!(status.as_u16(), 429 | 503) {
+            self.note_retry_after(&response);
+        }
         let body = response.bytes().await?.to_vec();
         if status == reqwest013::StatusCode::OK {
             return Ok((digest, body));
