@@ -186,6 +186,16 @@ fn publish_refuses_what_oci_cannot_keep() {
     assert!(err.contains("build metadata"), "{err}");
     assert!(!String::from_utf8_lossy(&registry.manifest("acme/types", "1.0.0")).is_empty());
 
+    // The semver check runs against the neighbours pulled from the registry, as for warg.
+    let breaking = work.path().join("types-1.1.0.wit");
+    std::fs::write(
+        &breaking,
+        "package acme:types@1.1.0;\ninterface level { enum level { debug, info } }\n",
+    )
+    .unwrap();
+    let err = client.fails(work.path(), &["publish", "types-1.1.0.wit"]);
+    assert!(err.contains("semver check failed"), "{err}");
+
     // OCI has no yank, and wtool says what to do instead.
     let out = client.run(work.path(), &["yank", "acme:types@1.0.0"]);
     assert_eq!(out.status.code(), Some(2));
@@ -636,4 +646,50 @@ fn throttling_and_failing_registries_are_retried_and_proxies_honoured() {
     client.set_env("no_proxy", "");
     client.ok(work.path(), &["fetch", "acme:types@1", "-o", "p.wasm"]);
     assert!(proxy.requests() >= 4, "{}", proxy.requests());
+}
+
+/// One fetch mixes an OCI registry and a local directory, each namespace mapped in wkg's config.
+#[test]
+fn one_fetch_mixes_oci_and_local_namespaces() {
+    let registry = OciRegistry::start();
+    let publisher = Client::at(&format!("oci+{}", registry.url()));
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    copy_tree(&fixture("registry"), w);
+    publisher.ok(w, &["publish", "types"]);
+    let local = w.join("local-registry");
+    std::fs::create_dir_all(&local).unwrap();
+    let name = registry.name();
+    let mut client = Client::at("");
+    let config = client.home.path().join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[namespace_registries]\nacme = \"{name}\"\nlocal = \"dev\"\n\
+             [registry.\"{name}\".oci]\nprotocol = \"http\"\n\
+             [registry.\"dev\".local]\nroot = \"{}\"\n",
+            local.display()
+        ),
+    )
+    .unwrap();
+    client.set_env("WKG_CONFIG_FILE", &config.display().to_string());
+    std::fs::write(
+        w.join("other.wit"),
+        "package local:other@1.0.0;\ninterface o { f: func(); }\n",
+    )
+    .unwrap();
+    client.ok(w, &["publish", "other.wit"]);
+    let app = w.join("mixed");
+    std::fs::create_dir_all(app.join("wit")).unwrap();
+    std::fs::write(
+        app.join("wit/app.wit"),
+        "package acme:mixed@0.1.0;\nworld w { import acme:types/level@1.0.0; import local:other/o@1.0.0; }\n",
+    )
+    .unwrap();
+    client.ok(&app, &["fetch"]);
+    let locked = lock_entries(&app);
+    assert_eq!(locked.len(), 2, "{locked:?}");
+    let text = std::fs::read_to_string(app.join("wkg.lock")).unwrap();
+    assert!(text.contains(&format!("registry = \"{name}\"")), "{text}");
+    assert!(text.contains("registry = \"dev\""), "{text}");
 }
