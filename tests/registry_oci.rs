@@ -693,3 +693,36 @@ fn one_fetch_mixes_oci_and_local_namespaces() {
     assert!(text.contains(&format!("registry = \"{name}\"")), "{text}");
     assert!(text.contains("registry = \"dev\""), "{text}");
 }
+
+/// HTTPS with a certificate the system does not know: refused, until wtool's config names the
+/// CA file for that registry.
+#[test]
+fn https_with_an_extra_ca_from_config() {
+    let registry = OciRegistry::with_tls();
+    let name = registry.name();
+    let client = Client::at(&format!("oci+https://{name}"));
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("registry"), work.path());
+    let err = client.fails(work.path(), &["publish", "types"]);
+    assert!(err.contains(&name), "{err}");
+    assert!(err.contains("certificate that does not verify"), "{err}");
+    assert!(err.contains("ca_file"), "{err}");
+
+    let config_dir = client.home.path().join(".config/wtool");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[registries.\"{name}\"]\nca_file = \"{}\"\n",
+            registry.ca_file().display()
+        ),
+    )
+    .unwrap();
+    client.ok(work.path(), &["publish", "types"]);
+    let out = client.ok(
+        work.path(),
+        &["fetch", "acme:types@1", "-o", "t.wasm", "--json"],
+    );
+    let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(fetched["version"], "1.0.0");
+}

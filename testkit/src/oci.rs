@@ -31,7 +31,22 @@ impl OciRegistry {
         Self::start_with(Some((user, password)))
     }
 
+    /// An anonymous registry that speaks only HTTPS, with a self-signed certificate for
+    /// `127.0.0.1` signed by a CA of its own (made with `openssl`); [`OciRegistry::ca_file`] is the certificate to trust.
+    pub fn with_tls() -> Self {
+        Self::start_full(None, true)
+    }
+
+    /// The CA that signed a [`OciRegistry::with_tls`] registry's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     fn start_with(basic: Option<(&str, &str)>) -> Self {
+        Self::start_full(basic, false)
+    }
+
+    fn start_full(basic: Option<(&str, &str)>, tls: bool) -> Self {
         assert!(
             Path::new(BINARY).exists(),
             "{BINARY} is missing: these tests need Debian's OCI registry; install it with \
@@ -56,11 +71,74 @@ impl OciRegistry {
                 )
             }
         };
+        let tls = if tls {
+            let d = dir.path();
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .current_dir(d)
+                    .args(args)
+                    .output()
+                    .expect("openssl is missing: install it with `apt-get install -y openssl`");
+                assert!(
+                    out.status.success(),
+                    "openssl {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            let ec = [
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ];
+            // A CA, and a server certificate for 127.0.0.1 that it signs.
+            let mut ca = vec!["req", "-x509", "-days", "1", "-subj", "/CN=testkit CA"];
+            ca.extend(ec);
+            ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+            ca.extend(["-addext", "keyUsage=critical,keyCertSign"]);
+            ca.extend(["-keyout", "ca-key.pem", "-out", "ca.pem"]);
+            openssl(&ca);
+            let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
+            csr.extend(ec);
+            csr.extend(["-keyout", "key.pem", "-out", "server.csr"]);
+            openssl(&csr);
+            std::fs::write(
+                d.join("server.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "cert.pem",
+            ]);
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("cert.pem").display(),
+                d.join("key.pem").display()
+            )
+        } else {
+            String::new()
+        };
         let port = free_port();
         let config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: testkit\n{auth}",
+             http:\n  addr: 127.0.0.1:{port}\n  secret: testkit\n{tls}{auth}",
             dir.path().join("storage").display()
         );
         let config_path = dir.path().join("config.yml");

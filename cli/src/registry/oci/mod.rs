@@ -250,6 +250,20 @@ impl OciBackend {
             );
         }
         if let OciDistributionError::RequestError(r) = &e {
+            let chain = error_chain(r);
+            if chain.contains("certificate") {
+                return coded(
+                    Code::Unreachable,
+                    anyhow!(
+                        "{place} at https://{}/ presented a certificate that does not verify \
+                         while {what}: {chain}; if your own CA signed it, name its PEM file in \
+                         wtool's config (`[registries.\"{}\"] ca_file = \"ca.pem\"`) or in wkg's \
+                         `extra_root_certificates`",
+                        self.location.registry,
+                        self.name
+                    ),
+                );
+            }
             if r.is_connect() || r.is_timeout() {
                 let scheme = if self.location.http { "http" } else { "https" };
                 return coded(
@@ -329,6 +343,8 @@ impl OciBackend {
 /// Connection failures, 5xx and 429.
 fn transient(e: &OciDistributionError) -> bool {
     match e {
+        // A certificate that does not verify will not verify on the next attempt either.
+        OciDistributionError::RequestError(r) if error_chain(r).contains("certificate") => false,
         OciDistributionError::RequestError(r) => {
             r.is_connect()
                 || r.is_timeout()
