@@ -335,6 +335,30 @@ fn basic_auth_from_wkg_config_and_docker_config() {
         std::fs::read(work.path().join("t.wasm")).unwrap(),
         std::fs::read(work.path().join("t2.wasm")).unwrap()
     );
+
+    // A credential store, as Docker Desktop and `docker-credential-pass` set it up: the
+    // helper is run with the host on stdin.
+    let helpers = home.join("bin");
+    std::fs::create_dir_all(&helpers).unwrap();
+    let helper = helpers.join("docker-credential-testkit");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread host\necho \"{\\\"ServerURL\\\":\\\"$host\\\",\\\"Username\\\":\\\"alice\\\",\\\"Secret\\\":\\\"s3cret-pass\\\"}\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(docker.join("config.json"), "{\"credsStore\":\"testkit\"}").unwrap();
+    let path = format!(
+        "{}:{}",
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    client.set_env("PATH", &path);
+    client.ok(work.path(), &["fetch", "acme:types@1", "-o", "t3.wasm"]);
+    std::fs::remove_file(docker.join("config.json")).unwrap();
+    let out = client.run(work.path(), &["fetch", "acme:types@1", "-o", "t4.wasm"]);
+    assert_eq!(out.status.code(), Some(6));
 }
 
 #[test]
@@ -352,6 +376,23 @@ fn anonymous_bearer_challenge_is_answered() {
     let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(fetched["version"], "1.0.0");
     assert!(front.tokens_issued() >= 2, "{}", front.tokens_issued());
+
+    // A token from the environment (wkg's variable) is sent as is: no token exchange.
+    let issued = front.tokens_issued();
+    let mut ci = Client::at(&front.url());
+    let var = format!(
+        "WKG_REGISTRY_{}_AUTH_BEARER",
+        front.name().replace(['.', ':'], "_")
+    );
+    ci.set_env(&var, "testkit-anonymous-from-ci");
+    let out = ci.run(
+        work.path(),
+        &["-vv", "fetch", "acme:types@1", "-o", "ci.wasm"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(front.tokens_issued(), issued);
+    assert!(!err.contains("testkit-anonymous-from-ci"), "{err}");
 }
 
 #[test]
