@@ -767,3 +767,34 @@ fn https_with_an_extra_ca_from_config() {
     let fetched: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(fetched["version"], "1.0.0");
 }
+
+/// The registry goes away in the middle of a cold fetch: the error names it, exits 5, and
+/// leaves no `wit/deps`, no lock, and nothing unverified in the cache.
+#[test]
+fn a_registry_that_dies_mid_fetch_leaves_nothing_half_written() {
+    use wtool_testkit::oci::{Front, Mode};
+    let registry = OciRegistry::start();
+    let publisher = Client::at(&format!("oci+{}", registry.url()));
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&publisher, work.path());
+    let app = work.path().join("app");
+    let before = snapshot(&app);
+    // Enough for the first packages' tags and manifests, not for the whole closure.
+    let front = Front::start(&registry, Mode::DiesAfter { n: 6 });
+    let client = Client::at(&format!("oci+{}", front.url()));
+    let out = client.run(&app, &["fetch"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains(&front.name()) && err.contains("--offline"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&app), before, "the project changed");
+    for (path, bytes) in snapshot(&client.cache()) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(hex) = name.strip_prefix("sha256-") {
+            use sha2::Digest;
+            assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), hex, "{name}");
+        }
+    }
+}

@@ -238,6 +238,9 @@ pub enum Mode {
     Failing { status: u16, n: u64 },
     /// Everything passes (also as an HTTP proxy: the registry takes absolute-form URIs).
     Forward,
+    /// The first `n` requests pass; then every connection is closed unanswered, as when the
+    /// registry goes down in the middle of a fetch.
+    DiesAfter { n: u64 },
 }
 
 /// A front for a registry on its own loopback port, passing requests on to it.
@@ -369,7 +372,10 @@ fn serve(
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
-    counters.requests.fetch_add(1, Ordering::SeqCst);
+    let seen = counters.requests.fetch_add(1, Ordering::SeqCst);
+    if matches!(mode, Mode::DiesAfter { n } if seen >= n) {
+        return Ok(());
+    }
     let mut out = stream;
     let path = request_line.split(' ').nth(1).unwrap_or("/");
     match mode {

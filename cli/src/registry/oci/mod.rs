@@ -264,7 +264,7 @@ impl OciBackend {
                     ),
                 );
             }
-            if r.is_connect() || r.is_timeout() {
+            if r.is_connect() || r.is_timeout() || r.is_request() {
                 let scheme = if self.location.http { "http" } else { "https" };
                 return coded(
                     Code::Unreachable,
@@ -348,6 +348,7 @@ fn transient(e: &OciDistributionError) -> bool {
         OciDistributionError::RequestError(r) => {
             r.is_connect()
                 || r.is_timeout()
+                || r.is_request()
                 || r.status()
                     .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
         }
