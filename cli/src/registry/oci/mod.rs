@@ -6,6 +6,7 @@
 
 pub mod artifact;
 pub mod auth;
+mod errors;
 mod open_reads;
 
 use super::{Backend, Published};
@@ -15,6 +16,7 @@ use crate::exit::{coded, Code};
 use crate::progress::Transfer;
 use anyhow::{anyhow, Result};
 use artifact::{ArtifactError, Manifest, WasmConfig};
+use errors::{error_chain, is_not_found, status_of, transient};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::{Client, Reference, RegistryOperation};
@@ -338,82 +340,6 @@ impl OciBackend {
             Err(e) => Err(self.explain(package, "listing its tags", e)),
         }
     }
-}
-
-/// Connection failures, 5xx and 429.
-fn transient(e: &OciDistributionError) -> bool {
-    match e {
-        // A certificate that does not verify will not verify on the next attempt either.
-        OciDistributionError::RequestError(r) if error_chain(r).contains("certificate") => false,
-        OciDistributionError::RequestError(r) => {
-            r.is_connect()
-                || r.is_timeout()
-                || r.is_request()
-                || r.status()
-                    .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
-        }
-        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|e| e.code == OciErrorCode::Toomanyrequests),
-        _ => false,
-    }
-}
-
-fn status_of(e: &OciDistributionError) -> Option<u16> {
-    match e {
-        OciDistributionError::RequestError(r) => r.status().map(|s| s.as_u16()),
-        OciDistributionError::ServerError { code, .. } => Some(*code),
-        OciDistributionError::UnauthorizedError { .. } => Some(401),
-        OciDistributionError::RegistryError { envelope, .. } => {
-            if envelope
-                .errors
-                .iter()
-                .any(|e| e.code == OciErrorCode::Unauthorized)
-            {
-                Some(401)
-            } else if envelope
-                .errors
-                .iter()
-                .any(|e| e.code == OciErrorCode::Denied)
-            {
-                Some(403)
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
-/// `NAME_UNKNOWN` (and `MANIFEST_UNKNOWN`, a version that is not there); ghcr's `DENIED` for a
-/// repository that does not exist is read as an auth failure unless anonymous.
-fn is_not_found(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::NameUnknown | OciErrorCode::ManifestUnknown
-            )
-        }),
-        OciDistributionError::ServerError { code: 404, .. } => true,
-        OciDistributionError::RequestError(r) => r.status().is_some_and(|s| s.as_u16() == 404),
-        _ => false,
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text = format!("{text}: {s_text}");
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// A tag that names a version: semver, without build metadata (`+` is no tag character, and
