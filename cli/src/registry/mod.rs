@@ -644,6 +644,34 @@ mod tests {
         assert!(parse_registry_flag("oci+file:///x").is_err());
     }
 
+    #[test]
+    fn wasi_packages_reach_ghcr_through_wasi_dev_with_no_config() {
+        let settings = Arc::new(Settings {
+            wkg: Default::default(),
+            wtool: Default::default(),
+            config_dir: PathBuf::new(),
+            cache_dir: PathBuf::new(),
+        });
+        let registries = Registries::new(settings, None, false, false).unwrap();
+        let r = registries.for_package(&"wasi:io".parse().unwrap()).unwrap();
+        assert_eq!(r.name, "wasi.dev");
+        assert!(
+            matches!(&r.location, Location::Discover { base, prefer: None } if base == "https://wasi.dev"),
+            "{:?}",
+            r.location
+        );
+        // What wasi.dev serves.
+        let served =
+            serde_json::json!({"ociRegistry": "ghcr.io", "ociNamespacePrefix": "webassembly/"});
+        let Location::Oci(o) = discovery::from_metadata("wasi.dev", &served, None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (o.registry.as_str(), o.prefix.as_str(), o.http),
+            ("ghcr.io", "webassembly/", false)
+        );
+    }
+
     fn pair_of(a: &str, b: &str) -> (String, String) {
         (a.to_string(), b.to_string())
     }
