@@ -101,6 +101,29 @@ impl Resolver<'_> {
                     "the cached index",
                 )
             }
+            _ if exact_version(req).is_some()
+                && self
+                    .registries
+                    .backend(&registry)
+                    .await?
+                    .fetches_by_version() =>
+            {
+                // WIT names exact versions; where a version is fetched by its name (an OCI
+                // tag), listing every version first would only cost a request.
+                let version = exact_version(req).expect("checked");
+                let digest = locked
+                    .as_ref()
+                    .filter(|e| e.version == version)
+                    .map(|e| e.digest);
+                (
+                    Release {
+                        version,
+                        digest,
+                        yanked: false,
+                    },
+                    "the registry",
+                )
+            }
             _ => {
                 let backend = self.registries.backend(&registry).await?;
                 let Some(releases) = backend.releases(name).await? else {
@@ -397,6 +420,23 @@ fn package_id(resolve: &Resolve, entry: &Entry) -> Option<PackageId> {
     resolve.package_names.get(&name).copied()
 }
 
+/// The one version `=X.Y.Z[-pre]` allows.
+fn exact_version(req: &VersionReq) -> Option<semver::Version> {
+    let [c] = req.comparators.as_slice() else {
+        return None;
+    };
+    if c.op != semver::Op::Exact {
+        return None;
+    }
+    Some(semver::Version {
+        major: c.major,
+        minor: c.minor?,
+        patch: c.patch?,
+        pre: c.pre.clone(),
+        build: Default::default(),
+    })
+}
+
 /// The newest non-yanked version matching `req`, or an error that lists what exists.
 fn pick(
     name: &PackageRef,
@@ -516,6 +556,20 @@ mod tests {
             package,
             deps,
         }
+    }
+
+    #[test]
+    fn only_an_exact_requirement_names_one_version() {
+        let v = |r: &str| exact_version(&r.parse().unwrap()).map(|v| v.to_string());
+        assert_eq!(v("=1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(
+            v("=0.3.0-rc-2025-09-16").as_deref(),
+            Some("0.3.0-rc-2025-09-16")
+        );
+        assert_eq!(v("=1.2"), None);
+        assert_eq!(v("^1.2.3"), None);
+        assert_eq!(v("*"), None);
+        assert_eq!(v(">=1.0.0, <2.0.0"), None);
     }
 
     #[test]

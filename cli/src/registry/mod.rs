@@ -50,6 +50,12 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
+    /// Whether one version can be fetched by its name without listing the others first (an
+    /// OCI tag); an exact requirement then skips the listing.
+    fn fetches_by_version(&self) -> bool {
+        false
+    }
+
     /// Whether a published version can be replaced (an OCI tag can; a warg release cannot).
     fn overwrites(&self) -> bool {
         false

@@ -500,6 +500,10 @@ impl Backend for OciBackend {
         true
     }
 
+    fn fetches_by_version(&self) -> bool {
+        true
+    }
+
     async fn publish(
         &self,
         package: &PackageRef,
