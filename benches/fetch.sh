@@ -111,3 +111,62 @@ echo "| case | time | requests |"
 echo "|---|---|---|"
 echo "| cold fetch | $cold_ms ms | $cold_req |"
 echo "| warm fetch --locked | $warm_ms ms | $warm_req |"
+
+# The same tree on Debian's docker-registry (OCI, loopback), requests counted from its access
+# log; wkg too when it is installed (it reads the same wkg config).
+if [ -x /usr/bin/docker-registry ]; then
+  kill "$server_pid" 2>/dev/null || true
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  oci=127.0.0.1:$port
+  cat > "$work/oci.yml" <<YAML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $work/oci-storage
+http:
+  addr: $oci
+  secret: bench
+YAML
+  /usr/bin/docker-registry serve "$work/oci.yml" > "$work/oci-access.log" 2>/dev/null &
+  server_pid=$!
+  for _ in $(seq 100); do curl -s "http://$oci/v2/" >/dev/null && break; sleep 0.1; done
+  cat > "$work/wkg-oci.toml" <<TOML
+default_registry = "$oci"
+
+[registry."$oci".oci]
+protocol = "http"
+TOML
+  export WKG_CONFIG_FILE=$work/wkg-oci.toml
+  unset WTOOL_REGISTRY
+  for i in $(seq 0 $((N - 1))); do
+    (cd "$work/tree/p$i" && rm -rf deps wkg.lock && WTOOL_CACHE_DIR=$work/pub-cache3 "$WTOOL" -q fetch -d . --lock-file wkg.lock \
+       && WTOOL_CACHE_DIR=$work/pub-cache3 "$WTOOL" -q publish .)
+  done
+  oci_requests() { grep -c ' HTTP/1.1"' "$work/oci-access.log"; }
+  cd "$app"
+  measure() { # label, command...
+    local label=$1; shift
+    local r0 t0 t1 r1
+    r0=$(oci_requests); t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); r1=$(oci_requests)
+    echo "| $label | $(( (t1 - t0) / 1000000 )) ms | $((r1 - r0)) |"
+  }
+  echo
+  echo "## $N packages on docker-registry (OCI, loopback)"
+  echo
+  echo "| case | time | requests |"
+  echo "|---|---|---|"
+  rm -rf "$work/oci-cache" wkg.lock wit/deps
+  export WTOOL_CACHE_DIR=$work/oci-cache
+  measure "wtool cold fetch" "$WTOOL" -q fetch
+  measure "wtool warm fetch --locked" "$WTOOL" -q fetch --locked
+  if command -v "$WKG" >/dev/null; then
+    rm -rf "$work/wkg-oci-cache" wkg.lock wit/deps
+    export WKG_CACHE_DIR=$work/wkg-oci-cache
+    measure "wkg cold fetch" "$WKG" fetch
+    measure "wkg warm fetch" "$WKG" fetch
+  fi
+fi

@@ -486,7 +486,7 @@ fn an_unknown_package_in_a_batch_is_named() {
     .unwrap();
     let err = client.fails(&app, &["fetch"]);
     assert!(
-        err.contains("acme:nosuch") && err.contains("does not exist"),
+        err.contains("acme:nosuch") && err.contains("not found at registry"),
         "{err}"
     );
     assert!(!app.join("wkg.lock").exists());

@@ -26,6 +26,8 @@ pub struct RegistrySettings {
     pub token: Option<String>,
     /// Name of the signing key in the key store to publish with.
     pub key: Option<String>,
+    /// A PEM file of extra CA certificates to trust for this registry (beside the system's).
+    pub ca_file: Option<PathBuf>,
 }
 
 pub struct Settings {
@@ -55,7 +57,11 @@ impl Settings {
         if let Some(path) = wkg_file.filter(|p| p.exists()) {
             let text = read(&path)?;
             let file = wasm_pkg_common::config::Config::from_toml(&text).map_err(|e| {
-                anyhow::anyhow!("`{}` is not a valid wkg config file: {e}", path.display())
+                let why = crate::wkg_config::explain(&text).unwrap_or_else(|| e.to_string());
+                crate::exit::coded(
+                    crate::exit::Code::Usage,
+                    anyhow::anyhow!("`{}` is not a valid wkg config file: {why}", path.display()),
+                )
             })?;
             wkg.merge(file);
         }
@@ -77,6 +83,25 @@ impl Settings {
             config_dir,
             cache_dir,
         })
+    }
+
+    /// The extra CA certificates configured for a registry, read.
+    pub fn ca_file(&self, registry: &str) -> Result<Option<Vec<u8>>> {
+        let Some(path) = self
+            .wtool
+            .registries
+            .get(registry)
+            .and_then(|r| r.ca_file.as_ref())
+        else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read `{}`, the CA file configured for registry `{registry}`",
+                path.display()
+            )
+        })?;
+        Ok(Some(pem))
     }
 
     /// A registry's bearer token: `WTOOL_REGISTRY_<NAME>_TOKEN`, then wtool's config, then a

@@ -49,8 +49,10 @@ pub fn init(global: &GlobalOpts) {
     } else {
         LevelFilter::WARN.min(level)
     };
+    // oci-client logs token responses at debug level: secrets never reach the terminal.
     let targets = Targets::new()
         .with_target(env!("CARGO_CRATE_NAME"), level)
+        .with_target("oci_client", LevelFilter::INFO.min(others))
         .with_default(others);
     // Only a second call could fail, and the first subscriber then stays.
     let _ = match std::env::var("RUST_LOG") {

@@ -20,8 +20,12 @@ mod project;
 mod registry;
 mod resolver;
 mod witpkg;
+mod wkg_config;
 
 fn main() -> std::process::ExitCode {
+    // rustls is built with both ring (warg-client's reqwest) and aws-lc-rs (oci-client's);
+    // either HTTP stack names its own, and anything asking for the default gets aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // clap prints help and usage errors before the parsed `--color` exists, so it is read
     // from the raw arguments first; the parsed value then drives everything else.
     let command = commands::Cli::command().color(help_color(std::env::args_os()));

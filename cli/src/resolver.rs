@@ -8,7 +8,7 @@
 
 use crate::cache::Release;
 use crate::digest::Digest;
-use crate::exit::{coded, fail, Code};
+use crate::exit::{fail, Code};
 use crate::lock::{Entry, Lock};
 use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
@@ -84,7 +84,9 @@ impl Resolver<'_> {
                     name: name.clone(),
                     req: req.clone(),
                 };
-                return Err(coded(Code::Verification, not_locked.into()));
+                // Plain, so that `resolve_closure` can tell it from other failures; it gives
+                // the exit code when it reports it.
+                return Err(not_locked.into());
             }
             (None, Mode { offline: true, .. }) if !local => {
                 let Some(releases) = cache.read_index(name) else {
@@ -99,13 +101,39 @@ impl Resolver<'_> {
                     "the cached index",
                 )
             }
+            _ if exact_version(req).is_some()
+                && self
+                    .registries
+                    .backend(&registry)
+                    .await?
+                    .fetches_by_version() =>
+            {
+                // WIT names exact versions; where a version is fetched by its name (an OCI
+                // tag), listing every version first would only cost a request.
+                let version = exact_version(req).expect("checked");
+                let digest = locked
+                    .as_ref()
+                    .filter(|e| e.version == version)
+                    .map(|e| e.digest);
+                (
+                    Release {
+                        version,
+                        digest,
+                        yanked: false,
+                    },
+                    "the registry",
+                )
+            }
             _ => {
                 let backend = self.registries.backend(&registry).await?;
                 let Some(releases) = backend.releases(name).await? else {
+                    let mut place = backend.describe(name);
+                    if place.is_empty() {
+                        place = format!("registry `{}`", registry.name);
+                    }
                     bail!(
-                        "package {name} does not exist in registry `{}`; check the name, or \
-                         the namespace's registry mapping",
-                        registry.name
+                        "package {name} not found at {place}; check the name, or the \
+                         namespace's registry mapping"
                     );
                 };
                 if !local {
@@ -262,7 +290,7 @@ impl Resolver<'_> {
                 self.prefetch(&fresh).await;
                 join_all(fresh.into_iter().map(|(name, req)| async move {
                     let k = key(&name, &req);
-                    (k, self.resolve_node(name, req, root).await)
+                    (k, root, self.resolve_node(name, req, root).await)
                 }))
                 .await
             });
@@ -272,13 +300,19 @@ impl Resolver<'_> {
         let mut not_locked = Vec::new();
         let mut errors = Vec::new();
         while let Some(group) = pending.next().await {
-            for (k, result) in group {
+            for (k, root, result) in group {
                 match result {
                     Ok(node) => {
                         enqueue(node.deps.clone(), false, &mut pending);
                         nodes.insert(k, node);
                     }
                     Err(e) => match e.downcast::<NotLocked>() {
+                        // A lock written by wkg names only what the project imports itself; the
+                        // packages those build on come embedded in their (locked, verified)
+                        // binaries, so a locked run takes them from there.
+                        Ok(n) if !root => {
+                            tracing::debug!("{n}; its WIT comes from the packages that use it")
+                        }
                         Ok(n) => not_locked.push(n.to_string()),
                         Err(e) => errors.push(e),
                     },
@@ -305,6 +339,9 @@ impl Resolver<'_> {
 pub struct Assembled {
     pub resolve: Resolve,
     pub packages: Vec<(Entry, PackageId)>,
+    /// Packages that only come embedded in others (a locked run on a wkg lock, which names
+    /// only the direct dependencies), with their versioned names.
+    pub embedded: Vec<(PackageRef, semver::Version, PackageId)>,
 }
 
 /// Puts a closure (dependents first) together: every decoded package whole, and every package
@@ -347,8 +384,25 @@ pub fn assemble(nodes: Vec<Node>) -> Result<Assembled> {
                 .ok_or_else(|| anyhow!("{} is missing from the packages fetched", entry.label()))?;
             Ok((entry, id))
         })
-        .collect::<Result<_>>()?;
-    Ok(Assembled { resolve, packages })
+        .collect::<Result<Vec<_>>>()?;
+    let listed: BTreeSet<PackageId> = packages.iter().map(|(_, id)| *id).collect();
+    let embedded = resolve
+        .packages
+        .iter()
+        .filter(|(id, _)| !listed.contains(id))
+        .filter_map(|(id, p)| {
+            let version = p.name.version.clone()?;
+            let name = format!("{}:{}", p.name.namespace, p.name.name)
+                .parse()
+                .ok()?;
+            Some((name, version, id))
+        })
+        .collect();
+    Ok(Assembled {
+        resolve,
+        packages,
+        embedded,
+    })
 }
 
 /// The package an entry names, published with a version or (as an unversioned WIT package)
@@ -364,6 +418,23 @@ fn package_id(resolve: &Resolve, entry: &Entry) -> Option<PackageId> {
     }
     name.version = None;
     resolve.package_names.get(&name).copied()
+}
+
+/// The one version `=X.Y.Z[-pre]` allows.
+fn exact_version(req: &VersionReq) -> Option<semver::Version> {
+    let [c] = req.comparators.as_slice() else {
+        return None;
+    };
+    if c.op != semver::Op::Exact {
+        return None;
+    }
+    Some(semver::Version {
+        major: c.major,
+        minor: c.minor?,
+        patch: c.patch?,
+        pre: c.pre.clone(),
+        build: Default::default(),
+    })
 }
 
 /// The newest non-yanked version matching `req`, or an error that lists what exists.
@@ -485,6 +556,20 @@ mod tests {
             package,
             deps,
         }
+    }
+
+    #[test]
+    fn only_an_exact_requirement_names_one_version() {
+        let v = |r: &str| exact_version(&r.parse().unwrap()).map(|v| v.to_string());
+        assert_eq!(v("=1.2.3").as_deref(), Some("1.2.3"));
+        assert_eq!(
+            v("=0.3.0-rc-2025-09-16").as_deref(),
+            Some("0.3.0-rc-2025-09-16")
+        );
+        assert_eq!(v("=1.2"), None);
+        assert_eq!(v("^1.2.3"), None);
+        assert_eq!(v("*"), None);
+        assert_eq!(v(">=1.0.0, <2.0.0"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! behind; every directory it makes is a temporary one.
 
 pub mod component;
+pub mod oci;
 pub mod registry;
 #[cfg(feature = "run")]
 pub mod run;

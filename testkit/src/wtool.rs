@@ -13,6 +13,8 @@ pub fn isolate<'a>(command: &'a mut Command, home: &Path) -> &'a mut Command {
         .env("WTOOL_CACHE_DIR", cache_dir(home))
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("NO_COLOR", "1")
+        // Docker's own credentials on the machine must not leak into a test.
+        .env("DOCKER_CONFIG", home.join(".docker"))
         .env_remove("WTOOL_REGISTRY")
         .env_remove("WTOOL_SIGNING_KEY")
         .env_remove("WKG_CONFIG_FILE")
@@ -81,6 +83,7 @@ pub struct Client {
     registry: String,
     token_var: String,
     token: String,
+    env: Vec<(String, String)>,
 }
 
 impl Client {
@@ -97,6 +100,7 @@ impl Client {
             registry: registry.url.clone(),
             token_var: token_variable(&registry.name()),
             token: registry.token.clone(),
+            env: Vec::new(),
         }
     }
 
@@ -106,18 +110,40 @@ impl Client {
         self
     }
 
+    /// A client for the registry at `url` (`--registry` through `WTOOL_REGISTRY`; empty for
+    /// none), with no token and no key: what an OCI registry needs.
+    pub fn at(url: &str) -> Self {
+        Self {
+            home: tempfile::tempdir().expect("a temporary directory"),
+            registry: url.to_string(),
+            token_var: String::new(),
+            token: String::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for every later run.
+    pub fn set_env(&mut self, var: &str, value: &str) {
+        self.env.push((var.to_string(), value.to_string()));
+    }
+
     pub fn cache(&self) -> PathBuf {
         cache_dir(self.home.path())
     }
 
     pub fn run(&self, dir: &Path, args: &[&str]) -> Output {
-        isolate(&mut Command::new(crate::binary("wtool")), self.home.path())
+        let mut command = Command::new(crate::binary("wtool"));
+        isolate(&mut command, self.home.path())
             .args(args)
-            .current_dir(dir)
-            .env("WTOOL_REGISTRY", &self.registry)
-            .env(&self.token_var, &self.token)
-            .output()
-            .expect("spawn wtool")
+            .current_dir(dir);
+        if !self.registry.is_empty() {
+            command.env("WTOOL_REGISTRY", &self.registry);
+        }
+        if !self.token_var.is_empty() {
+            command.env(&self.token_var, &self.token);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.output().expect("spawn wtool")
     }
 
     /// Runs wtool and returns its stdout, failing the test with its stderr otherwise.

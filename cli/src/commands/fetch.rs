@@ -26,7 +26,8 @@ use wasm_pkg_common::package::PackageRef;
 /// `wkg.lock`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The package to download, e.g. `acme:logging@1.2` (a bare version means exactly it).
+    /// The package to download, e.g. `acme:logging@1.2` (a bare version means exactly it), or
+    /// a direct OCI reference, e.g. `ghcr.io/acme-org/acme/logging:1.2.0`.
     #[arg(value_name = "NS:NAME[@VERSION]")]
     package: Option<PackageSpec>,
     /// Where to write a single package (a file, or a directory ending in `/`).
@@ -55,7 +56,8 @@ impl Args {
     }
 
     async fn fetch_one(&self, spec: &PackageSpec, global: &GlobalOpts) -> Result<ExitCode> {
-        let registries = self.registry.open(false)?;
+        let mut registries = self.registry.open(false)?;
+        registries.pin(spec)?;
         let lock = Lock::default();
         let resolver = Resolver {
             registries: &registries,
@@ -142,6 +144,14 @@ impl Args {
                 witpkg::print_package(&assembled.resolve, id)?,
             );
             resolved.push(e);
+        }
+        for (name, version, id) in &assembled.embedded {
+            if !provided.contains(&name.to_string()) {
+                tree.insert(
+                    deps_dir_name(name, version),
+                    witpkg::print_package(&assembled.resolve, *id)?,
+                );
+            }
         }
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
         // An entry this resolution replaces needs no look at its blob.

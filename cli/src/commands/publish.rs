@@ -36,6 +36,10 @@ pub struct Args {
     /// Publish even if the release breaks the previous one in its semver series.
     #[arg(long)]
     allow_breaking: bool,
+    /// Replace a version that is already published, where the registry allows it (an OCI tag
+    /// can be moved; a warg release cannot). Locks that recorded the old bytes then refuse it.
+    #[arg(long)]
+    force: bool,
     /// The signing key to use from the key store (default: the registry's configured key, then
     /// `default`; `WTOOL_SIGNING_KEY` wins over both).
     #[arg(long)]
@@ -65,11 +69,26 @@ impl Args {
         let registry = registries.for_package(&package)?;
         let backend = registries.backend(&registry).await?;
 
+        backend.check_version(&package, &version)?;
         let existing = backend.releases(&package).await?.unwrap_or_default();
         if existing.iter().any(|r| r.version == version) {
-            bail!(
-                "{package}@{version} already exists in registry `{}`; versions are immutable, \
-                 so bump the version",
+            if !backend.overwrites() {
+                bail!(
+                    "{package}@{version} already exists in registry `{}`; versions are \
+                     immutable, so bump the version",
+                    registry.name
+                );
+            }
+            if !self.force {
+                bail!(
+                    "{package}@{version} already exists in registry `{}`; refusing to move the \
+                     tag, because every lock that recorded it would then refuse the new bytes. \
+                     Bump the version, or pass --force to replace it anyway",
+                    registry.name
+                );
+            }
+            tracing::warn!(
+                "replacing {package}@{version} in registry `{}` (--force)",
                 registry.name
             );
         }
@@ -85,6 +104,7 @@ impl Args {
                 digest: Digest::of(&bytes),
                 registry: registry.name,
                 record: None,
+                manifest: None,
             };
             report(global, &release, Some(bytes.len()))?;
             return Ok(ExitCode::SUCCESS);
@@ -184,7 +204,7 @@ async fn semver_gate(
 ) -> Result<()> {
     let in_series = existing
         .iter()
-        .filter(|r| !r.yanked && same_series(&r.version, version));
+        .filter(|r| !r.yanked && r.version != *version && same_series(&r.version, version));
     let below = in_series
         .clone()
         .filter(|r| r.version < *version)

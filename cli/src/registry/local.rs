@@ -95,6 +95,7 @@ impl Backend for LocalBackend {
             digest: Digest::of(bytes),
             registry: self.name.clone(),
             record: None,
+            manifest: None,
         })
     }
 

@@ -1,10 +1,11 @@
 //! Registries behind one trait. The resolver and the commands only see [`Backend`]; which
 //! protocol sits behind a registry name is decided here, from `--registry`, wkg's config, or
-//! the registry's `/.well-known/wasm-pkg/registry.json`. An OCI backend slots in as one more
-//! implementation.
+//! the registry's `/.well-known/wasm-pkg/registry.json` (or, without one, the API that
+//! answers).
 
 mod discovery;
 mod local;
+pub mod oci;
 mod warg;
 
 use crate::cache::{RegistryCache, Release};
@@ -39,6 +40,27 @@ pub trait Backend: Send + Sync {
         true
     }
 
+    /// Where `package` lives, for messages: the registry, and what it calls the package.
+    fn describe(&self, _package: &PackageRef) -> String {
+        String::new()
+    }
+
+    /// Whether `version` can be published here at all, checked before anything is sent.
+    fn check_version(&self, _package: &PackageRef, _version: &Version) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether one version can be fetched by its name without listing the others first (an
+    /// OCI tag); an exact requirement then skips the listing.
+    fn fetches_by_version(&self) -> bool {
+        false
+    }
+
+    /// Whether a published version can be replaced (an OCI tag can; a warg release cannot).
+    fn overwrites(&self) -> bool {
+        false
+    }
+
     /// Publishes `bytes` as `package@version` and waits until the registry has published it.
     async fn publish(
         &self,
@@ -67,6 +89,9 @@ pub struct Published {
     /// The warg log record that published it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
+    /// The OCI manifest digest (the digest OCI tools show; the lock records `digest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 /// Where a registry name leads, decided without touching the network.
@@ -79,14 +104,46 @@ pub struct RegistryRef {
 
 #[derive(Clone, Debug)]
 pub enum Location {
-    /// Ask `<base>/.well-known/wasm-pkg/registry.json` which protocol it speaks.
-    Discover(String),
+    /// Ask `<base>/.well-known/wasm-pkg/registry.json` which protocol it speaks (or, without
+    /// one, the APIs), taking `prefer` when it offers a choice.
+    Discover {
+        base: String,
+        prefer: Option<Protocol>,
+    },
     /// A warg server at this URL (from inline metadata in wkg's config).
     Warg(String),
+    /// An OCI registry.
+    Oci(oci::OciLocation),
     /// wkg's local-directory layout, `<root>/<ns>/<name>/<version>.wasm`.
     Local(PathBuf),
     /// A protocol wtool does not speak yet.
     Unsupported(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Oci,
+    Warg,
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Oci => "OCI",
+            Protocol::Warg => "warg",
+        })
+    }
+}
+
+/// What discovery found, remembered in the registry's cache directory so that later runs
+/// skip the exchange.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Discovered {
+    base: String,
+    prefer: Option<Protocol>,
+    warg: Option<String>,
+    oci: Option<oci::OciLocation>,
 }
 
 /// Everything needed to reach registries, with backends opened on first use only: a run that
@@ -97,6 +154,8 @@ pub struct Registries {
     offline: bool,
     read_only: bool,
     open: tokio::sync::Mutex<HashMap<String, Arc<dyn Backend>>>,
+    /// Packages named by a direct reference, with the registry it names.
+    pinned: HashMap<String, RegistryRef>,
 }
 
 impl Registries {
@@ -116,7 +175,18 @@ impl Registries {
             offline,
             read_only,
             open: Default::default(),
+            pinned: HashMap::new(),
         })
+    }
+
+    /// A package spec that is a direct reference takes its package from the registry it
+    /// names, whatever the config maps its namespace to.
+    pub fn pin(&mut self, spec: &crate::package_spec::PackageSpec) -> Result<()> {
+        if let Some(flag) = &spec.registry {
+            let registry = parse_registry_flag(flag).code(Code::Usage)?;
+            self.pinned.insert(spec.name.to_string(), registry);
+        }
+        Ok(())
     }
 
     pub fn settings(&self) -> &Settings {
@@ -126,6 +196,9 @@ impl Registries {
     /// The registry that serves `package`: `--registry`, then wkg's package override, namespace
     /// mapping and default, then wtool's default, then wkg's built-in fallbacks.
     pub fn for_package(&self, package: &PackageRef) -> Result<RegistryRef> {
+        if let Some(r) = self.pinned.get(&package.to_string()) {
+            return Ok(r.clone());
+        }
         if let Some(r) = &self.overridden {
             return Ok(r.clone());
         }
@@ -136,11 +209,18 @@ impl Registries {
             .or_else(|| wkg.namespace_registry(package.namespace()));
         if let Some(RegistryMapping::Custom(custom)) = mapping {
             let name = custom.registry.to_string();
-            let meta = serde_json::to_value(&custom.metadata)?;
-            return Ok(RegistryRef {
-                location: discovery::from_metadata(&name, &meta)?,
-                name,
-            });
+            let meta = metadata_json(&custom.metadata)?;
+            let prefer = self.configured_protocol(&name);
+            let location = match discovery::from_metadata(&name, &meta, prefer)? {
+                // Inline metadata that names no OCI host means the registry's own.
+                Location::Oci(mut o) if o.registry.is_empty() => {
+                    o.http = is_loopback(&name);
+                    o.registry = name.clone();
+                    Location::Oci(o)
+                }
+                other => other,
+            };
+            return Ok(RegistryRef { location, name });
         }
         let name = match mapping {
             Some(RegistryMapping::Registry(r)) => Some(r.to_string()),
@@ -163,12 +243,32 @@ impl Registries {
         })
     }
 
+    /// The protocol wkg's config selects for a registry (`default`/`type`, or its only
+    /// backend table).
+    fn configured_protocol(&self, name: &str) -> Option<Protocol> {
+        let reg = name.parse().ok()?;
+        let config = self.settings.wkg.registry_config(&reg)?;
+        let backend = config
+            .default_backend()
+            .map(str::to_string)
+            .or_else(|| config.configured_backend_types().next().map(str::to_string));
+        match backend.as_deref() {
+            Some("oci") => Some(Protocol::Oci),
+            Some("warg") => Some(Protocol::Warg),
+            _ => None,
+        }
+    }
+
     fn configured_location(&self, name: &str) -> Location {
+        let discover = || Location::Discover {
+            base: base_url(name),
+            prefer: self.configured_protocol(name),
+        };
         let Ok(reg) = name.parse() else {
-            return Location::Discover(base_url(name));
+            return discover();
         };
         let Some(config) = self.settings.wkg.registry_config(&reg) else {
-            return Location::Discover(base_url(name));
+            return discover();
         };
         #[derive(serde::Deserialize)]
         struct LocalTable {
@@ -185,11 +285,77 @@ impl Registries {
                     "registry `{name}` selects the local backend but has no `root`"
                 )),
             },
-            Some("oci") => Location::Unsupported(format!(
-                "registry `{name}` is configured for OCI, which this wtool does not speak yet"
+            Some("oci" | "warg") | None => discover(),
+            Some(other) => Location::Unsupported(format!(
+                "registry `{name}` selects the `{other}` backend in wkg's config, which this \
+                 wtool does not speak (it speaks `oci`, `warg` and `local`)"
             )),
-            _ => Location::Discover(base_url(name)),
         }
+    }
+
+    /// The settings of `[registry."<name>".oci]` in wkg's config, checked.
+    fn oci_table(&self, name: &str) -> Result<oci::OciTable> {
+        let Ok(reg) = name.parse() else {
+            return Ok(Default::default());
+        };
+        let Some(config) = self.settings.wkg.registry_config(&reg) else {
+            return Ok(Default::default());
+        };
+        let table = config
+            .backend_config::<oci::OciTable>("oci")
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "wkg's config: [registry.\"{name}\".oci] is not valid: {e}; expected \
+                     `protocol = \"http\"|\"https\"` and `auth = {{ username = \"…\", password = \"…\" }}`"
+                )
+            })
+            .code(Code::Usage)?;
+        let table = table.unwrap_or_default();
+        if let Some(p) = table
+            .protocol
+            .as_deref()
+            .filter(|p| !matches!(*p, "http" | "https"))
+        {
+            crate::exit::fail!(
+                Code::Usage,
+                "wkg's config: [registry.\"{name}\".oci] protocol is `{p}`; expected \"http\" or \"https\""
+            );
+        }
+        Ok(table)
+    }
+
+    fn open_oci(
+        &self,
+        registry: &RegistryRef,
+        mut location: oci::OciLocation,
+    ) -> Result<Arc<dyn Backend>> {
+        let table = self.oci_table(&registry.name)?;
+        match table.protocol.as_deref() {
+            Some("http") => location.http = true,
+            Some("https") => location.http = false,
+            _ => {}
+        }
+        let credentials = oci::auth::find(
+            &self.settings,
+            &registry.name,
+            &location.registry,
+            table.auth.as_ref(),
+        );
+        tracing::debug!(
+            "registry `{}`: OCI at {} (prefix `{}`), credentials from {}",
+            registry.name,
+            location.registry,
+            location.prefix,
+            credentials.source
+        );
+        let extra_ca = self.settings.ca_file(&registry.name)?;
+        Ok(Arc::new(oci::OciBackend::new(
+            &registry.name,
+            location,
+            table,
+            credentials,
+            extra_ca,
+        )?))
     }
 
     pub fn cache(&self, registry: &RegistryRef) -> RegistryCache {
@@ -204,14 +370,21 @@ impl Registries {
             return Ok(b.clone());
         }
         let location = match &registry.location {
-            Location::Discover(base) => {
+            Location::Discover { base, prefer } => {
                 if self.offline {
                     bail!(
                         "registry `{}` is needed but --offline forbids the network",
                         registry.name
                     );
                 }
-                discovery::discover(&registry.name, base).await?
+                match self.remembered(registry, base, *prefer) {
+                    Some(location) => location,
+                    None => {
+                        let location = discovery::discover(&registry.name, base, *prefer).await?;
+                        self.remember(registry, base, *prefer, &location);
+                        location
+                    }
+                }
             }
             other => other.clone(),
         };
@@ -231,19 +404,111 @@ impl Registries {
                     self.settings.token(&registry.name),
                 )?)
             }
+            Location::Oci(location) => {
+                if self.offline {
+                    bail!(
+                        "registry `{}` is needed but --offline forbids the network",
+                        registry.name
+                    );
+                }
+                self.open_oci(registry, location)?
+            }
             Location::Unsupported(why) => bail!("{why}"),
-            Location::Discover(_) => unreachable!("discovery returns a concrete location"),
+            Location::Discover { .. } => unreachable!("discovery returns a concrete location"),
         };
         open.insert(registry.name.clone(), backend.clone());
         Ok(backend)
     }
+
+    fn discovered_path(&self, registry: &RegistryRef) -> PathBuf {
+        self.cache(registry).root().join("discovered.json")
+    }
+
+    fn remembered(
+        &self,
+        registry: &RegistryRef,
+        base: &str,
+        prefer: Option<Protocol>,
+    ) -> Option<Location> {
+        let text = std::fs::read(self.discovered_path(registry)).ok()?;
+        let d: Discovered = serde_json::from_slice(&text).ok()?;
+        if d.base != base || d.prefer != prefer {
+            return None;
+        }
+        match (d.warg, d.oci) {
+            (Some(url), None) => Some(Location::Warg(url)),
+            (None, Some(oci)) => Some(Location::Oci(oci)),
+            _ => None,
+        }
+    }
+
+    fn remember(
+        &self,
+        registry: &RegistryRef,
+        base: &str,
+        prefer: Option<Protocol>,
+        location: &Location,
+    ) {
+        if self.read_only {
+            return;
+        }
+        let (warg, oci) = match location {
+            Location::Warg(url) => (Some(url.clone()), None),
+            Location::Oci(o) => (None, Some(o.clone())),
+            _ => return,
+        };
+        let d = Discovered {
+            base: base.to_string(),
+            prefer,
+            warg,
+            oci,
+        };
+        let bytes = serde_json::to_vec_pretty(&d).expect("serializes");
+        if let Err(e) = crate::atomic::write_creating_dir(&self.discovered_path(registry), &bytes) {
+            tracing::debug!(
+                "cannot remember what registry `{}` speaks: {e:#}",
+                registry.name
+            );
+        }
+    }
 }
 
-/// `--registry` takes a URL, a bare `host[:port]`, or a directory (wkg's local layout).
+/// wkg's parsed inline metadata as the JSON document it stands for, legacy OCI keys included
+/// (they are not serialized back).
+fn metadata_json(meta: &wasm_pkg_common::metadata::RegistryMetadata) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(meta)?;
+    if let Ok(Some(oci)) = meta.protocol_config::<serde_json::Value>("oci") {
+        value["oci"] = oci;
+    }
+    Ok(value)
+}
+
+/// Whether `host[:port]` is this machine: the only hosts that get plain HTTP by default.
+pub fn is_loopback(name: &str) -> bool {
+    url::Url::parse(&format!("http://{name}"))
+        .ok()
+        .and_then(|url| url.host().map(|h| h.to_owned()))
+        .is_some_and(|host| match host {
+            url::Host::Domain(d) => d == "localhost",
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        })
+}
+
+/// `--registry` takes a URL (`oci+http(s)://host[/prefix]` and `warg+http(s)://host` name the
+/// protocol), a bare `host[:port]`, or a directory (wkg's local layout).
 fn parse_registry_flag(value: &str) -> Result<RegistryRef> {
     if value.contains("://") {
-        let url = url::Url::parse(value)
+        let (protocol, rest) = match value.split_once('+') {
+            Some(("oci", rest)) => (Some(Protocol::Oci), rest),
+            Some(("warg", rest)) => (Some(Protocol::Warg), rest),
+            _ => (None, value),
+        };
+        let url = url::Url::parse(rest)
             .map_err(|e| anyhow::anyhow!("`{value}` is not a registry URL: {e}"))?;
+        if protocol.is_some() && !matches!(url.scheme(), "http" | "https") {
+            bail!("`{value}` is not a registry URL: after `oci+` or `warg+` comes http:// or https://");
+        }
         if url.scheme() == "file" {
             let path = url
                 .to_file_path()
@@ -257,10 +522,27 @@ fn parse_registry_flag(value: &str) -> Result<RegistryRef> {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
-        return Ok(RegistryRef {
-            name,
-            location: Location::Discover(url.as_str().trim_end_matches('/').to_string()),
-        });
+        let location = match protocol {
+            Some(Protocol::Oci) => {
+                // The path, if any, is the namespace prefix: `oci+https://ghcr.io/webassembly/`.
+                let path = url.path().trim_matches('/');
+                Location::Oci(oci::OciLocation {
+                    registry: name.clone(),
+                    prefix: if path.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{path}/")
+                    },
+                    http: url.scheme() == "http",
+                })
+            }
+            Some(Protocol::Warg) => Location::Warg(url.as_str().trim_end_matches('/').to_string()),
+            None => Location::Discover {
+                base: url.as_str().trim_end_matches('/').to_string(),
+                prefer: None,
+            },
+        };
+        return Ok(RegistryRef { name, location });
     }
     let path = std::path::Path::new(value);
     if path.is_dir() || value.starts_with('.') || value.starts_with('/') {
@@ -268,7 +550,10 @@ fn parse_registry_flag(value: &str) -> Result<RegistryRef> {
     }
     Ok(RegistryRef {
         name: value.to_string(),
-        location: Location::Discover(base_url(value)),
+        location: Location::Discover {
+            base: base_url(value),
+            prefer: None,
+        },
     })
 }
 
@@ -282,15 +567,7 @@ fn local_ref(path: &str) -> RegistryRef {
 /// Loopback registries speak plain HTTP (as wkg assumes); everything else HTTPS. A name that
 /// is no `host[:port]` gets HTTPS too, and discovery then says what is wrong with it.
 fn base_url(name: &str) -> String {
-    let loopback = url::Url::parse(&format!("http://{name}"))
-        .ok()
-        .and_then(|url| url.host().map(|h| h.to_owned()))
-        .is_some_and(|host| match host {
-            url::Host::Domain(d) => d == "localhost",
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-        });
-    if loopback {
+    if is_loopback(name) {
         format!("http://{name}")
     } else {
         format!("https://{name}")
@@ -325,7 +602,7 @@ mod tests {
 
     fn discovered(flag: &str) -> (String, String) {
         let r = parse_registry_flag(flag).unwrap();
-        let Location::Discover(base) = r.location else {
+        let Location::Discover { base, .. } = r.location else {
             panic!("`{flag}` is not discovered: {:?}", r.location)
         };
         (r.name, base)
@@ -354,6 +631,50 @@ mod tests {
         assert_eq!(
             discovered("https://registry.acme.dev/"),
             pair_of("registry.acme.dev", "https://registry.acme.dev")
+        );
+    }
+
+    #[test]
+    fn urls_can_name_the_protocol() {
+        let r = parse_registry_flag("oci+http://127.0.0.1:5000/acme-org/").unwrap();
+        let Location::Oci(o) = r.location else {
+            panic!("{:?}", r.location)
+        };
+        assert_eq!(r.name, "127.0.0.1:5000");
+        assert_eq!(
+            (o.registry.as_str(), o.prefix.as_str(), o.http),
+            ("127.0.0.1:5000", "acme-org/", true)
+        );
+        let r = parse_registry_flag("warg+https://warg.example/").unwrap();
+        assert!(matches!(r.location, Location::Warg(u) if u == "https://warg.example"));
+        assert!(parse_registry_flag("oci+file:///x").is_err());
+    }
+
+    #[test]
+    fn wasi_packages_reach_ghcr_through_wasi_dev_with_no_config() {
+        let settings = Arc::new(Settings {
+            wkg: Default::default(),
+            wtool: Default::default(),
+            config_dir: PathBuf::new(),
+            cache_dir: PathBuf::new(),
+        });
+        let registries = Registries::new(settings, None, false, false).unwrap();
+        let r = registries.for_package(&"wasi:io".parse().unwrap()).unwrap();
+        assert_eq!(r.name, "wasi.dev");
+        assert!(
+            matches!(&r.location, Location::Discover { base, prefer: None } if base == "https://wasi.dev"),
+            "{:?}",
+            r.location
+        );
+        // What wasi.dev serves.
+        let served =
+            serde_json::json!({"ociRegistry": "ghcr.io", "ociNamespacePrefix": "webassembly/"});
+        let Location::Oci(o) = discovery::from_metadata("wasi.dev", &served, None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (o.registry.as_str(), o.prefix.as_str(), o.http),
+            ("ghcr.io", "webassembly/", false)
         );
     }
 

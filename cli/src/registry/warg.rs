@@ -261,6 +261,7 @@ impl Backend for WargBackend {
             digest,
             registry: self.name.clone(),
             record: Some(record.to_string()),
+            manifest: None,
         })
     }
 

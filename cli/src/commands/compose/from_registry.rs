@@ -38,6 +38,11 @@ impl RegistryInputs {
         })
     }
 
+    /// Takes a direct reference's package from the registry it names.
+    pub fn pin(&mut self, spec: &crate::package_spec::PackageSpec) -> Result<()> {
+        self.registries.pin(spec)
+    }
+
     pub fn resolve(&mut self, name: &PackageRef, req: &VersionReq) -> Result<Resolved> {
         let resolver = Resolver {
             registries: &self.registries,

@@ -67,6 +67,7 @@ pub fn load_all(sources: Vec<Source>, registry: &RegistryArgs) -> Result<Loaded>
         match source {
             Source::File(p) => loaded.push_file(&p, cache_dir.as_deref())?,
             Source::Package(spec) => {
+                from_registry.pin(&spec)?;
                 let resolved = from_registry.resolve(&spec.name, &spec.req)?;
                 let e = &resolved.entry;
                 let label = format!("{}@{}", e.name, e.version);
