@@ -721,3 +721,91 @@ async fn registry_json_serves_both_client_families() {
         .unwrap()
         .starts_with("ecdsa-p256:"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_continue_after_a_restart_and_abandoned_ones_expire() {
+    let data = init_registry(&["generic"]);
+    data.edit_config(
+        "generic_namespaces = []",
+        "generic_namespaces = [\"generic\"]",
+    );
+    let token = data.token(&["generic"]);
+    let http = Client::new();
+    let blob: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+    let d = sha256(&blob);
+
+    let server = spawn_server(&data, "127.0.0.1:0", &[]).unwrap();
+    let url = server.url.trim_end_matches('/').to_string();
+    let res = http
+        .post(format!("{url}/v2/generic/resume/blobs/uploads/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    let res = http
+        .patch(format!("{url}{loc}"))
+        .bearer_auth(&token)
+        .header("content-range", "0-99")
+        .body(blob[..100].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    drop(server); // kill -9
+
+    let server = spawn_server(&data, "127.0.0.1:0", &[]).unwrap();
+    let url = server.url.trim_end_matches('/').to_string();
+    let res = http
+        .get(format!("{url}{loc}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["range"], "0-99");
+    let res = http
+        .put(format!("{url}{loc}?digest={d}"))
+        .bearer_auth(&token)
+        .header("content-range", "100-199")
+        .body(blob[100..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    drop(server);
+
+    // With a one-second expiry, an abandoned session and its bytes are gone shortly after.
+    data.edit_config("upload_expiry_secs = 86400", "upload_expiry_secs = 1");
+    let server = spawn_server(&data, "127.0.0.1:0", &[]).unwrap();
+    let url = server.url.trim_end_matches('/').to_string();
+    let res = http
+        .post(format!("{url}/v2/generic/abandoned/blobs/uploads/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    http.patch(format!("{url}{loc}"))
+        .bearer_auth(&token)
+        .body(vec![7u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    let uploads = data.path().join("uploads");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let res = http
+        .get(format!("{url}{loc}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_codes(res).await, ["BLOB_UPLOAD_UNKNOWN"]);
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+}

@@ -439,3 +439,65 @@ fn skopeo_copies_an_oci_layout_in_and_out() {
         wasm
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_yanked_release_leaves_tags_list_but_stays_pullable() {
+    let r = start();
+    let cache = tempfile::tempdir().unwrap();
+    let warg = client(&r.url(), cache.path(), Some(&r.token));
+    let key = new_key();
+    let pkg = name("ns:yanky");
+    release(
+        &warg,
+        &key,
+        &pkg,
+        "1.0.0",
+        wit_package("yanky", "1.0.0", 5),
+        true,
+    )
+    .await
+    .unwrap();
+    release(
+        &warg,
+        &key,
+        &pkg,
+        "1.0.1",
+        wit_package("yanky", "1.0.1", 6),
+        false,
+    )
+    .await
+    .unwrap();
+    let tags_url = format!("{}/v2/ns/yanky/tags/list", r.url());
+    let tags: serde_json::Value = reqwest::get(&tags_url).await.unwrap().json().await.unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0.0", "1.0.1"]));
+    let m = reqwest::get(format!("{}/v2/ns/yanky/manifests/1.0.0", r.url()))
+        .await
+        .unwrap();
+    let digest = m.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    publish(
+        &warg,
+        &key,
+        &pkg,
+        vec![warg_client::storage::PublishEntry::Yank {
+            version: "1.0.0".parse().unwrap(),
+        }],
+    )
+    .await
+    .unwrap();
+    let tags: serde_json::Value = reqwest::get(&tags_url).await.unwrap().json().await.unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0.1"]));
+    let res = reqwest::get(format!("{}/v2/ns/yanky/manifests/{digest}", r.url()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // wkg no longer sees it when listing.
+    let versions = r
+        .wkg(None)
+        .list_all_versions(&"ns:yanky".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+}

@@ -329,6 +329,12 @@ impl Service {
         }
         let releases = self.releases(repo).unwrap_or_default();
         if let Some(release) = releases.iter().find(|r| r.version == version.to_string()) {
+            if release.yanked {
+                return Err(OciError::new(
+                    Code::Denied,
+                    format!("version {tag} of `{name}` was yanked and cannot be published again"),
+                ));
+            }
             return match &release.content {
                 Some(c) if c == layer => {
                     let served = self

@@ -9,7 +9,7 @@ use crate::{
 use bytes::Bytes;
 use futures_util::StreamExt;
 use warg_crypto::hash::Sha256;
-use warg_protocol::registry::LogId;
+use warg_protocol::{package::PackageEntry, registry::LogId};
 
 pub(crate) enum BlobRead {
     /// The whole blob.
@@ -163,12 +163,28 @@ impl Service {
         };
         let state = self.core.read();
         let log = state.packages.get(&LogId::package_log::<Sha256>(name))?;
+        // A yank keeps the release pullable by digest, but the log state forgets its content:
+        // the release record still names it.
+        let released_content = |version: &semver::Version| {
+            log.entries.iter().find_map(|c| {
+                c.envelope.as_ref().entries.iter().find_map(|e| match e {
+                    PackageEntry::Release {
+                        version: v,
+                        content,
+                    } if v == version => Some(Digest::from(content)),
+                    _ => None,
+                })
+            })
+        };
         Some(
             log.state
                 .releases()
                 .map(|r| ReleaseView {
                     version: r.version.to_string(),
-                    content: r.content().map(Digest::from),
+                    content: r
+                        .content()
+                        .map(Digest::from)
+                        .or_else(|| released_content(&r.version)),
                     yanked: r.yanked(),
                     timestamp: r.timestamp,
                 })
