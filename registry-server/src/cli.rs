@@ -243,7 +243,7 @@ fn init(
 
 /// Writes a secret with mode 0600 from the start, with no trailing newline (the reference
 /// server and many tools choke on one).
-fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -10,6 +10,11 @@ pub const KEY_FILE: &str = "operator.key";
 pub const DB_FILE: &str = "registry.db";
 pub const BLOB_DIR: &str = "blobs";
 pub const LOCK_FILE: &str = "lock";
+/// The key the registry signs warg records with for releases pushed over OCI.
+pub const OCI_KEY_FILE: &str = "oci-publisher.key";
+/// The secret that signs the short-lived tokens of `/v2/token`.
+pub const OCI_TOKEN_SECRET_FILE: &str = "oci-token.secret";
+pub const UPLOAD_DIR: &str = "uploads";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,6 +63,34 @@ pub struct Config {
     pub batch_limit: usize,
     #[serde(skip_serializing_if = "AuthorizedKeys::is_empty")]
     pub authorized_keys: AuthorizedKeys,
+    /// The OCI distribution front end (`/v2/`).
+    pub oci: OciConfig,
+}
+
+/// `[oci]`: how packages appear as OCI repositories, and what else the registry holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OciConfig {
+    /// Put before `<namespace>/<name>` to form a package's repository name, e.g. `wasm/`.
+    pub namespace_prefix: String,
+    /// Namespaces (the first path segment after the prefix) that hold any OCI content:
+    /// images, indexes, signatures. Their repositories get no warg records.
+    pub generic_namespaces: Vec<String>,
+    /// Upload sessions untouched this long are dropped and their bytes reclaimed.
+    pub upload_expiry_secs: u64,
+    /// Lifetime of the tokens `/v2/token` issues.
+    pub token_ttl_secs: u64,
+}
+
+impl Default for OciConfig {
+    fn default() -> Self {
+        Self {
+            namespace_prefix: String::new(),
+            generic_namespaces: Vec::new(),
+            upload_expiry_secs: 24 * 3600,
+            token_ttl_secs: 300,
+        }
+    }
 }
 
 impl Default for Config {
@@ -77,6 +110,7 @@ impl Default for Config {
             transfer_timeout_secs: 600,
             batch_limit: 256,
             authorized_keys: AuthorizedKeys::default(),
+            oci: OciConfig::default(),
         }
     }
 }

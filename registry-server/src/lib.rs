@@ -8,6 +8,7 @@
 mod api;
 pub mod cli;
 pub mod config;
+mod digest;
 mod metrics;
 pub mod policy;
 pub mod server;

@@ -4,8 +4,12 @@ use crate::{
     api::{self, AppState},
     config::{self, Config},
     metrics::Metrics,
+    service::oci::OciPolicy,
     service::{Access, Core, Policies, Service, Stores},
-    store::{FsContentStore, SqliteLogStore, SqlitePendingStore, SqliteTokenStore, StoreError},
+    store::{
+        FsContentStore, SqliteLogStore, SqliteOciStore, SqlitePendingStore, SqliteTokenStore,
+        StoreError,
+    },
 };
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -36,10 +40,57 @@ fn read_operator_key(path: &Path) -> anyhow::Result<PrivateKey> {
         .with_context(|| format!("invalid operator key in `{}`", path.display()))
 }
 
+/// Reads a secret file, creating it first with `make` if it does not exist yet (data
+/// directories made before the file existed get one on their next start).
+fn secret_file(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    if !path.exists() {
+        match crate::cli::write_secret(path, make().as_bytes()) {
+            Ok(()) => {}
+            // Another process made it first: read theirs.
+            Err(_) if path.exists() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?
+        .trim()
+        .to_string())
+}
+
+fn oci_policy(config: &Config) -> anyhow::Result<OciPolicy> {
+    let key_path = config.data_dir.join(config::OCI_KEY_FILE);
+    let key = secret_file(&key_path, || {
+        warg_crypto::signing::generate_p256_pair()
+            .1
+            .encode()
+            .to_string()
+    })?;
+    let publisher_key = PrivateKey::decode(key)
+        .with_context(|| format!("invalid OCI publisher key in `{}`", key_path.display()))?;
+    let secret = secret_file(&config.data_dir.join(config::OCI_TOKEN_SECRET_FILE), || {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("operating system random number generator failed");
+        hex::encode(bytes)
+    })?;
+    let oci = &config.oci;
+    Ok(OciPolicy {
+        namespace_prefix: oci.namespace_prefix.clone(),
+        generic_namespaces: oci.generic_namespaces.clone(),
+        upload_expiry_secs: oci.upload_expiry_secs.max(1),
+        token_ttl_secs: oci.token_ttl_secs,
+        publisher_key,
+        token_secret: secret.into_bytes(),
+    })
+}
+
 /// Opens the stores and rebuilds (and verifies) the in-memory state.
 pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
     let key = read_operator_key(&config.key_path())?;
     let db = config.data_dir.join(config::DB_FILE);
+    let oci = Arc::new(
+        SqliteOciStore::open(&db, &config.data_dir.join(config::UPLOAD_DIR))
+            .context("cannot open the OCI tables")?,
+    );
     let stores = Stores {
         log: Arc::new(SqliteLogStore::open(&db).context("cannot open the registry database")?),
         content: Arc::new(
@@ -50,6 +101,8 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
         pending: Arc::new(
             SqlitePendingStore::open(&db).context("cannot open the pending-record database")?,
         ),
+        oci: oci.clone(),
+        uploads: oci,
     };
     let policies = Policies {
         content: config.content_policy(),
@@ -58,6 +111,7 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
             allow_anonymous_publish: config.allow_anonymous_publish,
             require_read_token: config.require_read_token,
         },
+        oci: oci_policy(config)?,
     };
     let core = Core::open(stores, key, policies, Arc::new(Metrics::default()))
         .context("cannot load the registry state")?;
@@ -68,6 +122,21 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
 pub(crate) fn open_tokens(config: &Config) -> anyhow::Result<SqliteTokenStore> {
     SqliteTokenStore::open(&config.data_dir.join(config::DB_FILE))
         .context("cannot open the token database")
+}
+
+/// Drops abandoned upload sessions and reclaims their bytes, at start and then periodically.
+async fn expire_uploads(service: Service) {
+    let period = Duration::from_secs(service.upload_expiry_secs().clamp(1, 60));
+    loop {
+        let s = service.clone();
+        match tokio::task::spawn_blocking(move || s.expire_uploads()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(sessions = n, "expired upload sessions removed"),
+            Ok(Err(e)) => tracing::warn!("cannot expire upload sessions: {e}"),
+            Err(e) => tracing::warn!("upload expiry task failed: {e}"),
+        }
+        tokio::time::sleep(period).await;
+    }
 }
 
 pub struct RunningServer {
@@ -97,6 +166,7 @@ impl RunningServer {
             }
         };
         let (service, writer) = Service::start(core, config.batch_limit);
+        let expiry = tokio::spawn(expire_uploads(service.clone()));
         let state = Arc::new(AppState {
             service,
             public_url: public_url.clone(),
@@ -121,6 +191,8 @@ impl RunningServer {
                 })
                 .await?;
             // The router (and its service handles) is gone, so the writer drains and stops.
+            expiry.abort();
+            let _ = expiry.await;
             writer.await?;
             drop(lock);
             Ok(())

@@ -67,7 +67,8 @@ async fn ops_endpoints_and_sigterm() {
         .unwrap();
     assert_eq!(wk.headers()["content-type"], "application/json");
     let wk: serde_json::Value = wk.json().await.unwrap();
-    assert_eq!(wk, serde_json::json!({ "wargUrl": url }));
+    assert_eq!(wk["wargUrl"], serde_json::json!(url));
+    assert_eq!(wk["oci"]["namespacePrefix"], "");
     let health: serde_json::Value = reqwest::get(format!("{url}healthz"))
         .await
         .unwrap()

@@ -139,7 +139,8 @@ async fn environment_overrides_config() {
         format!("{}.well-known/wasm-pkg/registry.json", server.url),
     )
     .await;
-    assert_eq!(discovery, json!({ "wargUrl": public }));
+    assert_eq!(discovery["wargUrl"], json!(public));
+    assert!(discovery.get("preferredProtocol").is_none());
 
     // A publish with no token is accepted, and its upload URL is under the public URL.
     let key = new_key();

@@ -31,6 +31,19 @@ impl DataDir {
         data
     }
 
+    /// Replaces `from` with `to` in the data directory's config file (which `init` wrote with
+    /// every setting), e.g. to set `generic_namespaces`.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let path = self.path().join("wtool-registry.toml");
+        let text = std::fs::read_to_string(&path).expect("the config file exists");
+        assert!(
+            text.contains(from),
+            "`{from}` is not in {}:\n{text}",
+            path.display()
+        );
+        std::fs::write(&path, text.replace(from, to)).expect("the config file is writable");
+    }
+
     /// The data directory itself.
     pub fn path(&self) -> PathBuf {
         self.dir.path().join("data")

@@ -8,10 +8,26 @@ use axum::{
 };
 
 pub(super) async fn well_known(State(state): State<Shared>) -> Response {
-    // Only `wargUrl`: wkg fails hard on `preferredProtocol: warg`.
+    // No `preferredProtocol`: wkg fails hard on `warg`, and picks OCI by default. warg
+    // clients read `wargUrl`; wkg reads the `oci` block.
+    let url = &state.public_url;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    };
     json(
         StatusCode::OK,
-        &serde_json::json!({ "wargUrl": state.public_url.as_str() }),
+        &serde_json::json!({
+            "wargUrl": url.as_str(),
+            "oci": {
+                "registry": host,
+                "namespacePrefix": state.service.oci_namespace_prefix(),
+                // What a package's owner grants `release` to, so OCI pushes may publish.
+                "publisherKey": state.service.oci_publisher_public_key(),
+                "publisherKeyId": state.service.oci_publisher_key_id(),
+            },
+        }),
     )
 }
 

@@ -6,6 +6,7 @@
 mod error;
 mod extract;
 mod meta;
+mod oci;
 mod warg;
 
 pub(crate) use error::{json, json_bytes, ApiError};
@@ -69,7 +70,9 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
         return res;
     }
     let path = req.uri().path();
-    let transfer = path.starts_with("/v1/upload/") || path.starts_with("/content/");
+    let transfer = path.starts_with("/v1/upload/")
+        || path.starts_with("/content/")
+        || (path.starts_with("/v2/") && path.contains("/blobs/"));
     let limit = if transfer {
         state.transfer_timeout
     } else {
@@ -120,6 +123,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .merge(warg::routes())
+        .merge(oci::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits))

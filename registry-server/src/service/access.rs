@@ -60,6 +60,13 @@ pub(crate) fn issue_token(
 }
 
 /// The live token of ours that was presented, if it is one.
+pub(super) fn lookup(
+    store: &dyn TokenStore,
+    token: &str,
+) -> Result<Option<StoredToken>, AuthError> {
+    granted(store, token)
+}
+
 fn granted(store: &dyn TokenStore, token: &str) -> Result<Option<StoredToken>, AuthError> {
     if !token.starts_with(PREFIX) || token.len() > 200 {
         return Ok(None);

@@ -3,6 +3,7 @@
 //! through it; nothing here knows about HTTP.
 
 mod access;
+pub(crate) mod oci;
 mod operator;
 mod reads;
 mod state;
@@ -18,7 +19,7 @@ pub(crate) use upload::UploadError;
 use crate::{
     metrics::Metrics,
     policy::ContentPolicy,
-    store::{ContentStore, LogStore, PendingStore, StoreError, TokenStore},
+    store::{ContentStore, LogStore, OciStore, PendingStore, StoreError, TokenStore, UploadStore},
 };
 use state::{ReplayError, State};
 use std::sync::{Arc, RwLock};
@@ -43,12 +44,15 @@ pub(crate) struct Stores {
     pub content: Arc<dyn ContentStore>,
     pub tokens: Arc<dyn TokenStore>,
     pub pending: Arc<dyn PendingStore>,
+    pub oci: Arc<dyn OciStore>,
+    pub uploads: Arc<dyn UploadStore>,
 }
 
 /// What the service enforces beyond the protocol.
 pub(crate) struct Policies {
     pub content: ContentPolicy,
     pub access: Access,
+    pub oci: oci::OciPolicy,
 }
 
 pub(crate) struct Core {

@@ -344,7 +344,7 @@ impl Service {
 impl Service {
     /// The size of stored content; `None` if absent.
     pub(crate) async fn content_size(&self, digest: &AnyHash) -> Result<Option<u64>, StoreError> {
-        self.core.stores.content.size(digest).await
+        self.core.stores.content.size(&digest.into()).await
     }
 
     /// Stored content, as a stream or a URL to fetch it from; `None` if absent.
@@ -352,7 +352,7 @@ impl Service {
         &self,
         digest: &AnyHash,
     ) -> Result<Option<Content>, StoreError> {
-        let content = self.core.stores.content.read(digest).await?;
+        let content = self.core.stores.content.read(&digest.into()).await?;
         if content.is_some() {
             self.core.metrics.download();
         }

@@ -190,7 +190,7 @@ impl Service {
     /// Whether content is stored; a store that cannot answer counts as not having it (the
     /// client is then asked to upload it again).
     pub(super) async fn has_content(&self, digest: &AnyHash) -> bool {
-        match self.core.stores.content.size(digest).await {
+        match self.core.stores.content.size(&digest.into()).await {
             Ok(size) => size.is_some(),
             Err(e) => {
                 tracing::error!(%digest, "content store failed: {e}");

@@ -153,7 +153,7 @@ impl Service {
             .core
             .stores
             .content
-            .write(&digest, checked.boxed())
+            .write(&(&digest).into(), checked.boxed())
             .await;
         let bytes = match (written, intake.refusal.take()) {
             (Ok(bytes), _) => bytes,

@@ -1,7 +1,8 @@
-//! Content as files: `blobs/sha256/<hex>`, written to `blobs/tmp/` first, fsynced and renamed so
+//! Content as files: `blobs/<algorithm>/<hex>`, written to `blobs/tmp/` first, fsynced and renamed so
 //! that a reader (or a crash) never sees a partial blob.
 
-use super::{digest_hex, ByteStream, Content, ContentStore, StoreError, StoreResult};
+use super::{ByteStream, Content, ContentStore, StoreError, StoreResult};
+use crate::digest::{Algorithm, Digest};
 use bytes::Bytes;
 use futures_util::{future::BoxFuture, StreamExt};
 use std::{
@@ -9,10 +10,9 @@ use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
 };
-use warg_crypto::hash::AnyHash;
 
 pub(crate) struct FsContentStore {
-    final_dir: PathBuf,
+    root: PathBuf,
     tmp_dir: PathBuf,
 }
 
@@ -21,24 +21,30 @@ const CHUNK: usize = 256 * 1024;
 
 impl FsContentStore {
     pub(crate) fn open(root: &Path) -> StoreResult<Self> {
-        let final_dir = root.join("sha256");
+        for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
+            fs::create_dir_all(root.join(algorithm.name()))?;
+        }
         let tmp_dir = root.join("tmp");
-        fs::create_dir_all(&final_dir)?;
         fs::create_dir_all(&tmp_dir)?;
         // Leftovers of uploads interrupted by a crash are garbage: nothing refers to them.
         for entry in fs::read_dir(&tmp_dir)? {
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(Self { final_dir, tmp_dir })
+        Ok(Self {
+            root: root.to_path_buf(),
+            tmp_dir,
+        })
     }
 
-    fn final_path(&self, digest: &AnyHash) -> StoreResult<PathBuf> {
-        digest_hex(digest)
-            .map(|hex| self.final_dir.join(hex))
-            .ok_or_else(|| StoreError::Corrupt(format!("unsupported digest `{digest}`")))
+    fn final_dir(&self, digest: &Digest) -> PathBuf {
+        self.root.join(digest.algorithm().name())
     }
 
-    fn open_blob(&self, digest: &AnyHash) -> StoreResult<Option<(File, u64)>> {
+    fn final_path(&self, digest: &Digest) -> StoreResult<PathBuf> {
+        Ok(self.final_dir(digest).join(digest.hex()))
+    }
+
+    fn open_blob(&self, digest: &Digest) -> StoreResult<Option<(File, u64)>> {
         let file = match File::open(self.final_path(digest)?) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -50,7 +56,7 @@ impl FsContentStore {
 }
 
 impl ContentStore for FsContentStore {
-    fn size<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<u64>>> {
+    fn size<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<u64>>> {
         Box::pin(async move {
             let path = self.final_path(digest)?;
             Ok(fs::metadata(path)
@@ -60,7 +66,7 @@ impl ContentStore for FsContentStore {
         })
     }
 
-    fn read<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<Content>>> {
+    fn read<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<Content>>> {
         Box::pin(async move {
             Ok(self.open_blob(digest)?.map(|(file, len)| Content::Stream {
                 len,
@@ -69,9 +75,27 @@ impl ContentStore for FsContentStore {
         })
     }
 
+    fn read_range<'a>(
+        &'a self,
+        digest: &'a Digest,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<ByteStream<'static>>>> {
+        Box::pin(async move {
+            let Some((mut file, size)) = self.open_blob(digest)? else {
+                return Ok(None);
+            };
+            if start.saturating_add(len) > size {
+                return Ok(None);
+            }
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start))?;
+            Ok(Some(file_chunks(file, len).boxed()))
+        })
+    }
+
     fn write<'a>(
         &'a self,
-        digest: &'a AnyHash,
+        digest: &'a Digest,
         mut body: ByteStream<'a>,
     ) -> BoxFuture<'a, StoreResult<u64>> {
         Box::pin(async move {
@@ -86,7 +110,7 @@ impl ContentStore for FsContentStore {
                 file.write(&chunk)?;
             }
             let len = file.written;
-            let final_dir = self.final_dir.clone();
+            let final_dir = self.final_dir(digest);
             // fsync and rename are disk waits: off the async threads.
             tokio::task::spawn_blocking(move || file.persist(&target, &final_dir))
                 .await

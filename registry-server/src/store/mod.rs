@@ -6,13 +6,18 @@
 //! carried as [`StoreError::Backend`].
 
 mod fs;
+mod oci;
 mod pending_sqlite;
 mod sqlite;
 
 pub(crate) use fs::FsContentStore;
+pub(crate) use oci::{
+    AppendOutcome, ManifestRow, OciStore, SqliteOciStore, TagOutcome, UploadRow, UploadStore,
+};
 pub(crate) use pending_sqlite::SqlitePendingStore;
 pub(crate) use sqlite::{SqliteLogStore, SqliteTokenStore};
 
+use crate::digest::Digest;
 use bytes::Bytes;
 use futures_util::{future::BoxFuture, stream::BoxStream};
 use indexmap::IndexMap;
@@ -79,6 +84,8 @@ pub(crate) trait TokenStore: Send + Sync {
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()>;
     /// The live (unrevoked) token with this secret hash.
     fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>>;
+    /// The live (unrevoked) token with this id.
+    fn find_by_id(&self, id: &str) -> StoreResult<Option<StoredToken>>;
     /// Whether a token with this id existed.
     fn revoke(&self, id: &str) -> StoreResult<bool>;
 }
@@ -95,20 +102,27 @@ pub(crate) enum Content {
     Redirect(url::Url),
 }
 
-/// Content-addressed blob storage keyed by digest. A blob, once stored, never changes and is
+/// Content-addressed blob storage keyed by digest (algorithm and hex). A blob, once stored, never changes and is
 /// shared by every front end.
 pub(crate) trait ContentStore: Send + Sync {
     /// The size of a stored blob; `None` if absent.
-    fn size<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<u64>>>;
+    fn size<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<u64>>>;
     /// Reads a stored blob; `None` if absent.
-    fn read<'a>(&'a self, digest: &'a AnyHash) -> BoxFuture<'a, StoreResult<Option<Content>>>;
+    fn read<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<Content>>>;
+    /// Reads `len` bytes of a stored blob from `start`; `None` if absent or shorter.
+    fn read_range<'a>(
+        &'a self,
+        digest: &'a Digest,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, StoreResult<Option<ByteStream<'static>>>>;
     /// Stores `body` under `digest` and returns its length. The blob becomes visible only if the
     /// stream ends without an error, and then atomically and durably; if an item is an error,
     /// nothing is stored and the answer is [`StoreError::Aborted`]. The caller has checked, or
     /// checks within the stream, that the bytes have this digest.
     fn write<'a>(
         &'a self,
-        digest: &'a AnyHash,
+        digest: &'a Digest,
         body: ByteStream<'a>,
     ) -> BoxFuture<'a, StoreResult<u64>>;
 }
@@ -175,12 +189,4 @@ pub(crate) trait PendingStore: Send + Sync {
     /// The records whose content is all present but which were not committed yet: after a
     /// restart, the service hands them to the writer again.
     fn processing(&self) -> StoreResult<Vec<PendingRecord>>;
-}
-
-/// Lowercase hex of a sha256 digest; the only form ever used to name stored blobs.
-pub(crate) fn digest_hex(digest: &AnyHash) -> Option<String> {
-    if digest.algorithm() != warg_crypto::hash::HashAlgorithm::Sha256 {
-        return None;
-    }
-    Some(hex::encode(digest.bytes()))
 }

@@ -205,6 +205,26 @@ impl TokenStore for SqliteTokenStore {
         }))
     }
 
+    fn find_by_id(&self, id: &str) -> StoreResult<Option<StoredToken>> {
+        let row = self
+            .0
+            .conn()
+            .query_row(
+                "SELECT id, namespaces FROM tokens WHERE id = ?1 AND revoked = 0",
+                params![id],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(id, namespaces)| StoredToken {
+            id,
+            namespaces: namespaces
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }))
+    }
+
     fn revoke(&self, id: &str) -> StoreResult<bool> {
         let n = self
             .0
