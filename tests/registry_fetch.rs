@@ -3,35 +3,18 @@
 //! them) and the CI modes, plus interop with the real `warg-client` library.
 
 use std::path::Path;
+use wtool_testkit::project::deps;
 use wtool_testkit::registry::Registry;
 use wtool_testkit::run::run_command;
 use wtool_testkit::wtool::Client;
 use wtool_testkit::{copy_tree, fixture, snapshot};
 
+/// The lock's entries without their digests.
 fn lock_entries(project: &Path) -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(project.join("wkg.lock")).unwrap();
-    let lock: toml::Value = toml::from_str(&text).unwrap();
-    assert_eq!(lock["version"].as_integer(), Some(1));
-    let mut out = Vec::new();
-    for p in lock["packages"].as_array().unwrap() {
-        for v in p["versions"].as_array().unwrap() {
-            out.push((
-                p["name"].as_str().unwrap().to_string(),
-                v["requirement"].as_str().unwrap().to_string(),
-                v["version"].as_str().unwrap().to_string(),
-            ));
-        }
-    }
-    out
-}
-
-fn deps(project: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(project.join("wit/deps"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    wtool_testkit::project::lock_entries(project)
+        .into_iter()
+        .map(|(name, requirement, version, _)| (name, requirement, version))
+        .collect()
 }
 
 /// Builds a (dummy-bodied) component for the project's world, as a guest toolchain would:

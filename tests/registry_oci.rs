@@ -5,35 +5,10 @@
 
 use std::path::Path;
 use wtool_testkit::oci::{OciRegistry, StaticSite, TokenFront};
+use wtool_testkit::project::{deps, lock_entries};
 use wtool_testkit::run::run_command;
 use wtool_testkit::wtool::Client;
 use wtool_testkit::{copy_tree, fixture, snapshot};
-
-fn lock_entries(project: &Path) -> Vec<(String, String, String, String)> {
-    let text = std::fs::read_to_string(project.join("wkg.lock")).unwrap();
-    let lock: toml::Value = toml::from_str(&text).unwrap();
-    let mut out = Vec::new();
-    for p in lock["packages"].as_array().unwrap() {
-        for v in p["versions"].as_array().unwrap() {
-            out.push((
-                p["name"].as_str().unwrap().to_string(),
-                v["requirement"].as_str().unwrap().to_string(),
-                v["version"].as_str().unwrap().to_string(),
-                v["digest"].as_str().unwrap().to_string(),
-            ));
-        }
-    }
-    out
-}
-
-fn deps(project: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(project.join("wit/deps"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 /// The fixture packages, published the way a team's CI does.
 fn publish_fixtures(client: &Client, work: &Path) {

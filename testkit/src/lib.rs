@@ -7,6 +7,7 @@
 
 pub mod component;
 pub mod oci;
+pub mod project;
 pub mod registry;
 #[cfg(feature = "run")]
 pub mod run;

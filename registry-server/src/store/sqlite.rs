@@ -172,6 +172,29 @@ impl LogStore for SqliteLogStore {
     }
 }
 
+impl SqliteTokenStore {
+    /// The unrevoked token whose `column` (`id` or `secret_hash`, both unique) is `value`.
+    fn live_token(&self, column: &'static str, value: &str) -> StoreResult<Option<StoredToken>> {
+        let row = self
+            .0
+            .conn()
+            .query_row(
+                &format!("SELECT id, namespaces FROM tokens WHERE {column} = ?1 AND revoked = 0"),
+                params![value],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(id, namespaces)| StoredToken {
+            id,
+            namespaces: namespaces
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }))
+    }
+}
+
 impl TokenStore for SqliteTokenStore {
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
         let now = std::time::SystemTime::now()
@@ -186,43 +209,11 @@ impl TokenStore for SqliteTokenStore {
     }
 
     fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>> {
-        let row = self
-            .0
-            .conn()
-            .query_row(
-                "SELECT id, namespaces FROM tokens WHERE secret_hash = ?1 AND revoked = 0",
-                params![secret_hash],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        Ok(row.map(|(id, namespaces)| StoredToken {
-            id,
-            namespaces: namespaces
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }))
+        self.live_token("secret_hash", secret_hash)
     }
 
     fn find_by_id(&self, id: &str) -> StoreResult<Option<StoredToken>> {
-        let row = self
-            .0
-            .conn()
-            .query_row(
-                "SELECT id, namespaces FROM tokens WHERE id = ?1 AND revoked = 0",
-                params![id],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        Ok(row.map(|(id, namespaces)| StoredToken {
-            id,
-            namespaces: namespaces
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }))
+        self.live_token("id", id)
     }
 
     fn revoke(&self, id: &str) -> StoreResult<bool> {
