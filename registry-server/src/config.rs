@@ -76,6 +76,9 @@ pub struct OciConfig {
     /// Namespaces (the first path segment after the prefix) that hold any OCI content:
     /// images, indexes, signatures. Their repositories get no warg records.
     pub generic_namespaces: Vec<String>,
+    /// Generic namespaces whose tags may be moved to another manifest. Tags are immutable
+    /// everywhere else; package versions always are.
+    pub mutable_tag_namespaces: Vec<String>,
     /// Upload sessions untouched this long are dropped and their bytes reclaimed.
     pub upload_expiry_secs: u64,
     /// Lifetime of the tokens `/v2/token` issues.
@@ -87,6 +90,7 @@ impl Default for OciConfig {
         Self {
             namespace_prefix: String::new(),
             generic_namespaces: Vec::new(),
+            mutable_tag_namespaces: Vec::new(),
             upload_expiry_secs: 24 * 3600,
             token_ttl_secs: 300,
         }

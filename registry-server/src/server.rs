@@ -76,6 +76,7 @@ fn oci_policy(config: &Config) -> anyhow::Result<OciPolicy> {
     Ok(OciPolicy {
         namespace_prefix: oci.namespace_prefix.clone(),
         generic_namespaces: oci.generic_namespaces.clone(),
+        mutable_tag_namespaces: oci.mutable_tag_namespaces.clone(),
         upload_expiry_secs: oci.upload_expiry_secs.max(1),
         token_ttl_secs: oci.token_ttl_secs,
         publisher_key,

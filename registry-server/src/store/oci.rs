@@ -92,8 +92,14 @@ pub(crate) trait OciStore: Send + Sync {
     fn manifest(&self, repo: &str, digest: &Digest) -> StoreResult<Option<ManifestRow>>;
     fn tag(&self, repo: &str, tag: &str) -> StoreResult<Option<Digest>>;
     /// Indexes a manifest (whose bytes are already stored) and points `tag` at it, atomically.
-    /// A tag never moves: if it exists, nothing changes and its digest is returned.
-    fn put_manifest(&self, row: &ManifestRow, tag: Option<&str>) -> StoreResult<TagOutcome>;
+    /// A tag never moves unless `move_tag`: if it exists, nothing changes and its digest is
+    /// returned.
+    fn put_manifest(
+        &self,
+        row: &ManifestRow,
+        tag: Option<&str>,
+        move_tag: bool,
+    ) -> StoreResult<TagOutcome>;
     /// Every tag of a repository, sorted.
     fn tags(&self, repo: &str) -> StoreResult<Vec<String>>;
     fn referrers(&self, repo: &str, subject: &Digest) -> StoreResult<Vec<ManifestRow>>;
@@ -230,10 +236,15 @@ impl OciStore for SqliteOciStore {
         raw.map(parse_digest).transpose()
     }
 
-    fn put_manifest(&self, row: &ManifestRow, tag: Option<&str>) -> StoreResult<TagOutcome> {
+    fn put_manifest(
+        &self,
+        row: &ManifestRow,
+        tag: Option<&str>,
+        move_tag: bool,
+    ) -> StoreResult<TagOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        if let Some(tag) = tag {
+        if let (Some(tag), false) = (tag, move_tag) {
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT digest FROM oci_tags WHERE repo = ?1 AND tag = ?2",
@@ -260,7 +271,7 @@ impl OciStore for SqliteOciStore {
         )?;
         if let Some(tag) = tag {
             tx.execute(
-                "INSERT INTO oci_tags (repo, tag, digest) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO oci_tags (repo, tag, digest) VALUES (?1, ?2, ?3)",
                 params![row.repo, tag, row.digest.to_string()],
             )?;
         }

@@ -230,7 +230,15 @@ impl Service {
             artifact_type: parsed.artifact_type.clone(),
             annotations: parsed.annotations.clone(),
         };
-        match self.core.stores.oci.put_manifest(&row, tag)? {
+        let move_tag = match repo {
+            Repo::Generic { namespace, .. } => self
+                .oci()
+                .mutable_tag_namespaces
+                .iter()
+                .any(|n| n == namespace),
+            Repo::Package { .. } => false,
+        };
+        match self.core.stores.oci.put_manifest(&row, tag, move_tag)? {
             TagOutcome::Stored => {}
             TagOutcome::TagExists(existing) if &existing == digest => {}
             TagOutcome::TagExists(existing) => {

@@ -21,6 +21,8 @@ use warg_protocol::registry::PackageName;
 pub(crate) struct OciPolicy {
     pub namespace_prefix: String,
     pub generic_namespaces: Vec<String>,
+    /// Generic namespaces whose tags may be re-pointed (mirrors, conformance runs).
+    pub mutable_tag_namespaces: Vec<String>,
     pub upload_expiry_secs: u64,
     pub token_ttl_secs: u64,
     /// Signs warg records for releases pushed over OCI; packages allow it by granting it
