@@ -73,6 +73,17 @@ fn oci_policy(config: &Config) -> anyhow::Result<OciPolicy> {
         hex::encode(bytes)
     })?;
     let oci = &config.oci;
+    if let Some(ns) = oci
+        .mutable_tag_namespaces
+        .iter()
+        .find(|ns| !oci.generic_namespaces.contains(ns))
+    {
+        anyhow::bail!(
+            "`[oci] mutable_tag_namespaces` lists `{ns}`, which is not in `generic_namespaces`: \
+             only generic namespaces may move tags (package versions never move); add it there \
+             or remove it"
+        );
+    }
     Ok(OciPolicy {
         namespace_prefix: oci.namespace_prefix.clone(),
         generic_namespaces: oci.generic_namespaces.clone(),

@@ -567,6 +567,77 @@ async fn manifests_tags_referrers_and_catalog() {
     assert_eq!(error_codes(res).await, ["UNSUPPORTED"]);
 }
 
+/// A namespace in `mutable_tag_namespaces` lets a tag move (mirrors do, and so does the
+/// distribution-spec conformance suite); every other namespace keeps tags where they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_move_only_in_namespaces_configured_for_it() {
+    // Only a generic namespace may be listed: package versions never move.
+    let refused = init_registry(&["mirror"]);
+    refused.edit_config(
+        "mutable_tag_namespaces = []",
+        "mutable_tag_namespaces = [\"mirror\"]",
+    );
+    let out = refused
+        .serve_command()
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`mirror`, which is not in `generic_namespaces`"),
+        "{stderr}"
+    );
+
+    let data = init_registry(&["mirror", "generic"]);
+    data.edit_config(
+        "generic_namespaces = []",
+        "generic_namespaces = [\"mirror\", \"generic\"]",
+    );
+    data.edit_config(
+        "mutable_tag_namespaces = []",
+        "mutable_tag_namespaces = [\"mirror\"]",
+    );
+    let token = data.token(&["mirror", "generic"]);
+    let server = spawn_server(&data, "127.0.0.1:0", &[]).unwrap();
+    let r = Oci {
+        url: server.url.trim_end_matches('/').to_string(),
+        _server: server,
+        data,
+        token,
+        http: Client::new(),
+    };
+    for (repo, moves) in [("mirror/app", true), ("generic/app", false)] {
+        let config = r.push_blob(repo, b"{}").await;
+        let first = image(&config, 2, &[(&r.push_blob(repo, b"one").await, 3)]);
+        let second = image(&config, 2, &[(&r.push_blob(repo, b"two").await, 3)]);
+        assert_eq!(
+            r.push_manifest(repo, "latest", &first).await.status(),
+            StatusCode::CREATED
+        );
+        let res = r.push_manifest(repo, "latest", &second).await;
+        let expected = if moves {
+            StatusCode::CREATED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(res.status(), expected, "{repo}");
+        let served = r
+            .req(
+                reqwest::Method::GET,
+                &format!("/v2/{repo}/manifests/latest"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let want = if moves { &second } else { &first };
+        assert_eq!(served.as_ref(), serde_json::to_vec(want).unwrap(), "{repo}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_challenge_token_exchange_and_wrong_tokens() {
     let r = start_oci();
