@@ -16,16 +16,8 @@ scratch="${1:-${TMPDIR:-/tmp}/wtool-registry-bench}"
 mkdir -p "$scratch"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 
-# WTOOL_REGISTRY_BIN / BENCH_DRIVER skip the release build (e.g. to reuse existing binaries).
-if [ -n "${WTOOL_REGISTRY_BIN:-}" ] && [ -n "${BENCH_DRIVER:-}" ]; then
-  wtool="$WTOOL_REGISTRY_BIN"
-  driver="$BENCH_DRIVER"
-else
-  echo "== building wtool-registry and the driver (release)" >&2
-  (cd "$repo" && nice -n "${BENCH_NICE:-19}" cargo build --release -p wtool-registry --bin wtool-registry --example bench)
-  wtool="$target/release/wtool-registry"
-  driver="$target/release/examples/bench"
-fi
+source "$here/common.sh"
+release_binaries bench BENCH_DRIVER
 
 if [ ! -x "$scratch/warg/bin/warg-server" ]; then
   echo "== installing warg-server 0.10 into $scratch/warg" >&2
@@ -33,16 +25,7 @@ if [ ! -x "$scratch/warg/bin/warg-server" ]; then
 fi
 warg_server="$scratch/warg/bin/warg-server"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1v1/fetch/checkpoint" >/dev/null && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
-peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-
-server_cpu=()
-driver_cpu=()
-if [ "${BENCH_PIN:-0}" = 1 ]; then
-  server_cpu=(taskset -c 0)
-  driver_cpu=(taskset -c 1)
-fi
 
 results="$scratch/results.jsonl"
 : > "$results"
@@ -57,12 +40,7 @@ url="http://127.0.0.1:$port/"
 RUST_LOG=warn "${server_cpu[@]}" "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" --max-content-bytes 104857600 >/dev/null 2>&1 &
 pid=$!
 wait_up "$url"
-echo "== measuring wtool-registry (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-load="$(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("${driver_cpu[@]}" "$driver" "$url" "$token" example)"
-rss="$(peak_rss_kb "$pid")"
-kill -TERM "$pid"; wait "$pid" || true
-echo "{\"server\":\"wtool-registry\",\"load_at_start\":\"$load\",\"peak_rss_kb\":$rss,\"result\":$out}" >> "$results"
+measure wtool-registry "$pid" "$url" "$token" example
 
 # --- warg-server (in-memory store, 5 s checkpoint tick)
 ref="$scratch/warg-data"
@@ -74,21 +52,10 @@ url="http://127.0.0.1:$port/"
   --operator-key-file "$ref/operator.key" --namespace example >/dev/null 2>&1 &
 pid=$!
 wait_up "$url"
-echo "== measuring warg-server (publishes wait for its 5 s checkpoint tick; load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-load="$(cut -d' ' -f1-3 /proc/loadavg)"
-out="$("${driver_cpu[@]}" "$driver" "$url" - example)"
-rss="$(peak_rss_kb "$pid")"
-kill -TERM "$pid"; wait "$pid" || true
-echo "{\"server\":\"warg-server\",\"load_at_start\":\"$load\",\"peak_rss_kb\":$rss,\"result\":$out}" >> "$results"
+echo "== warg-server's publishes wait for its 5 s checkpoint tick" >&2
+measure warg-server "$pid" "$url" - example
 
-echo "== results ($results)" >&2
-python3 - "$results" <<'PY'
-import json, os, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| | " + " | ".join(r["server"] for r in rows) + " |")
-print("|---|" + "---|" * len(rows))
-def line(label, f):
-    print(f"| {label} | " + " | ".join(f(r) for r in rows) + " |")
+table "$(cat <<'PY'
 line("publish p50 / max (ms)", lambda r: f'{r["result"]["publish_ms"]["p50"]:.0f} / {r["result"]["publish_ms"]["max"]:.0f}')
 big = os.environ.get("BENCH_BIG_MB", "18")
 line(f"publish {big} MB (ms)", lambda r: f'{r["result"]["publish_18mb_ms"]:.0f}')
@@ -98,6 +65,5 @@ line("content, 64 clients (req/s, p99 ms)", lambda r: f'{r["result"]["content_so
 line("reqwest client ceiling: 64 clients on `/healthz` (req/s)", lambda r: f'{r["result"]["client_ceiling"]["requests_per_second"]:.0f}')
 line("fetch/logs, 64 raw keep-alive connections (req/s, p99 ms)", lambda r: f'{r["result"]["fetch_logs_raw"]["requests_per_second"]:.0f}, {r["result"]["fetch_logs_raw"]["p99_ms"]:.1f}')
 line("content, 64 raw keep-alive connections (req/s, p99 ms)", lambda r: f'{r["result"]["content_sources_raw"]["requests_per_second"]:.0f}, {r["result"]["content_sources_raw"]["p99_ms"]:.1f}')
-line("peak RSS (MB)", lambda r: f'{r["peak_rss_kb"]/1024:.0f}')
-line("load average at start (1/5/15 min)", lambda r: r.get("load_at_start", "?").replace(" ", " / "))
 PY
+)"

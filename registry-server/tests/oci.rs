@@ -43,6 +43,10 @@ fn start_oci() -> Oci {
 }
 
 impl Oci {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::GET, path).send().await.unwrap()
+    }
+
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let url = if path.starts_with("http") {
             path.to_string()
@@ -63,12 +67,7 @@ impl Oci {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            res.status(),
-            StatusCode::CREATED,
-            "{}",
-            res.text().await.unwrap()
-        );
+        created(res).await;
         d
     }
 
@@ -83,6 +82,18 @@ impl Oci {
         .await
         .unwrap()
     }
+}
+
+/// The answer, when it is 201 Created; otherwise the test fails showing the error body.
+async fn created(res: reqwest::Response) -> reqwest::Response {
+    let status = res.status();
+    if status != StatusCode::CREATED {
+        panic!(
+            "expected 201 Created, got {status}: {}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+    res
 }
 
 async fn error_codes(res: reqwest::Response) -> Vec<String> {
@@ -151,7 +162,7 @@ async fn uploads_in_every_form_and_range_reads() {
     assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(res.headers()["range"], "0-2999");
     // Status.
-    let res = r.req(M::GET, &loc).send().await.unwrap();
+    let res = r.get(&loc).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["range"], "0-2999");
     // Final chunk in the closing PUT.
@@ -163,15 +174,10 @@ async fn uploads_in_every_form_and_range_reads() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let res = created(res).await;
     assert_eq!(res.headers()["docker-content-digest"], d.as_str());
     // The session is gone once closed.
-    let res = r.req(M::GET, &loc).send().await.unwrap();
+    let res = r.get(&loc).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_codes(res).await, ["BLOB_UPLOAD_UNKNOWN"]);
 
@@ -198,17 +204,8 @@ async fn uploads_in_every_form_and_range_reads() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let got = r
-        .req(M::GET, &format!("/v2/{repo}/blobs/{d512}"))
-        .send()
-        .await
-        .unwrap();
+    created(res).await;
+    let got = r.get(&format!("/v2/{repo}/blobs/{d512}")).await;
     assert_eq!(got.headers()["docker-content-digest"], d512.as_str());
     assert_eq!(got.bytes().await.unwrap(), streamed);
 
@@ -302,17 +299,11 @@ async fn uploads_in_every_form_and_range_reads() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{bad}");
     }
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/blobs/{one}"))
-        .send()
-        .await
-        .unwrap();
+    let res = r.get(&format!("/v2/{repo}/blobs/{one}")).await;
     assert_eq!(res.bytes().await.unwrap(), &b"monolithic"[..]);
     let res = r
-        .req(M::GET, &format!("/v2/{repo}/blobs/{}", sha256(b"absent")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v2/{repo}/blobs/{}", sha256(b"absent")))
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_codes(res).await, ["BLOB_UNKNOWN"]);
     let res = r
@@ -333,12 +324,7 @@ async fn manifests_tags_referrers_and_catalog() {
     let layer = r.push_blob(repo, b"layer one").await;
     let m = image(&config, 2, &[(&layer, 9)]);
     let res = r.push_manifest(repo, "v1", &m).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let res = created(res).await;
     let digest = res.headers()["docker-content-digest"]
         .to_str()
         .unwrap()
@@ -396,17 +382,8 @@ async fn manifests_tags_referrers_and_catalog() {
     let mut docker = other.clone();
     docker["mediaType"] = "application/vnd.docker.distribution.manifest.v2+json".into();
     let res = r.push_manifest(repo, "docker", &docker).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/manifests/docker"))
-        .send()
-        .await
-        .unwrap();
+    created(res).await;
+    let res = r.get(&format!("/v2/{repo}/manifests/docker")).await;
     assert_eq!(
         res.headers()["content-type"],
         "application/vnd.docker.distribution.manifest.v2+json"
@@ -420,19 +397,13 @@ async fn manifests_tags_referrers_and_catalog() {
         );
     }
     let all: Value = r
-        .req(M::GET, &format!("/v2/{repo}/tags/list"))
-        .send()
+        .get(&format!("/v2/{repo}/tags/list"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(all["tags"], json!(["a", "b", "c", "docker", "v1"]));
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/tags/list?n=2"))
-        .send()
-        .await
-        .unwrap();
+    let res = r.get(&format!("/v2/{repo}/tags/list?n=2")).await;
     let link = res.headers()["link"].to_str().unwrap().to_string();
     assert_eq!(
         link,
@@ -441,34 +412,20 @@ async fn manifests_tags_referrers_and_catalog() {
     let page: Value = res.json().await.unwrap();
     assert_eq!(page["tags"], json!(["a", "b"]));
     let page: Value = r
-        .req(M::GET, &format!("/v2/{repo}/tags/list?n=2&last=b"))
-        .send()
+        .get(&format!("/v2/{repo}/tags/list?n=2&last=b"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(page["tags"], json!(["c", "docker"]));
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/tags/list?n=0"))
-        .send()
-        .await
-        .unwrap();
+    let res = r.get(&format!("/v2/{repo}/tags/list?n=0")).await;
     assert!(res.headers().get("link").is_none());
 
     // Unknown repository: NAME_UNKNOWN alone.
-    let res = r
-        .req(M::GET, "/v2/generic/nothing/tags/list")
-        .send()
-        .await
-        .unwrap();
+    let res = r.get("/v2/generic/nothing/tags/list").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_codes(res).await, ["NAME_UNKNOWN"]);
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/manifests/nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = r.get(&format!("/v2/{repo}/manifests/nope")).await;
     assert_eq!(error_codes(res).await, ["MANIFEST_UNKNOWN"]);
 
     // Referrers: a signature with `subject`, filtered by artifact type.
@@ -494,18 +451,9 @@ async fn manifests_tags_referrers_and_catalog() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let res = created(res).await;
     assert_eq!(res.headers()["oci-subject"], digest.as_str());
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/referrers/{digest}"))
-        .send()
-        .await
-        .unwrap();
+    let res = r.get(&format!("/v2/{repo}/referrers/{digest}")).await;
     assert_eq!(
         res.headers()["content-type"],
         "application/vnd.oci.image.index.v1+json"
@@ -536,28 +484,12 @@ async fn manifests_tags_referrers_and_catalog() {
     let mut big = m.clone();
     big["annotations"] = json!({"filler": "x".repeat(4_200_000)});
     let res = r.push_manifest(repo, "big", &big).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let res = r
-        .req(M::GET, &format!("/v2/{repo}/manifests/big"))
-        .send()
-        .await
-        .unwrap();
+    created(res).await;
+    let res = r.get(&format!("/v2/{repo}/manifests/big")).await;
     assert!(res.bytes().await.unwrap().len() > 4_200_000);
 
     // The catalog.
-    let cat: Value = r
-        .req(M::GET, "/v2/_catalog?n=1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cat: Value = r.get("/v2/_catalog?n=1").await.json().await.unwrap();
     assert_eq!(cat["repositories"], json!(["generic/app"]));
     let res = r
         .req(M::DELETE, &format!("/v2/{repo}/manifests/v1"))
@@ -842,12 +774,7 @@ async fn uploads_continue_after_a_restart_and_abandoned_ones_expire() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
+    created(res).await;
     drop(server);
 
     // With a one-second expiry, an abandoned session and its bytes are gone shortly after.

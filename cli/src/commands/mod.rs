@@ -11,6 +11,7 @@ mod key;
 mod man;
 mod optimize;
 mod publish;
+mod signing;
 mod validate;
 mod yank;
 

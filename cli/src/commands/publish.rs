@@ -1,11 +1,11 @@
 //! `wtool publish`: build or read the artifact, name it, check it against its series, sign
 //! and upload it.
 
-use super::{GlobalOpts, RegistryArgs};
+use super::signing::PublisherArgs;
+use super::GlobalOpts;
 use crate::digest::Digest;
 use crate::exit::{fail, Code, WithCode};
 use crate::input::InputFile;
-use crate::keys::{signing_key, KeyStore};
 use crate::package_spec::ReleaseSpec;
 use crate::progress::Transfer;
 use crate::registry::{Published, Registries};
@@ -40,12 +40,8 @@ pub struct Args {
     /// can be moved; a warg release cannot). Locks that recorded the old bytes then refuse it.
     #[arg(long)]
     force: bool,
-    /// The signing key to use from the key store (default: the registry's configured key, then
-    /// `default`; `WTOOL_SIGNING_KEY` wins over both).
-    #[arg(long)]
-    key: Option<String>,
     #[command(flatten)]
-    registry: RegistryArgs,
+    publisher: PublisherArgs,
 }
 
 impl Args {
@@ -65,7 +61,7 @@ impl Args {
         let mut decoded = witpkg::decode(&bytes, &format!("`{shown}`")).code(Code::InvalidInput)?;
         let (package, version) = self.identity(&decoded, &shown)?;
 
-        let registries = self.registry.open(false)?;
+        let registries = self.publisher.registry.open(false)?;
         let registry = registries.for_package(&package)?;
         let backend = registries.backend(&registry).await?;
 
@@ -110,21 +106,7 @@ impl Args {
             return Ok(ExitCode::SUCCESS);
         }
 
-        let store = KeyStore::new(&registries.settings().config_dir);
-        let configured = registries
-            .settings()
-            .wtool
-            .registries
-            .get(&registry.name)
-            .and_then(|r| r.key.clone());
-        let key = if backend.signs() {
-            Some(signing_key(
-                &store,
-                self.key.as_deref().or(configured.as_deref()),
-            )?)
-        } else {
-            None
-        };
+        let key = self.publisher.key_for(&registries, &registry, &*backend)?;
         let progress = Transfer::new(
             format!("uploading {package}@{version}"),
             Some(bytes.len() as u64),

@@ -86,8 +86,13 @@ impl Args {
 
     /// Everything that can fail before there is a report to print.
     fn check(&self) -> Result<(String, Report, Option<&'static Profile>)> {
-        let features = parse_features(&self.features)?;
         let target = self.target.as_deref().map(profile).transpose()?;
+        // Against a target, every proposal is parsed, so that what the target lacks is named
+        // with its first use rather than reported as a parse error of a feature left off.
+        let features = match (target, self.features.is_empty()) {
+            (Some(_), true) => wasmparser::WasmFeatures::all(),
+            _ => parse_features(&self.features)?,
+        };
         let input = InputFile::read(&self.file)?;
         let name = input.name();
         let start = Instant::now();

@@ -1,7 +1,7 @@
 //! `wtool yank`: mark one published version as not to be picked again.
 
-use super::{GlobalOpts, RegistryArgs};
-use crate::keys::{signing_key, KeyStore};
+use super::signing::PublisherArgs;
+use super::GlobalOpts;
 use crate::package_spec::ReleaseSpec;
 use anyhow::Result;
 use semver::Version;
@@ -16,11 +16,8 @@ pub struct Args {
     /// `ns:name@version`
     #[arg(value_name = "NS:NAME@VERSION")]
     package: ReleaseSpec,
-    /// The signing key to use from the key store.
-    #[arg(long)]
-    key: Option<String>,
     #[command(flatten)]
-    registry: RegistryArgs,
+    publisher: PublisherArgs,
 }
 
 impl Args {
@@ -33,15 +30,10 @@ impl Args {
             name: package,
             version,
         } = &self.package;
-        let registries = self.registry.open(false)?;
+        let registries = self.publisher.registry.open(false)?;
         let registry = registries.for_package(package)?;
         let backend = registries.backend(&registry).await?;
-        let store = KeyStore::new(&registries.settings().config_dir);
-        let key = if backend.signs() {
-            Some(signing_key(&store, self.key.as_deref())?)
-        } else {
-            None
-        };
+        let key = self.publisher.key_for(&registries, &registry, &*backend)?;
         backend.yank(package, version, key.as_ref()).await?;
         let report = Yanked {
             package,

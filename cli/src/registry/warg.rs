@@ -23,7 +23,7 @@ use warg_client::storage::{
 use warg_client::{Client, ClientError};
 use warg_crypto::hash::AnyHash;
 use warg_crypto::signing::PrivateKey;
-use warg_protocol::registry::PackageName;
+use warg_protocol::registry::{PackageName, RecordId};
 use wasm_pkg_common::package::PackageRef;
 
 type WargClient = Client<FileSystemRegistryStorage, CacheContent, FileSystemNamespaceMapStorage>;
@@ -73,6 +73,36 @@ impl WargBackend {
             content,
             prefetched: Default::default(),
         })
+    }
+
+    /// Signs one record of `entry` on top of the package's head, submits it and waits until the
+    /// registry has published it.
+    async fn sign_and_wait(
+        &self,
+        package: &PackageRef,
+        key: &PrivateKey,
+        entry: PublishEntry,
+        progress: Option<&Transfer>,
+    ) -> Result<RecordId> {
+        let name = warg_name(package)?;
+        let info = PublishInfo {
+            name: name.clone(),
+            head: None,
+            entries: vec![entry],
+        };
+        let record = self
+            .client
+            .publish_with_info(key, info)
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        if let Some(progress) = progress {
+            progress.finish();
+        }
+        self.client
+            .wait_for_publish(&name, &record, Duration::from_millis(25))
+            .await
+            .map_err(|e| self.explain(package, e))?;
+        Ok(record)
     }
 
     fn explain(&self, package: &PackageRef, e: ClientError) -> anyhow::Error {
@@ -230,31 +260,17 @@ impl Backend for WargBackend {
         progress: &Transfer,
     ) -> Result<Published> {
         let key = key.context("publishing to a warg registry needs a signing key")?;
-        let name = warg_name(package)?;
         let digest = Digest::of(bytes);
         // The client uploads from its content store, which is our cache.
         self.content.cache.write(&digest, bytes)?;
         *self.content.progress.lock().unwrap() = Some(progress.clone());
+        let entry = PublishEntry::Release {
+            version: version.clone(),
+            content: any_hash(&digest),
+        };
         let record = self
-            .client
-            .publish_with_info(
-                key,
-                PublishInfo {
-                    name: name.clone(),
-                    head: None,
-                    entries: vec![PublishEntry::Release {
-                        version: version.clone(),
-                        content: any_hash(&digest),
-                    }],
-                },
-            )
-            .await
-            .map_err(|e| self.explain(package, e))?;
-        progress.finish();
-        self.client
-            .wait_for_publish(&name, &record, Duration::from_millis(25))
-            .await
-            .map_err(|e| self.explain(package, e))?;
+            .sign_and_wait(package, key, entry, Some(progress))
+            .await?;
         Ok(Published {
             package: package.clone(),
             version: version.clone(),
@@ -272,25 +288,11 @@ impl Backend for WargBackend {
         key: Option<&PrivateKey>,
     ) -> Result<()> {
         let key = key.context("yanking from a warg registry needs a signing key")?;
-        let name = warg_name(package)?;
-        let record = self
-            .client
-            .publish_with_info(
-                key,
-                PublishInfo {
-                    name: name.clone(),
-                    head: None,
-                    entries: vec![PublishEntry::Yank {
-                        version: version.clone(),
-                    }],
-                },
-            )
-            .await
-            .map_err(|e| self.explain(package, e))?;
-        self.client
-            .wait_for_publish(&name, &record, Duration::from_millis(25))
-            .await
-            .map_err(|e| self.explain(package, e))
+        let entry = PublishEntry::Yank {
+            version: version.clone(),
+        };
+        self.sign_and_wait(package, key, entry, None).await?;
+        Ok(())
     }
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Core {
     operator_key: PrivateKey,
     policies: Policies,
     metrics: Arc<Metrics>,
+    /// Upload sessions as their bytes pass through this instance (a cache).
+    uploads_seen: oci::Progress,
 }
 
 /// Handle used by the front ends.
@@ -86,6 +88,7 @@ impl Core {
             operator_key,
             policies,
             metrics,
+            uploads_seen: oci::Progress::default(),
         })
     }
 

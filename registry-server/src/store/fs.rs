@@ -1,7 +1,7 @@
 //! Content as files: `blobs/<algorithm>/<hex>`, written to `blobs/tmp/` first, fsynced and renamed so
 //! that a reader (or a crash) never sees a partial blob.
 
-use super::{ByteStream, Content, ContentStore, StoreError, StoreResult};
+use super::{ByteStream, Content, ContentStore, Spooled, StoreError, StoreResult};
 use crate::digest::{Algorithm, Digest};
 use bytes::Bytes;
 use futures_util::{future::BoxFuture, StreamExt};
@@ -118,6 +118,48 @@ impl ContentStore for FsContentStore {
             Ok(len)
         })
     }
+
+    fn adopt<'a>(
+        &'a self,
+        digest: &'a Digest,
+        spooled: Spooled,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            let target = self.final_path(digest)?;
+            let final_dir = self.final_dir(digest);
+            let path = spooled.path.clone();
+            let len = spooled.len;
+            let renamed = tokio::task::spawn_blocking(move || -> StoreResult<bool> {
+                let file = fs::OpenOptions::new().write(true).open(&path)?;
+                if file.metadata()?.len() < len {
+                    return Err(StoreError::Io(std::io::Error::from(
+                        std::io::ErrorKind::UnexpectedEof,
+                    )));
+                }
+                // Bytes past `len` were never acknowledged (a broken request left them).
+                file.set_len(len)?;
+                file.sync_all()?;
+                match fs::rename(&path, &target) {
+                    Ok(()) => {
+                        File::open(&final_dir)?.sync_all()?;
+                        Ok(true)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+            if renamed {
+                return Ok(len);
+            }
+            // Another file system: copy, as any other store would.
+            let body = spooled.stream()?;
+            let len = self.write(digest, body).await?;
+            spooled.discard();
+            Ok(len)
+        })
+    }
 }
 
 /// A temp file written in large writes.
@@ -175,7 +217,7 @@ impl Batched {
 
 /// The file's bytes in chunks of [`CHUNK`], each read on the blocking pool straight into the
 /// buffer that is sent (no intermediate copy), one chunk in flight at a time.
-fn file_chunks(
+pub(super) fn file_chunks(
     file: File,
     len: u64,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {

@@ -3,7 +3,9 @@
 //!
 //! Nothing here names a file or a database: content is read as a stream (or a redirect to a
 //! URL), content is written from a stream that commits atomically, and backend errors are
-//! carried as [`StoreError::Backend`].
+//! carried as [`StoreError::Backend`]. The one exception is [`Spooled`]: bytes that already wait
+//! in a local file (a finished upload session), which a content store may take over instead of
+//! copying.
 
 mod fs;
 mod oci;
@@ -19,7 +21,7 @@ pub(crate) use sqlite::{SqliteLogStore, SqliteTokenStore};
 
 use crate::digest::Digest;
 use bytes::Bytes;
-use futures_util::{future::BoxFuture, stream::BoxStream};
+use futures_util::{future::BoxFuture, stream::BoxStream, StreamExt};
 use indexmap::IndexMap;
 use warg_crypto::hash::AnyHash;
 use warg_protocol::{
@@ -125,6 +127,44 @@ pub(crate) trait ContentStore: Send + Sync {
         digest: &'a Digest,
         body: ByteStream<'a>,
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// Stores the bytes of `spooled` under `digest`, as [`write`](Self::write) does, taking the
+    /// file over where that is cheaper than copying it (a rename on the same file system). The
+    /// caller has checked the digest. The file is gone afterwards either way.
+    fn adopt<'a>(
+        &'a self,
+        digest: &'a Digest,
+        spooled: Spooled,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            let body = spooled.stream()?;
+            let len = self.write(digest, body).await?;
+            spooled.discard();
+            Ok(len)
+        })
+    }
+}
+
+/// Bytes that wait in a local file of their own, such as a finished upload session's.
+pub(crate) struct Spooled {
+    pub path: std::path::PathBuf,
+    pub len: u64,
+}
+
+impl Spooled {
+    /// The file's bytes, in chunks.
+    pub(crate) fn stream(&self) -> StoreResult<ByteStream<'static>> {
+        let file = std::fs::File::open(&self.path)?;
+        if file.metadata()?.len() < self.len {
+            return Err(StoreError::Io(std::io::Error::from(
+                std::io::ErrorKind::UnexpectedEof,
+            )));
+        }
+        Ok(fs::file_chunks(file, self.len).boxed())
+    }
+
+    pub(crate) fn discard(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Where a pending record stands.

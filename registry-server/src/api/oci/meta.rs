@@ -3,7 +3,7 @@
 use super::{challenged, credential, json_response, with_api_version, Answer};
 use crate::{
     api::Shared,
-    service::oci::{Code, OciError},
+    service::oci::{Code, Identity, OciError},
 };
 use axum::{
     extract::{Request, State},
@@ -26,35 +26,41 @@ fn get_only(req: &Request) -> Result<(), super::Refusal> {
     .into())
 }
 
-pub(super) async fn ping(State(state): State<Shared>, req: Request) -> Response {
-    let answer = (|| {
-        get_only(&req)?;
-        let refuse = challenged(&state, None);
+/// The shape of the three: GET or HEAD only, the caller identified, then `answer` decides;
+/// every refusal that asks for credentials carries the challenge.
+fn identified(
+    state: &Shared,
+    req: &Request,
+    answer: impl FnOnce(&Identity) -> Result<Answer, OciError>,
+) -> Response {
+    let run = || {
+        get_only(req)?;
+        let refuse = challenged(state, None);
         let identity = state
             .service
             .oci_identify(credential(req.headers()))
             .map_err(&refuse)?;
-        state.service.oci_ping(&identity).map_err(&refuse)?;
-        Ok(json_response(
+        answer(&identity).map_err(&refuse)?
+    };
+    finish(run())
+}
+
+pub(super) async fn ping(State(state): State<Shared>, req: Request) -> Response {
+    identified(&state, &req, |identity| {
+        state.service.oci_ping(identity)?;
+        Ok(Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({}),
             "application/json",
-        ))
-    })();
-    finish(answer)
+        )))
+    })
 }
 
 pub(super) async fn token(State(state): State<Shared>, req: Request) -> Response {
-    let answer = (|| {
-        get_only(&req)?;
-        let refuse = challenged(&state, None);
-        let identity = state
-            .service
-            .oci_identify(credential(req.headers()))
-            .map_err(&refuse)?;
-        let issued = state.service.oci_issue_token(&identity).map_err(&refuse)?;
+    identified(&state, &req, |identity| {
+        let issued = state.service.oci_issue_token(identity)?;
         let issued_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        Ok(json_response(
+        Ok(Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({
                 "token": issued.token,
@@ -63,24 +69,13 @@ pub(super) async fn token(State(state): State<Shared>, req: Request) -> Response
                 "issued_at": issued_at,
             }),
             "application/json",
-        ))
-    })();
-    finish(answer)
+        )))
+    })
 }
 
 pub(super) async fn catalog(State(state): State<Shared>, req: Request) -> Response {
-    let answer = (|| {
-        get_only(&req)?;
-        let refuse = challenged(&state, None);
-        let identity = state
-            .service
-            .oci_identify(credential(req.headers()))
-            .map_err(&refuse)?;
-        state
-            .service
-            .oci_catalog_access(&identity)
-            .map_err(&refuse)?;
-        super::manifests::catalog(&state, &req)
-    })();
-    finish(answer)
+    identified(&state, &req, |identity| {
+        state.service.oci_catalog_access(identity)?;
+        Ok(super::manifests::catalog(&state, &req))
+    })
 }

@@ -398,28 +398,38 @@ impl Service {
 
     /// The content policy, over the stored layer.
     async fn check_layer(&self, layer: &Digest) -> OciResult<()> {
-        let Some(crate::store::Content::Stream { mut body, .. }) =
-            self.core.stores.content.read(layer).await?
-        else {
-            return Err(invalid(format!("layer `{layer}` is missing")));
+        let verdict = match self.core.uploads_seen.verdict(layer) {
+            Some(verdict) => verdict,
+            None => self.check_stored_layer(layer).await?,
         };
-        let mut check = self.core.policies.content.start();
-        let mut verdict = Ok(());
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(crate::store::StoreError::Io)?;
-            if let Err(r) = tokio::task::block_in_place(|| check.feed(&chunk)) {
-                verdict = Err(r);
-                break;
-            }
-        }
-        let verdict =
-            verdict.and_then(|()| tokio::task::block_in_place(|| check.finish()).map(drop));
         verdict.map_err(|r| {
             self.core.metrics.record_rejected();
             invalid(format!(
                 "layer `{layer}` was rejected by the content policy: {r}"
             ))
         })
+    }
+
+    /// The content policy's verdict on a stored layer that was not checked as it came in.
+    async fn check_stored_layer(
+        &self,
+        layer: &Digest,
+    ) -> OciResult<Result<(), crate::policy::ContentRejection>> {
+        let Some(crate::store::Content::Stream { mut body, .. }) =
+            self.core.stores.content.read(layer).await?
+        else {
+            return Err(invalid(format!("layer `{layer}` is missing")));
+        };
+        let mut check = self.core.policies.content.start();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(crate::store::StoreError::Io)?;
+            if let Err(r) = tokio::task::block_in_place(|| check.feed(&chunk)) {
+                return Ok(Err(r));
+            }
+        }
+        let verdict = tokio::task::block_in_place(|| check.finish()).map(drop);
+        self.core.uploads_seen.remember(layer, verdict.clone());
+        Ok(verdict)
     }
 }
 

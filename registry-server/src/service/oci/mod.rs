@@ -5,11 +5,13 @@
 mod access;
 mod derive;
 mod manifests;
+mod progress;
 mod publish;
 mod reads;
 mod uploads;
 
 pub(crate) use access::{Action, Credential, Identity};
+pub(crate) use progress::Progress;
 pub(crate) use reads::BlobRead;
 pub(crate) use uploads::{MonolithicOutcome, UploadState};
 
@@ -267,10 +269,11 @@ impl super::Service {
 
     /// Drops expired upload sessions and their bytes.
     pub(crate) fn expire_uploads(&self) -> Result<usize, StoreError> {
+        let idle = self.oci().upload_expiry_secs;
         self.core
-            .stores
-            .uploads
-            .expire(self.oci().upload_expiry_secs)
+            .uploads_seen
+            .prune(std::time::Duration::from_secs(idle));
+        self.core.stores.uploads.expire(idle)
     }
 
     pub(crate) fn upload_expiry_secs(&self) -> u64 {

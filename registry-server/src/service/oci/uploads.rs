@@ -4,7 +4,7 @@
 
 use super::{Code, OciError, OciResult, Repo};
 use crate::{
-    digest::Digest,
+    digest::{Algorithm, Digest},
     service::Service,
     store::{AppendOutcome, ByteStream, StoreError},
 };
@@ -60,6 +60,9 @@ impl Service {
 
     pub(crate) fn oci_start_upload(&self, repo: &Repo) -> OciResult<UploadState> {
         let row = self.core.stores.uploads.create(repo.name())?;
+        // Only a package's layer is checked by the content policy; generic content is not.
+        let policy = matches!(repo, Repo::Package { .. }).then_some(&self.core.policies.content);
+        self.core.uploads_seen.follow(&row.id, policy);
         Ok(UploadState {
             repo: row.repo,
             id: row.id,
@@ -125,7 +128,23 @@ impl Service {
                 "the Content-Range is inverted",
             ));
         }
-        let body: ByteStream<'_> = body.map(|c| c.map_err(transport)).boxed();
+        let seen = &self.core.uploads_seen;
+        let body: ByteStream<'_> = body
+            .map(|c| c.map_err(transport))
+            .scan(offset, move |at, chunk| {
+                let start = *at;
+                if let Ok(bytes) = &chunk {
+                    *at += bytes.len() as u64;
+                }
+                let bytes = chunk.as_ref().ok().cloned();
+                async move {
+                    if let Some(bytes) = bytes {
+                        seen.chunk(id, start, bytes).await;
+                    }
+                    Some(chunk)
+                }
+            })
+            .boxed();
         match self
             .core
             .stores
@@ -176,15 +195,26 @@ impl Service {
             state = self.oci_append(repo, id, range, body).await?;
         }
         let uploads = &self.core.stores.uploads;
-        if self.core.stores.content.size(digest).await?.is_none() {
-            let stream = uploads.read(id, state.offset)?;
-            self.store_verified(digest, stream).await?;
-        } else {
-            // Already stored: check the session's bytes anyway, so a wrong digest is refused.
-            let found = hash_stream(uploads.read(id, state.offset)?, digest).await?;
-            if &found != digest {
-                return Err(mismatch(digest, &found));
+        let digested = self.core.uploads_seen.finish(id, state.offset).await;
+        let found = match digested {
+            Some(d) if digest.algorithm() == Algorithm::Sha256 => {
+                if &d.sha256 == digest {
+                    if let Some(verdict) = d.verdict {
+                        self.core.uploads_seen.remember(digest, verdict);
+                    }
+                }
+                d.sha256
             }
+            _ => hash_stream(uploads.read(id, state.offset)?, digest).await?,
+        };
+        if &found != digest {
+            return Err(mismatch(digest, &found));
+        }
+        if self.core.stores.content.size(digest).await?.is_none() {
+            let spooled = uploads.spooled(id, state.offset)?;
+            let bytes = self.core.stores.content.adopt(digest, spooled).await?;
+            self.core.metrics.upload(bytes);
+            tracing::info!(%digest, bytes, "OCI blob stored");
         }
         uploads.remove(id)?;
         Ok(digest.clone())
