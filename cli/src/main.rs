@@ -19,6 +19,7 @@ mod progress;
 mod project;
 mod registry;
 mod resolver;
+mod surface;
 mod witpkg;
 mod wkg_config;
 

@@ -9,6 +9,7 @@ use crate::input::InputFile;
 use crate::package_spec::ReleaseSpec;
 use crate::progress::Transfer;
 use crate::registry::{Published, Registries};
+use crate::surface::{self, Surface};
 use crate::witpkg::{self, check_compatible, same_series, Decoded};
 use anyhow::{bail, Result};
 use semver::Version;
@@ -88,9 +89,17 @@ impl Args {
                 registry.name
             );
         }
-        if let (Decoded::Package(new), false) = (&mut decoded, self.allow_breaking) {
-            new.assign_version(&version);
-            semver_gate(&registries, &package, &version, new, &existing).await?;
+        if !self.allow_breaking {
+            let new = match &mut decoded {
+                Decoded::Package(new) => {
+                    new.assign_version(&version);
+                    Release::Package(new)
+                }
+                Decoded::Component => Release::Component(
+                    surface::of(&bytes, &format!("`{shown}`")).code(Code::InvalidInput)?,
+                ),
+            };
+            semver_gate(&registries, &package, &version, &new, &existing).await?;
         }
 
         if self.dry_run {
@@ -176,12 +185,19 @@ fn report(global: &GlobalOpts, release: &Published, dry_run: Option<usize>) -> R
     })
 }
 
-/// The new release must not break its neighbours in the same series.
+/// What the semver check compares of a release.
+enum Release<'a> {
+    Package(&'a witpkg::WitPackage),
+    Component(Surface),
+}
+
+/// The new release must not break its neighbours in the same series: a WIT package keeps every
+/// item compatible, and a component keeps its exports and adds no imports.
 async fn semver_gate(
     registries: &Registries,
     package: &PackageRef,
     version: &Version,
-    new: &witpkg::WitPackage,
+    new: &Release<'_>,
     existing: &[crate::cache::Release],
 ) -> Result<()> {
     let in_series = existing
@@ -200,14 +216,25 @@ async fn semver_gate(
         let Some(neighbour) = neighbour else { continue };
         let bytes = backend.download(package, neighbour).await?;
         let what = format!("{package}@{}", neighbour.version);
-        let Decoded::Package(mut old) = witpkg::decode(&bytes, &what)? else {
-            continue;
-        };
-        old.assign_version(&neighbour.version);
-        let result = if newer_is_us {
-            check_compatible(&old, new)
-        } else {
-            check_compatible(new, &old)
+        let result = match (new, witpkg::decode(&bytes, &what)?) {
+            (Release::Package(new), Decoded::Package(mut old)) => {
+                old.assign_version(&neighbour.version);
+                if newer_is_us {
+                    check_compatible(&old, new)
+                } else {
+                    check_compatible(new, &old)
+                }
+            }
+            (Release::Component(new), Decoded::Component) => {
+                let old = surface::of(&bytes, &what)?;
+                if newer_is_us {
+                    surface::check_compatible(&old, new)
+                } else {
+                    surface::check_compatible(new, &old)
+                }
+            }
+            // One kind replaced by the other: there is nothing to compare item by item.
+            _ => continue,
         };
         result.map_err(|e| {
             crate::exit::coded(
