@@ -101,6 +101,30 @@ fn resources_cross_the_plug_boundary() {
     assert_eq!(run_command(&bytes), "counter is 42\n");
 }
 
+/// A span made in the provider is handed out by the middleware and used in the app: the
+/// resource crosses two boundaries, and the middleware's `factory` interface `use`s a type of
+/// the `spans` interface that another plug exports.
+#[test]
+fn a_resource_crosses_a_middleware_and_a_used_type_comes_from_another_plug() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/spans-app.wasm",
+        &[
+            "components/spans-middleware.wasm",
+            "components/spans-provider.wasm",
+        ],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "request: opened by the middleware
+request: handled by the app
+direct: made by the app
+the middleware opened 1 span(s)
+"
+    );
+}
+
 #[test]
 fn output_is_deterministic_and_independent_of_paths() {
     let first = tempfile::tempdir().unwrap();

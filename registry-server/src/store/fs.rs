@@ -154,10 +154,7 @@ impl ContentStore for FsContentStore {
                 return Ok(len);
             }
             // Another file system: copy, as any other store would.
-            let body = spooled.stream()?;
-            let len = self.write(digest, body).await?;
-            spooled.discard();
-            Ok(len)
+            super::copy_in(self, digest, spooled).await
         })
     }
 }

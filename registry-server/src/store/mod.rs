@@ -135,13 +135,20 @@ pub(crate) trait ContentStore: Send + Sync {
         digest: &'a Digest,
         spooled: Spooled,
     ) -> BoxFuture<'a, StoreResult<u64>> {
-        Box::pin(async move {
-            let body = spooled.stream()?;
-            let len = self.write(digest, body).await?;
-            spooled.discard();
-            Ok(len)
-        })
+        Box::pin(copy_in(self, digest, spooled))
     }
+}
+
+/// [`ContentStore::adopt`] by copying: the bytes are written as any upload is.
+pub(crate) async fn copy_in<S: ContentStore + ?Sized>(
+    store: &S,
+    digest: &Digest,
+    spooled: Spooled,
+) -> StoreResult<u64> {
+    let body = spooled.stream()?;
+    let len = store.write(digest, body).await?;
+    spooled.discard();
+    Ok(len)
 }
 
 /// Bytes that wait in a local file of their own, such as a finished upload session's.
