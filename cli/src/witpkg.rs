@@ -345,7 +345,12 @@ mod tests {
 
     #[test]
     fn outline_agrees_with_decoding() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        // The repository root: this file is also compiled into the fuzz replay test, whose crate
+        // sits elsewhere.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .find(|d| d.join("fixtures/targets").is_dir())
+            .expect("the repository root");
         let listed = |deps: Vec<(PackageRef, VersionReq)>| {
             let mut list: Vec<String> = deps.iter().map(|(n, r)| format!("{n} {r}")).collect();
             list.sort();

@@ -1,7 +1,7 @@
 //! Publishing policies: what content is accepted ([`content`]), and which signing keys may
 //! publish without a token ([`key`]).
 
-pub(crate) mod content;
+pub mod content;
 pub mod key;
 
 pub(crate) use content::{ContentCheck, ContentPolicy, ContentRejection};
