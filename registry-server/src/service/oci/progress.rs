@@ -114,47 +114,55 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The worker of one session: feeds every chunk, in order, to the hash and the check, each on
-/// the blocking pool. A chunk that does not start where the last one ended (a request broke
-/// and was sent again) spoils what was learnt, and the session is then hashed from the store
-/// when it closes.
+/// The worker of one session: feeds every chunk, in order, to the hash and the check, on the
+/// blocking pool, taking whatever chunks are queued at once. A chunk that does not start where
+/// the last one ended (a request broke and was sent again) spoils what was learnt, and the
+/// session is then hashed from the store when it closes.
 async fn digest_session(mut rx: mpsc::Receiver<Msg>, check: Option<ContentCheck>) {
     let mut state = Some((Algorithm::Sha256.hasher(), check));
     let mut fed = 0u64;
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Chunk(offset, bytes) => {
-                let Some((mut hasher, mut check)) = state.take() else {
-                    continue;
-                };
-                if offset != fed {
-                    continue;
-                }
-                fed += bytes.len() as u64;
-                let fed_chunk = tokio::task::spawn_blocking(move || {
-                    hasher.update(&bytes);
-                    if let Some(check) = check.as_mut() {
-                        // A rejection is kept by the check and reported when it finishes.
-                        let _ = check.feed(&bytes);
+    let mut finish = None;
+    while finish.is_none() {
+        let Some(first) = rx.recv().await else { return };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Chunk(offset, bytes) => {
+                    if offset != fed {
+                        state = None;
                     }
-                    (hasher, check)
-                });
-                state = fed_chunk.await.ok();
+                    fed = offset + bytes.len() as u64;
+                    batch.push(bytes);
+                }
+                Msg::Finish(len, reply) => finish = Some((len, reply)),
             }
-            Msg::Finish(len, reply) => {
-                let digested =
-                    state
-                        .take()
-                        .filter(|_| fed == len)
-                        .map(|(hasher, check)| Digested {
-                            sha256: hasher.finish(),
-                            verdict: check.map(|c| c.finish().map(drop)),
-                        });
-                let _ = reply.send(digested);
-                return;
+            if finish.is_none() && batch.len() < 256 {
+                next = rx.try_recv().ok();
             }
         }
+        if let Some((mut hasher, mut check)) = state.take() {
+            let digested = tokio::task::spawn_blocking(move || {
+                for bytes in &batch {
+                    hasher.update(bytes);
+                    if let Some(check) = check.as_mut() {
+                        // A rejection is kept by the check and reported when it finishes.
+                        let _ = check.feed(bytes);
+                    }
+                }
+                (hasher, check)
+            });
+            state = digested.await.ok();
+        }
     }
+    let Some((len, reply)) = finish else { return };
+    let digested = state
+        .filter(|_| fed == len)
+        .map(|(hasher, check)| Digested {
+            sha256: hasher.finish(),
+            verdict: check.map(|c| c.finish().map(drop)),
+        });
+    let _ = reply.send(digested);
 }
 
 #[cfg(test)]
