@@ -58,6 +58,68 @@ logged 4 messages
     );
 }
 
+/// The output of `app` plugged with a logger whose lines start with `name`.
+fn logger_output(name: &str) -> String {
+    RUST_LOGGER_OUTPUT.replace("rust-logger [", &format!("{name} ["))
+}
+
+/// Every interface is imported once, at one version, and nothing but WASI is left to the host.
+fn assert_only_wasi_imports_once(bytes: &[u8]) {
+    let imports = imports(bytes);
+    let mut bases: Vec<&str> = imports
+        .iter()
+        .map(|i| i.split('@').next().unwrap())
+        .collect();
+    bases.sort();
+    let total = bases.len();
+    bases.dedup();
+    assert_eq!(bases.len(), total, "duplicate imports: {imports:?}");
+    assert!(
+        imports.iter().all(|i| i.starts_with("wasi:")),
+        "non-WASI imports left: {imports:?}"
+    );
+}
+
+/// componentize-js (StarlingMonkey) imports `wasi:http` even though the logger never makes a
+/// request; those imports stay with the host, which links wasmtime-wasi-http.
+#[test]
+fn app_with_javascript_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/js-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("js-logger"));
+    let imports = imports(&bytes);
+    for http in ["wasi:http/types@", "wasi:http/outgoing-handler@"] {
+        assert!(
+            imports.iter().any(|i| i.starts_with(http)),
+            "{http} is not left to the host: {imports:?}"
+        );
+    }
+    assert_only_wasi_imports_once(&bytes);
+}
+
+#[test]
+fn app_with_middleware_and_javascript_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/js-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "js-logger [info] [mw] app started
+js-logger [warn] [mw] disk almost full
+js-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+    assert_only_wasi_imports_once(&bytes);
+}
+
 #[test]
 fn app_with_middleware_and_logger() {
     let dir = tempfile::tempdir().unwrap();
