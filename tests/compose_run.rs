@@ -120,6 +120,19 @@ logged 3 messages
     assert_only_wasi_imports_once(&bytes);
 }
 
+/// A logger in C: wit-bindgen's C bindings, clang for wasip1, and the preview1 adapter.
+#[test]
+fn app_with_c_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/c-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("c-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
 #[test]
 fn app_with_middleware_and_logger() {
     let dir = tempfile::tempdir().unwrap();
