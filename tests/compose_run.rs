@@ -133,6 +133,39 @@ fn app_with_c_logger() {
     assert_only_wasi_imports_once(&bytes);
 }
 
+/// A logger in standard Go (wasip1 c-shared, `//go:wasmexport`), componentized with the
+/// preview1 adapter; the adapter's memory is an arena inside the Go module.
+#[test]
+fn app_with_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/go-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("go-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// The Rust middleware between the app and the Go logger.
+#[test]
+fn app_with_middleware_and_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/go-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "go-logger [info] [mw] app started
+go-logger [warn] [mw] disk almost full
+go-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
 #[test]
 fn app_with_middleware_and_logger() {
     let dir = tempfile::tempdir().unwrap();
