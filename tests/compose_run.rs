@@ -166,6 +166,50 @@ logged 3 messages
     );
 }
 
+/// A Go command as the socket: its `//go:wasmimport` logger import is filled by the plug.
+#[test]
+fn go_app_with_rust_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), RUST_LOGGER_OUTPUT);
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// Two Go runtimes in one composition, each with its own memory and adapter.
+#[test]
+fn go_app_with_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/go-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("go-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
+#[test]
+fn go_app_with_middleware_and_c_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/middleware.wasm", "components/c-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "c-logger [info] [mw] app started
+c-logger [warn] [mw] disk almost full
+c-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
 #[test]
 fn app_with_middleware_and_logger() {
     let dir = tempfile::tempdir().unwrap();

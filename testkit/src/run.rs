@@ -9,7 +9,7 @@ use wasmtime::error::Context;
 use wasmtime::{format_err, Engine, Result, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 struct Host {
@@ -52,11 +52,16 @@ pub fn run(bytes: &[u8], mut ctx: WasiCtxBuilder) -> Result<()> {
     let mut store = Store::new(&engine, host);
     let command = Command::instantiate(&mut store, &component, &linker)
         .context("it instantiates with only WASI (and wasi:http) from the host")?;
-    command
-        .wasi_cli_run()
-        .call_run(&mut store)
-        .context("run traps")?
-        .map_err(|()| format_err!("the command returned an error exit"))
+    match command.wasi_cli_run().call_run(&mut store) {
+        Ok(result) => result.map_err(|()| format_err!("the command returned an error exit")),
+        // `wasi:cli/exit.exit(ok)` unwinds the guest; Go's runtime ends every program that way,
+        // and status 0 is a success, as for the wasmtime CLI.
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(0)) => Ok(()),
+            Some(I32Exit(status)) => Err(format_err!("the command exited with status {status}")),
+            None => Err(e).context("run traps"),
+        },
+    }
 }
 
 /// Runs a command component and returns what it printed on stdout; panics on any failure.
