@@ -58,6 +58,158 @@ logged 4 messages
     );
 }
 
+/// The output of `app` plugged with a logger whose lines start with `name`.
+fn logger_output(name: &str) -> String {
+    RUST_LOGGER_OUTPUT.replace("rust-logger [", &format!("{name} ["))
+}
+
+/// Every interface is imported once, at one version, and nothing but WASI is left to the host.
+fn assert_only_wasi_imports_once(bytes: &[u8]) {
+    let imports = imports(bytes);
+    let mut bases: Vec<&str> = imports
+        .iter()
+        .map(|i| i.split('@').next().unwrap())
+        .collect();
+    bases.sort();
+    let total = bases.len();
+    bases.dedup();
+    assert_eq!(bases.len(), total, "duplicate imports: {imports:?}");
+    assert!(
+        imports.iter().all(|i| i.starts_with("wasi:")),
+        "non-WASI imports left: {imports:?}"
+    );
+}
+
+/// componentize-js (StarlingMonkey) imports `wasi:http` even though the logger never makes a
+/// request; those imports stay with the host, which links wasmtime-wasi-http.
+#[test]
+fn app_with_javascript_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/js-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("js-logger"));
+    let imports = imports(&bytes);
+    for http in ["wasi:http/types@", "wasi:http/outgoing-handler@"] {
+        assert!(
+            imports.iter().any(|i| i.starts_with(http)),
+            "{http} is not left to the host: {imports:?}"
+        );
+    }
+    assert_only_wasi_imports_once(&bytes);
+}
+
+#[test]
+fn app_with_middleware_and_javascript_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/js-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "js-logger [info] [mw] app started
+js-logger [warn] [mw] disk almost full
+js-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// A logger in C: wit-bindgen's C bindings, clang for wasip1, and the preview1 adapter.
+#[test]
+fn app_with_c_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/c-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("c-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// A logger in standard Go (wasip1 c-shared, `//go:wasmexport`), componentized with the
+/// preview1 adapter; the adapter's memory is an arena inside the Go module.
+#[test]
+fn app_with_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/go-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("go-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// The Rust middleware between the app and the Go logger.
+#[test]
+fn app_with_middleware_and_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/go-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "go-logger [info] [mw] app started
+go-logger [warn] [mw] disk almost full
+go-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
+/// A Go command as the socket: its `//go:wasmimport` logger import is filled by the plug.
+#[test]
+fn go_app_with_rust_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), RUST_LOGGER_OUTPUT);
+    assert_only_wasi_imports_once(&bytes);
+}
+
+/// Two Go runtimes in one composition, each with its own memory and adapter.
+#[test]
+fn go_app_with_go_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/go-logger.wasm"],
+    );
+    assert_eq!(run_command(&bytes), logger_output("go-logger"));
+    assert_only_wasi_imports_once(&bytes);
+}
+
+#[test]
+fn go_app_with_middleware_and_c_logger() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/go-app.wasm",
+        &["components/middleware.wasm", "components/c-logger.wasm"],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "c-logger [info] [mw] app started
+c-logger [warn] [mw] disk almost full
+c-logger [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
 #[test]
 fn app_with_middleware_and_logger() {
     let dir = tempfile::tempdir().unwrap();
