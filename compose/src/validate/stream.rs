@@ -117,6 +117,74 @@ impl Fault {
     }
 }
 
+/// How deep modules and components may nest. Real toolchains nest two or three levels; the
+/// bound keeps hostile input from costing time and memory in every tool that walks the tree.
+pub const MAX_NESTING: usize = 64;
+/// The longest import, export or custom-section name accepted.
+pub const MAX_NAME: usize = 64 * 1024;
+
+/// The bounds above, checked before a payload is validated.
+fn limits(payload: &Payload<'_>, depth: usize, shift: u64, frame: usize) -> Result<(), Fault> {
+    let refuse = |offset: u64, message: String| Err(Fault::at(offset + shift, message, frame));
+    let long = |name: &str, offset: u64| {
+        if name.len() > MAX_NAME {
+            return refuse(
+                offset,
+                format!(
+                    "a name of {} bytes is longer than the limit of {MAX_NAME} bytes",
+                    name.len()
+                ),
+            );
+        }
+        Ok(())
+    };
+    match payload {
+        Payload::ModuleSection {
+            unchecked_range, ..
+        }
+        | Payload::ComponentSection {
+            unchecked_range, ..
+        } if depth + 1 > MAX_NESTING => refuse(
+            unchecked_range.start,
+            format!("modules and components nest deeper than the limit of {MAX_NESTING} levels"),
+        ),
+        Payload::CustomSection(section) => long(section.name(), section.range().start as u64),
+        // Unreadable entries are left for the validator to report.
+        Payload::ImportSection(reader) => {
+            let at = reader.range().start as u64;
+            reader.clone().into_imports().flatten().try_for_each(|i| {
+                long(i.module, at)?;
+                long(i.name, at)
+            })
+        }
+        Payload::ExportSection(reader) => {
+            let at = reader.range().start as u64;
+            reader
+                .clone()
+                .into_iter()
+                .flatten()
+                .try_for_each(|e| long(e.name, at))
+        }
+        Payload::ComponentImportSection(reader) => {
+            let at = reader.range().start as u64;
+            reader
+                .clone()
+                .into_iter()
+                .flatten()
+                .try_for_each(|i| long(i.name.name, at))
+        }
+        Payload::ComponentExportSection(reader) => {
+            let at = reader.range().start as u64;
+            reader
+                .clone()
+                .into_iter()
+                .flatten()
+                .try_for_each(|e| long(e.name.name, at))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One module or component being parsed: the input, or one nested in a component.
 struct Level {
     parser: Parser,
@@ -619,6 +687,7 @@ impl Validator {
             Payload::CodeSectionStart { count, size, .. } => Some((*count, after + *size as u64)),
             _ => None,
         };
+        limits(&payload, depth, shift, frame)?;
         let valid = self
             .validator
             .payload(&payload)
