@@ -148,17 +148,17 @@ fn limits(payload: &Payload<'_>, depth: usize, shift: u64, frame: usize) -> Resu
             unchecked_range.start,
             format!("modules and components nest deeper than the limit of {MAX_NESTING} levels"),
         ),
-        Payload::CustomSection(section) => long(section.name(), section.range().start as u64),
+        Payload::CustomSection(section) => long(section.name(), section.range().start),
         // Unreadable entries are left for the validator to report.
         Payload::ImportSection(reader) => {
-            let at = reader.range().start as u64;
+            let at = reader.range().start;
             reader.clone().into_imports().flatten().try_for_each(|i| {
                 long(i.module, at)?;
                 long(i.name, at)
             })
         }
         Payload::ExportSection(reader) => {
-            let at = reader.range().start as u64;
+            let at = reader.range().start;
             reader
                 .clone()
                 .into_iter()
@@ -166,7 +166,7 @@ fn limits(payload: &Payload<'_>, depth: usize, shift: u64, frame: usize) -> Resu
                 .try_for_each(|e| long(e.name, at))
         }
         Payload::ComponentImportSection(reader) => {
-            let at = reader.range().start as u64;
+            let at = reader.range().start;
             reader
                 .clone()
                 .into_iter()
@@ -174,7 +174,7 @@ fn limits(payload: &Payload<'_>, depth: usize, shift: u64, frame: usize) -> Resu
                 .try_for_each(|i| long(i.name.name, at))
         }
         Payload::ComponentExportSection(reader) => {
-            let at = reader.range().start as u64;
+            let at = reader.range().start;
             reader
                 .clone()
                 .into_iter()
