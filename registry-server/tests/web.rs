@@ -59,14 +59,11 @@ fn wit_package(deps: &[&str], source: &str, description: &str) -> Vec<u8> {
     }
     let pkg = resolve.push_str("main.wit", source).unwrap();
     let bytes = wit_component::encode(&resolve, pkg).unwrap();
-    AddMetadata {
-        description: AddMetadataField::Set(Description::new(description.to_string())),
-        licenses: AddMetadataField::Set(Licenses::new("Apache-2.0").unwrap()),
-        source: AddMetadataField::Set(Source::new("https://example.com/src").unwrap()),
-        ..Default::default()
-    }
-    .to_wasm(&bytes)
-    .unwrap()
+    let mut metadata = AddMetadata::default();
+    metadata.description = AddMetadataField::Set(Description::new(description.to_string()));
+    metadata.licenses = AddMetadataField::Set(Licenses::new("Apache-2.0").unwrap());
+    metadata.source = AddMetadataField::Set(Source::new("https://example.com/src").unwrap());
+    metadata.to_wasm(&bytes).unwrap()
 }
 
 pub struct Seeded {
@@ -393,4 +390,294 @@ async fn read_token_login_and_disabled_pages() {
     let res = get(&http, &format!("{url}healthz"), false).await;
     assert_eq!(res.status(), 200);
     server.shutdown().await.unwrap();
+}
+
+/// chromedriver on a free loopback port, killed on drop.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_program(names: &[&str]) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+fn start_driver() -> Driver {
+    let driver = find_program(&["chromedriver"]).unwrap_or_else(|| {
+        panic!(
+            "the browser tests need chromedriver and chromium on PATH: \
+             install them with `apt-get install -y chromium chromium-driver`"
+        )
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path, dark: bool) -> fantoccini::Client {
+    let chromium = find_program(&["chromium", "chromium-browser"]).unwrap_or_else(|| {
+        panic!("the browser tests need chromium: install it with `apt-get install -y chromium chromium-driver`")
+    });
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-dev-shm-usage".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+        args.push("--blink-settings=preferredColorScheme=0".into());
+    } else {
+        args.push("--blink-settings=preferredColorScheme=1".into());
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "binary": chromium, "args": args }),
+    );
+    fantoccini::ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap()
+}
+
+async fn eval(c: &fantoccini::Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_search_click_through_and_no_script_runs() {
+    use fantoccini::Locator;
+    let driver = start_driver();
+    let s = seed(false).await;
+    let url = s.url.clone();
+    let temp = tempfile::tempdir().unwrap();
+    let c = browser(&driver, &temp.path().join("light"), false).await;
+
+    c.goto(&url).await.unwrap();
+    assert_eq!(c.title().await.unwrap(), "Packages · wtool-registry");
+    // Results as you type: the interface name finds the app and the logger.
+    c.find(Locator::Css("#q"))
+        .await
+        .unwrap()
+        .send_keys("example:logging/logger")
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#live-results li"))
+        .await
+        .unwrap();
+    let live = c
+        .find(Locator::Css("#live"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(live.contains("example:app"), "{live}");
+    assert!(live.contains("example:logging"), "{live}");
+
+    // Click through: package, then version.
+    c.find(Locator::Css("#live-results a[href='/example:app']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("table.versions"))
+        .await
+        .unwrap();
+    c.find(Locator::Css("a[href='/example:app@1.0.0']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let wit = c
+        .wait()
+        .for_element(Locator::Css("#wit-text"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        wit.contains("import example:logging/logger@0.2.0;"),
+        "{wit}"
+    );
+    // The copy button copies the command.
+    let button = c
+        .find(Locator::Css("button[data-copy='cmd-fetch']"))
+        .await
+        .unwrap();
+    button.click().await.unwrap();
+    let copied = c
+        .wait()
+        .for_element(Locator::Css("button[data-copy='cmd-fetch'][data-copied]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        copied.attr("data-copied").await.unwrap().as_deref(),
+        Some("wtool fetch example:app@1.0.0 -o app.wasm")
+    );
+    // The dependency link leads to the logger's version page.
+    c.find(Locator::Css("ul.deps a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#wit-text"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/example:logging@0.2.0"
+    );
+
+    // The yanked mark.
+    c.goto(&format!("{url}example:logging")).await.unwrap();
+    let yanked = c
+        .find(Locator::Css("tr.yanked"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        yanked.contains("0.1.0") && yanked.to_lowercase().contains("yanked"),
+        "{yanked}"
+    );
+
+    // The 404 suggestion.
+    c.goto(&format!("{url}example:loging")).await.unwrap();
+    let suggestion = c
+        .find(Locator::Css("#suggestion a"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(suggestion, "example:logging");
+
+    // Hostile doc comments and descriptions show as text, and no script of theirs runs.
+    for path in ["example:evil@1.0.0", "example:evil", ""] {
+        c.goto(&format!("{url}{path}")).await.unwrap();
+        let title = c.title().await.unwrap();
+        assert!(!title.contains("pwned"), "{path}: {title}");
+        assert_eq!(
+            eval(
+                &c,
+                "return document.querySelectorAll('main script, main img').length"
+            )
+            .await,
+            0
+        );
+    }
+    c.goto(&format!("{url}example:evil@1.0.0")).await.unwrap();
+    let wit = c
+        .find(Locator::Css("#wit-text"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        wit.contains("<script>document.title = \"pwned\";</script>"),
+        "{wit}"
+    );
+
+    // Screenshots at phone and desktop width, in both themes; nothing overflows sideways.
+    c.close().await.unwrap();
+    let shots = temp.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for dark in [false, true] {
+        let theme = if dark { "dark" } else { "light" };
+        let c = browser(&driver, &temp.path().join(format!("shots-{theme}")), dark).await;
+        c.goto(&url).await.unwrap();
+        assert_eq!(
+            eval(
+                &c,
+                "return matchMedia('(prefers-color-scheme: dark)').matches"
+            )
+            .await,
+            Value::Bool(dark)
+        );
+        for (width, height, label) in [(390, 844, "phone"), (1280, 900, "desktop")] {
+            c.set_window_size(width, height).await.unwrap();
+            for (page, path) in [
+                ("index", ""),
+                ("package", "example:logging"),
+                ("version", "example:app@1.0.0"),
+                ("log", "log"),
+            ] {
+                c.goto(&format!("{url}{path}")).await.unwrap();
+                let overflow = eval(
+                    &c,
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                )
+                .await;
+                assert_eq!(
+                    overflow, 0,
+                    "{page} overflows at {label} width in the {theme} theme"
+                );
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(shots.join(format!("{page}-{label}-{theme}.png")), png).unwrap();
+            }
+        }
+        c.close().await.unwrap();
+    }
+    if let Some(out) = std::env::var_os("WEB_SCREENSHOTS_OUT") {
+        testkit_copy(&shots, std::path::Path::new(&out));
+    }
+    s.server.shutdown().await.unwrap();
+}
+
+/// Copies the screenshots where the book's refresh script asked for them.
+fn testkit_copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
