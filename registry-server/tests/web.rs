@@ -471,8 +471,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path, dark: bool) -> fant
         "goog:chromeOptions".into(),
         serde_json::json!({ "binary": chromium, "args": args }),
     );
-    fantoccini::ClientBuilder::rustls()
-        .unwrap()
+    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
