@@ -20,6 +20,25 @@ pub(crate) struct OciTag {
 }
 
 impl crate::service::Service {
+    /// The digest of the manifest derived from the release `tag`, if it is released and stored.
+    async fn derived_manifest(
+        &self,
+        name: &PackageName,
+        tag: &str,
+        releases: &[super::reads::ReleaseView],
+    ) -> Result<Option<crate::digest::Digest>, StoreError> {
+        let Some(release) = releases.iter().find(|r| r.version == tag && !r.yanked) else {
+            return Ok(None);
+        };
+        let Some(content) = &release.content else {
+            return Ok(None);
+        };
+        let size = self.core.stores.content.size(content).await?;
+        Ok(size.map(|size| {
+            derive::derive(name, tag, content, size, release.timestamp).manifest_digest
+        }))
+    }
+
     /// The repository of a package and its tags; pushed tags name their stored manifest,
     /// releases published over warg the manifest derived from them.
     pub(crate) async fn oci_package_view(
@@ -37,19 +56,7 @@ impl crate::service::Service {
         for tag in tags {
             let digest = match self.core.stores.oci.tag(&repository, &tag)? {
                 Some(d) => Some(d),
-                None => match releases.iter().find(|r| r.version == tag && !r.yanked) {
-                    Some(release) => match &release.content {
-                        Some(content) => match self.core.stores.content.size(content).await? {
-                            Some(size) => Some(
-                                derive::derive(name, &tag, content, size, release.timestamp)
-                                    .manifest_digest,
-                            ),
-                            None => None,
-                        },
-                        None => None,
-                    },
-                    None => None,
-                },
+                None => self.derived_manifest(name, &tag, &releases).await?,
             };
             if let Some(digest) = digest {
                 out.push(OciTag {
