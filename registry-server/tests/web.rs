@@ -126,11 +126,27 @@ pub async fn seed(require_read_token: bool) -> Seeded {
 }
 
 async fn get(http: &reqwest::Client, url: &str, json: bool) -> reqwest::Response {
-    let mut req = http.get(url);
-    if json {
-        req = req.header("accept", "application/json");
-    }
+    // What a browser sends, or what a script asking for JSON sends.
+    let accept = if json {
+        "application/json"
+    } else {
+        "text/html,application/xhtml+xml,*/*;q=0.8"
+    };
+    let req = http.get(url).header("accept", accept);
     req.send().await.unwrap()
+}
+
+async fn get_html_if_none_match(
+    http: &reqwest::Client,
+    url: &str,
+    etag: &str,
+) -> reqwest::Response {
+    http.get(url)
+        .header("accept", "text/html")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn text(http: &reqwest::Client, url: &str) -> String {
@@ -272,12 +288,7 @@ async fn headers_etags_and_caching() {
     // ETags follow the checkpoint; If-None-Match gets a 304.
     let res = get(&http, &format!("{url}example:logging"), false).await;
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
-    let res = http
-        .get(format!("{url}example:logging"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let res = get_html_if_none_match(&http, &format!("{url}example:logging"), &etag).await;
     assert_eq!(res.status(), 304);
     assert!(res.headers()["vary"].to_str().unwrap().contains("Accept"));
     let res = get(&http, &format!("{url}example:logging"), true).await;
@@ -310,12 +321,7 @@ async fn headers_etags_and_caching() {
     )
     .await
     .unwrap();
-    let res = http
-        .get(format!("{url}example:logging"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let res = get_html_if_none_match(&http, &format!("{url}example:logging"), &etag).await;
     assert_eq!(res.status(), 200);
     assert_ne!(res.headers()["etag"].to_str().unwrap(), etag);
     let j = json(&http, url).await;
@@ -360,6 +366,7 @@ async fn read_token_login_and_disabled_pages() {
     let pair = cookie.split(';').next().unwrap().to_string();
     let res = http
         .get(format!("{url}example:logging"))
+        .header("accept", "text/html")
         .header("cookie", &pair)
         .send()
         .await

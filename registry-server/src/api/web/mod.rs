@@ -51,7 +51,9 @@ struct PageQuery {
     page: Option<usize>,
 }
 
-/// HTML or JSON, from the `Accept` header: JSON only when asked for ahead of HTML.
+/// HTML or JSON, from the `Accept` header: HTML when it names `text/html` (browsers do) ahead
+/// of JSON; JSON otherwise, so that API clients and scripts get the JSON errors they get from
+/// every other path.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum Format {
     Html,
@@ -65,10 +67,10 @@ fn format_of(headers: &HeaderMap) -> Format {
         .unwrap_or("");
     let json = accept.find("application/json");
     let html = accept.find("text/html");
-    match (json, html) {
-        (Some(j), Some(h)) if j < h => Format::Json,
-        (Some(_), None) => Format::Json,
-        _ => Format::Html,
+    match (html, json) {
+        (Some(h), Some(j)) if h < j => Format::Html,
+        (Some(_), None) => Format::Html,
+        _ => Format::Json,
     }
 }
 
@@ -124,7 +126,11 @@ fn may_read(service: &Service, headers: &HeaderMap) -> bool {
 fn login_required(format: Format, path: &str, failed: bool) -> Response {
     let body = match format {
         Format::Json => Bytes::from(
-            serde_json::json!({ "error": "this registry requires a read token" }).to_string(),
+            serde_json::json!({
+                "status": 401,
+                "message": "this registry requires a read token (`Authorization: Bearer`)"
+            })
+            .to_string(),
         ),
         Format::Html => Bytes::from(pages::login(path, failed).into_string()),
     };
@@ -187,7 +193,7 @@ where
 
 fn json_body<T: serde::Serialize>(value: &T) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_else(|e| {
-        serde_json::json!({ "error": format!("cannot serialise the page: {e}") })
+        serde_json::json!({ "status": 500, "message": format!("cannot serialise the page: {e}") })
             .to_string()
             .into_bytes()
     }))
@@ -388,7 +394,8 @@ impl Web {
     pub(crate) fn not_found(&self, service: &Service, raw: &str) -> views::NotFoundView {
         let wanted = raw.split('@').next().unwrap_or(raw);
         views::NotFoundView {
-            error: format!("no package or page `{}`", truncate_chars(raw, 100)),
+            status: 404,
+            message: format!("no package or page `{}`", truncate_chars(raw, 100)),
             suggestion: views::suggest(wanted, &service.browse_packages()),
         }
     }

@@ -289,7 +289,7 @@ pub(super) fn not_found(v: &NotFoundView) -> Markup {
     html! {
         (layout("Not found", None, html! {
             h1 { "Not found" }
-            p { (v.error) }
+            p { (v.message) }
             @if let Some(s) = &v.suggestion {
                 p #suggestion { "Did you mean " a href={ "/" (s) } { (s) } "?" }
             }

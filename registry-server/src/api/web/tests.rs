@@ -124,7 +124,8 @@ fn package_page_marks_yanked_rows_and_escapes_metadata() {
 #[test]
 fn not_found_suggests_and_escapes() {
     let view = NotFoundView {
-        error: "no package or page `<x>`".into(),
+        status: 404,
+        message: "no package or page `<x>`".into(),
         suggestion: Some("example:logging".into()),
     };
     let html = pages::not_found(&view).into_string();

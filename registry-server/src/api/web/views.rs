@@ -182,7 +182,9 @@ pub(crate) struct LogView {
 
 #[derive(Serialize)]
 pub(crate) struct NotFoundView {
-    pub error: String,
+    /// 404, as the API's errors carry their status.
+    pub status: u16,
+    pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
 }
