@@ -6,5 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="book/src/images/browser"
 mkdir -p "$out"
-WEB_SCREENSHOTS_OUT="$PWD/$out" cargo test -p wtool-registry --test web -- browser_ --nocapture
+all="$(mktemp -d)"
+WEB_SCREENSHOTS_OUT="$all" cargo test -p wtool-registry --test web -- browser_ --nocapture
+# The book shows four of the sixteen.
+for shot in index-desktop-light version-desktop-dark package-phone-light version-phone-dark; do
+  cp "$all/$shot.png" "$out/"
+done
+rm -rf "$all"
 ls "$out"
