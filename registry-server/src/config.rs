@@ -65,6 +65,22 @@ pub struct Config {
     pub authorized_keys: AuthorizedKeys,
     /// The OCI distribution front end (`/v2/`).
     pub oci: OciConfig,
+    /// The package browser (`/`).
+    pub web: WebConfig,
+}
+
+/// `[web]`: the package browser, pages for people (and their JSON twins) at `/`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the pages; when off, `/` and the package pages answer 404.
+    pub enabled: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `[oci]`: how packages appear as OCI repositories, and what else the registry holds.
@@ -115,6 +131,7 @@ impl Default for Config {
             batch_limit: 256,
             authorized_keys: AuthorizedKeys::default(),
             oci: OciConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

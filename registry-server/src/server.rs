@@ -186,6 +186,8 @@ impl RunningServer {
             request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
             transfer_timeout: Duration::from_secs(config.transfer_timeout_secs.max(1)),
             warg: Default::default(),
+            web: api::Web::new(&public_url),
+            web_enabled: config.web.enabled,
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();

@@ -1,5 +1,5 @@
-//! The HTTP front ends. Each protocol has its own folder (warg v1 in [`warg`]; OCI distribution
-//! and the web pages will sit beside it); handlers parse the request, call the service and
+//! The HTTP front ends. Each protocol has its own folder (warg v1 in [`warg`], OCI distribution
+//! in [`oci`], the package browser in [`web`]); handlers parse the request, call the service and
 //! translate its answer, nothing else. This module holds what they share: the router, request
 //! limits, the error type and the extractors.
 
@@ -8,9 +8,11 @@ mod extract;
 mod meta;
 mod oci;
 mod warg;
+mod web;
 
 pub(crate) use error::{json, json_bytes, ApiError};
 pub(crate) use extract::{bearer, parse_hash, parse_json, truncate, ApiJson, JsonBody, Segments};
+pub(crate) use web::Web;
 
 use crate::service::Service;
 use axum::{
@@ -32,6 +34,10 @@ pub(crate) struct AppState {
     pub request_timeout: Duration,
     pub transfer_timeout: Duration,
     pub warg: warg::Caches,
+    /// The package browser's caches.
+    pub web: web::Web,
+    /// Whether `[web] enabled` mounts the browser.
+    pub web_enabled: bool,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -118,12 +124,18 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 }
 
 pub(crate) fn router(state: Shared) -> Router {
+    let browser = if state.web_enabled {
+        web::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/.well-known/wasm-pkg/registry.json", get(meta::well_known))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .merge(warg::routes())
         .merge(oci::routes())
+        .merge(browser)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits))

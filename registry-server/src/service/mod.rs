@@ -3,6 +3,8 @@
 //! through it; nothing here knows about HTTP.
 
 mod access;
+pub(crate) mod browse;
+pub(crate) mod describe;
 pub(crate) mod oci;
 mod operator;
 mod reads;

@@ -3,6 +3,7 @@
 //! tags and access is made here. The front end in `api/oci/` only parses and translates.
 
 mod access;
+mod browse;
 mod derive;
 mod manifests;
 mod progress;
@@ -11,6 +12,7 @@ mod reads;
 mod uploads;
 
 pub(crate) use access::{Action, Credential, Identity};
+pub(crate) use browse::OciPackageView;
 pub(crate) use progress::Progress;
 pub(crate) use reads::BlobRead;
 pub(crate) use uploads::{MonolithicOutcome, UploadState};
