@@ -35,6 +35,7 @@ fn input(name: &str, wat: &str) -> Input {
         name: name.to_string(),
         bytes: wat::parse_str(wat).unwrap(),
         sha256: None,
+        instance: None,
     }
 }
 
@@ -197,5 +198,5 @@ const BAD_GREET_ONLY: &str = r#"(component
 #[test]
 fn instances_are_named_by_unique_stems() {
     let stems = unique_stems(["a/app.wasm", "b/app.wasm", "Logger.v2.wasm", "..."].into_iter());
-    assert_eq!(stems, ["app0", "app1", "logger", "input"]);
+    assert_eq!(stems, ["app0", "app1", "logger-v2", "input"]);
 }
