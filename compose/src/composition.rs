@@ -261,7 +261,7 @@ pub fn compose(
     let participants: Vec<Participant> = members.iter().map(Member::participant).collect();
     let wiring = wiring::resolve(graph.types(), &participants, &options.wiring)?;
     let plan = plan::plan(graph.types(), &participants, &wiring)?;
-    let findings = Findings::of(graph.types(), &participants, &plan, options)?;
+    let findings = Findings::of(graph.types(), &participants, &plan, &wiring, options)?;
     check_host_imports(&plan, &participants, &options.wiring)?;
     let exports = wire(&mut graph, &members, &plan, &wiring)?;
     let document = WacDocument::new(
@@ -278,7 +278,7 @@ pub fn compose(
         .map(|m| GraphInput {
             package: m.package,
             role: m.role.name(),
-            name: m.name.clone(),
+            name: m.file.clone(),
             sha256: m.known,
         })
         .collect();
@@ -337,6 +337,8 @@ struct Member {
     role: Role,
     /// The name messages show.
     name: String,
+    /// The name the caller gave the input's bytes (a path): what provenance records.
+    file: String,
     /// The package's name in the graph, `socket:app` or `plug:logger`.
     package_name: String,
     /// The name its instance gets in the output's name section: the file stem, made unique.
@@ -396,9 +398,18 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
         let package = graph
             .register_package(package)
             .map_err(|e| ComposeError::Encode(e.into()))?;
+        // An input the caller named apart from its file shows both, so that the same file
+        // under two names reads as two inputs.
+        let label = match &input.instance {
+            Some(instance) if *instance != file_stem(&input.name) => {
+                format!("{instance}={}", input.name)
+            }
+            _ => input.name.clone(),
+        };
         members.push(Member {
             role,
-            name: input.name,
+            name: label,
+            file: input.name,
             package_name,
             instance_name: stem,
             package,
@@ -413,16 +424,7 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
 /// so they are derived from the caller's names or file stems (made unique WAC identifiers),
 /// never from paths: the same inputs in another directory give the same bytes.
 fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let stems: Vec<String> = names
-        .map(|name| {
-            let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-            let stem = match file.rsplit_once('.') {
-                Some((stem, "wasm" | "wat")) => stem,
-                _ => file,
-            };
-            wac_identifier(stem)
-        })
-        .collect();
+    let stems: Vec<String> = names.map(|name| wac_identifier(file_stem(name))).collect();
     stems
         .iter()
         .enumerate()
@@ -434,6 +436,15 @@ fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The file name of a path without its `.wasm` or `.wat` extension.
+fn file_stem(path: &str) -> &str {
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    match file.rsplit_once('.') {
+        Some((stem, "wasm" | "wat")) => stem,
+        _ => file,
+    }
 }
 
 /// `name` as a WAC identifier: lower-case words of letters and digits joined by `-`, each
@@ -480,9 +491,10 @@ impl Findings {
         types: &wac_graph::types::Types,
         participants: &[Participant<'_>],
         plan: &Plan,
+        wiring: &Resolved,
         options: &ComposeOptions,
     ) -> Result<Findings, ComposeError> {
-        let unused = explain::unused(types, participants, plan);
+        let unused = explain::unused(types, participants, plan, wiring);
         if plan.links.is_empty() && participants.len() > 1 {
             return Err(ComposeError::NothingPlugged {
                 socket: participants[InputId::SOCKET.index()].name.to_string(),

@@ -4,6 +4,7 @@
 
 use crate::names::{self, Relation, Track};
 use crate::plan::{InputId, Link, Participant, Plan, Rule};
+use crate::wiring::Resolved;
 use serde::Serialize;
 use std::fmt;
 use wac_graph::types::{ItemKind, SubtypeChecker, Types};
@@ -125,6 +126,18 @@ pub enum Reason {
         /// Why that plug won.
         because: Preference,
     },
+    /// An export would fit an import, but the caller had the plug offer other exports only
+    /// (`--plug FILE#EXPORT`).
+    NotOffered {
+        /// The plug's export.
+        export: String,
+        /// The input with the import.
+        consumer: String,
+        /// The import.
+        import: String,
+        /// What the plug offers.
+        offered: Vec<String>,
+    },
     /// An export would fit an import that the caller keeps for the host.
     KeptForHost {
         /// The plug's export.
@@ -243,10 +256,15 @@ pub fn mismatches(inputs: &[Participant<'_>], plan: &Plan) -> Vec<Mismatch> {
 }
 
 /// The plugs that `plan` leaves out, each with the reasons why.
-pub fn unused(types: &Types, inputs: &[Participant<'_>], plan: &Plan) -> Vec<UnusedPlug> {
+pub fn unused(
+    types: &Types,
+    inputs: &[Participant<'_>],
+    plan: &Plan,
+    wiring: &Resolved,
+) -> Vec<UnusedPlug> {
     InputId::plugs(inputs.len())
         .filter(|&plug| !plan.is_used(plug))
-        .map(|plug| explain_unused(types, inputs, plug, plan))
+        .map(|plug| explain_unused(types, inputs, plug, plan, wiring))
         .collect()
 }
 
@@ -255,6 +273,7 @@ fn explain_unused(
     inputs: &[Participant<'_>],
     plug: InputId,
     plan: &Plan,
+    wiring: &Resolved,
 ) -> UnusedPlug {
     let name = |id: InputId| inputs[id.index()].name.to_string();
     let exports: Vec<String> = types[inputs[plug.index()].world]
@@ -275,6 +294,19 @@ fn explain_unused(
         .collect();
     let mut reasons = Vec::new();
     for export in &exports {
+        if !wiring.offers(plug, export) {
+            for &(consumer, import) in &imports {
+                if names::matches(export, import) {
+                    reasons.push(Reason::NotOffered {
+                        export: export.clone(),
+                        consumer: name(consumer),
+                        import: import.clone(),
+                        offered: wiring.offers[plug.index()].clone().unwrap_or_default(),
+                    });
+                }
+            }
+            continue;
+        }
         for miss in plan
             .misses
             .iter()
@@ -438,6 +470,21 @@ impl fmt::Display for Reason {
                 f,
                 "its export `{export}` would fit the import `{import}` of `{consumer}`, but \
                  `{by}` fills it: {because}"
+            ),
+            Reason::NotOffered {
+                export,
+                consumer,
+                import,
+                offered,
+            } => write!(
+                f,
+                "its export `{export}` would fit the import `{import}` of `{consumer}`, but the \
+                 plug offers only {} (`#EXPORT`)",
+                offered
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Reason::KeptForHost {
                 export,

@@ -226,8 +226,7 @@ pub enum WiringError {
     /// A wire for an input that nothing instantiates.
     #[error(
         "`--wire` fills the import `{import}` of `{consumer}`, but nothing in the composition \
-         uses `{consumer}`. Wire an import to it (`--wire OTHER:IMPORT={consumer}`), or drop \
-         the wire"
+         uses `{consumer}`. Wire an import of another input to it, or drop the wire"
     )]
     Unreached {
         /// The consumer's name.
@@ -281,10 +280,14 @@ fn list(names: &[String]) -> String {
 }
 
 fn denied(imports: &[DeniedImport]) -> String {
-    let mut msg = format!(
-        "{} import(s) would be left for the host, which the closed-world check forbids:",
-        imports.len()
-    );
+    let mut msg = match imports.len() {
+        1 => {
+            "1 import would be left for the host, which the closed-world check forbids:".to_string()
+        }
+        n => {
+            format!("{n} imports would be left for the host, which the closed-world check forbids:")
+        }
+    };
     for d in imports {
         msg += &format!("\n    {}  [{}]", d.import, d.wanted_by.join(", "));
     }

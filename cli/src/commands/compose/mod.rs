@@ -192,9 +192,20 @@ impl Args {
             &names,
             &args,
         )?;
+        let files: Vec<bool> = sources
+            .iter()
+            .map(|s| matches!(s, inputs::Source::File(_)))
+            .collect();
         let mut loaded = inputs::load_all(sources, &self.registry)?;
-        for (input, name) in loaded.inputs.iter_mut().zip(&names) {
-            input.instance = Some(name.clone());
+        for (input, (name, (arg, file))) in loaded
+            .inputs
+            .iter_mut()
+            .zip(names.iter().zip(args.iter().zip(files)))
+        {
+            // A registry input keeps its package name in messages and the output.
+            if arg.name.is_some() || file {
+                input.instance = Some(name.clone());
+            }
         }
         let plugs = loaded.inputs.split_off(1);
         let socket = loaded.inputs.pop().expect("the socket is always first");
