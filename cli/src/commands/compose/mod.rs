@@ -271,12 +271,22 @@ impl Args {
         let inputs = &composition.report.inputs;
         let args: Vec<&String> = std::iter::once(&self.socket).chain(&self.plugs).collect();
         let mut deps = String::new();
+        let mut notes = String::new();
         for package in &document.packages {
             let arg = args[package.input.index()];
             let source = wiring::parse_input(arg)
                 .map(|a| a.source)
                 .unwrap_or_else(|_| arg.clone());
-            deps += &format!(" --dep {}={source}", package.name);
+            if let Ok(inputs::Source::Package(_)) = inputs::classify(&source) {
+                // `--dep` takes files: a registry input has to be downloaded first.
+                deps += &format!(" --dep {}=FILE", package.name);
+                notes += &format!(
+                    "// FILE for `{}` is the registry package `{source}`.\n",
+                    package.name
+                );
+            } else {
+                deps += &format!(" --dep {}={source}", package.name);
+            }
         }
         let mut text = format!(
             "// The composition of `wtool compose {}`.\n// Compose it with: wtool compose FILE.wac{deps}\n",
@@ -289,6 +299,7 @@ impl Args {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+        text += &notes;
         for unused in &document.unused {
             text += &format!(
                 "// `{}` is left out: nothing uses it.\n",
