@@ -327,7 +327,7 @@ fn an_exported_plug_is_instantiated_beside_the_wired_one() {
             wasmparser::Payload::End(_) => depth -= 1,
             wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
-                    exports.push(export.unwrap().name.0.to_string());
+                    exports.push(export.unwrap().name.name.to_string());
                 }
             }
             _ => {}
