@@ -178,9 +178,9 @@ pub enum ComposeError {
     /// The plan itself failed.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// The caller's wiring does not fit the inputs.
+    /// The caller's wiring does not fit the inputs (boxed: it is the largest error).
     #[error(transparent)]
-    Wiring(#[from] WiringError),
+    Wiring(Box<WiringError>),
     /// wac refused a planned link.
     #[error("linking `{consumer}` import `{import}` to `{provider}` failed: {detail}")]
     Link {
@@ -205,6 +205,12 @@ pub enum ComposeError {
          it with the inputs"
     )]
     InvalidOutput(String),
+}
+
+impl From<WiringError> for ComposeError {
+    fn from(e: WiringError) -> Self {
+        ComposeError::Wiring(Box::new(e))
+    }
 }
 
 fn kind_hint(kind: ArtifactKind) -> &'static str {

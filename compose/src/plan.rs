@@ -190,9 +190,15 @@ pub enum PlanError {
         /// The inputs of the cycle, joined by arrows.
         chain: String,
     },
-    /// The caller's wiring does not fit.
+    /// The caller's wiring does not fit (boxed: it is the largest error).
     #[error(transparent)]
-    Wiring(#[from] WiringError),
+    Wiring(Box<WiringError>),
+}
+
+impl From<WiringError> for PlanError {
+    fn from(e: WiringError) -> Self {
+        PlanError::Wiring(Box::new(e))
+    }
 }
 
 /// One export that fits an import, while the planner weighs the candidates.

@@ -296,7 +296,9 @@ fn denied(imports: &[DeniedImport]) -> String {
     msg
 }
 
-/// Resolves every selector of `wiring` against the inputs' types.
+/// Resolves every selector of `wiring` against the inputs' types. (The error is large, but it
+/// is boxed as soon as it reaches [`crate::ComposeError`], and this runs once per composition.)
+#[allow(clippy::result_large_err)]
 pub fn resolve(
     types: &Types,
     inputs: &[Participant<'_>],

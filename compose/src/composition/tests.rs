@@ -248,7 +248,10 @@ fn the_closed_world_names_every_import_left_for_the_host() {
     let err = compose_with(&[("greeter.wasm", GREETER)], &options)
         .err()
         .expect("the log import is left for the host");
-    let ComposeError::Wiring(WiringError::HostImportsDenied(denied)) = &err else {
+    let ComposeError::Wiring(wiring) = &err else {
+        panic!("unexpected error: {err}");
+    };
+    let WiringError::HostImportsDenied(denied) = &**wiring else {
         panic!("unexpected error: {err}");
     };
     assert_eq!(denied.len(), 1);
