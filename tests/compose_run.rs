@@ -439,3 +439,119 @@ fn wac_document_from_a_deps_directory_composes_and_runs() {
         .unwrap();
     assert_eq!(answer.call(&mut store, ()).unwrap(), (42,));
 }
+
+/// `compose` with the fixtures under `components/`, a middleware and a Rust logger of each
+/// version, and `extra` flags; returns the component.
+fn compose_wired(dir: &std::path::Path, extra: &[&str]) -> Vec<u8> {
+    let out = dir.join("wired.wasm");
+    let mut args = vec!["compose".to_string(), component("app")];
+    for plug in ["logger", "middleware", "logger-0.1.3"] {
+        args.push("--plug".into());
+        args.push(component(plug));
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(["-o".to_string(), out.display().to_string()]);
+    wtool_ok(&args);
+    std::fs::read(out).unwrap()
+}
+
+fn component(name: &str) -> String {
+    fixture(&format!("components/{name}.wasm"))
+        .display()
+        .to_string()
+}
+
+const WIRES: [&str; 4] = [
+    "--wire",
+    "app:example:logging/logger@0.1.0=middleware",
+    "--wire",
+    "middleware:logger=logger-0.1.3",
+];
+
+/// Two loggers export the same interface. Without `--wire` the app takes the first, exact
+/// one directly; wired, the middleware fills the app and the newer logger the middleware.
+#[test]
+fn wires_choose_which_logger_fills_which_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = compose_wired(dir.path(), &[]);
+    assert_eq!(run_command(&plain), RUST_LOGGER_OUTPUT);
+
+    let wired = compose_wired(dir.path(), &WIRES);
+    assert_eq!(
+        run_command(&wired),
+        "rust-logger@0.1.3 [info] [mw] app started
+rust-logger@0.1.3 [warn] [mw] disk almost full
+rust-logger@0.1.3 [error] [mw] connection lost
+logged 3 messages
+"
+    );
+}
+
+/// The other logger is instantiated too when the composition re-exports it.
+#[test]
+fn an_exported_plug_is_instantiated_beside_the_wired_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = WIRES.to_vec();
+    flags.extend(["--export", "logger#logger"]);
+    let bytes = compose_wired(dir.path(), &flags);
+    let mut exports = Vec::new();
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
+                for export in reader {
+                    exports.push(export.unwrap().name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        exports.iter().any(|e| e == "example:logging/logger@0.1.0"),
+        "{exports:?}"
+    );
+    assert!(run_command(&bytes).starts_with("rust-logger@0.1.3 [info] [mw]"));
+}
+
+/// `--emit-wac` prints a document that composes to the very bytes of its command line. (Every
+/// plug is used: a document has no place for one that is not, so its digest would be missing
+/// from the provenance section.)
+#[test]
+fn the_emitted_wac_document_composes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = WIRES.to_vec();
+    flags.extend(["--export", "logger#logger"]);
+    let wired = compose_wired(dir.path(), &flags);
+
+    let mut args = vec!["compose".to_string(), component("app")];
+    for plug in ["logger", "middleware", "logger-0.1.3"] {
+        args.push("--plug".into());
+        args.push(component(plug));
+    }
+    args.extend(flags.iter().map(|a| a.to_string()));
+    args.push("--emit-wac".into());
+    let document = String::from_utf8(wtool_ok(&args).stdout).unwrap();
+    let doc = dir.path().join("wired.wac");
+    std::fs::write(&doc, &document).unwrap();
+
+    // The header says how to compose it.
+    let deps: Vec<String> = document
+        .lines()
+        .find_map(|l| l.strip_prefix("// Compose it with: wtool compose FILE.wac "))
+        .expect("the document says how to compose it")
+        .split(" --dep ")
+        .map(|d| d.trim_start_matches("--dep ").to_string())
+        .collect();
+    let out = dir.path().join("from-wac.wasm");
+    let mut args = vec!["compose".to_string(), doc.display().to_string()];
+    for dep in deps {
+        args.push(format!("--dep={dep}"));
+    }
+    args.extend(["-o".to_string(), out.display().to_string()]);
+    wtool_ok(&args);
+    let from_wac = std::fs::read(&out).unwrap();
+    assert!(from_wac == wired, "the document composes to other bytes");
+}

@@ -77,6 +77,23 @@ pub fn coded(code: Code, error: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(Coded { code, error })
 }
 
+/// A wiring that names what is not there is a wrong command line; one that names what does not
+/// fit is a composition that fails.
+fn wiring_code(e: &wtool_compose::wiring::WiringError) -> Code {
+    use wtool_compose::wiring::WiringError as W;
+    match e {
+        W::Absent { .. }
+        | W::Ambiguous { .. }
+        | W::NoMatchingExport { .. }
+        | W::SelfWire { .. }
+        | W::WiredTwice { .. }
+        | W::WiredAndKept { .. }
+        | W::Unreached { .. }
+        | W::ExportTaken { .. } => Code::Usage,
+        W::WireMismatch { .. } | W::HostImportsDenied(_) => Code::Composition,
+    }
+}
+
 /// `bail!` with an exit code: `fail!(Code::Usage, "...")`.
 macro_rules! fail {
     ($code:expr, $($arg:tt)+) => {
@@ -101,6 +118,8 @@ pub fn classify(err: &anyhow::Error) -> Code {
                 ComposeError::Input(_)
                 | ComposeError::NotAComponent { .. }
                 | ComposeError::InvalidComponent { .. } => Code::InvalidInput,
+                ComposeError::Wiring(e)
+                | ComposeError::Plan(wtool_compose::plan::PlanError::Wiring(e)) => wiring_code(e),
                 ComposeError::NothingPlugged { .. }
                 | ComposeError::TypeMismatch(_)
                 | ComposeError::Plan(_)

@@ -8,8 +8,10 @@ use crate::input::{classify, ArtifactKind, InputError};
 use crate::names;
 use crate::optimize::{optimize, OptimizeError, OptimizeOptions, OptimizeReport};
 use crate::output::{Output, Piece};
-use crate::plan::{self, InputId, Participant, Plan, PlanError};
+use crate::plan::{self, InputId, Participant, Plan, PlanError, Rule};
 use crate::provenance::{self, InputDigest};
+use crate::wac_document::WacDocument;
+use crate::wiring::{self, DeniedImport, HostImports, Resolved, Wiring, WiringError};
 use serde::Serialize;
 use std::collections::HashMap;
 use wac_graph::types::{Package, WorldId};
@@ -24,6 +26,9 @@ pub struct Input {
     /// The sha256 of `bytes`, when the caller already knows it (from a lock or a cache of
     /// earlier runs); computed otherwise.
     pub sha256: Option<[u8; 32]>,
+    /// The input's name in the output's name section and in the WAC document of the
+    /// composition (made a WAC identifier); derived from the file name when absent.
+    pub instance: Option<String>,
 }
 
 /// How to compose.
@@ -44,6 +49,8 @@ pub struct ComposeOptions {
     /// composition: it is far more often a plug built against the wrong WIT than a host
     /// import on purpose. Names match on their semver track.
     pub leave_to_host: Vec<String>,
+    /// The wiring the caller chose; the default plugs everything automatically.
+    pub wiring: Wiring,
 }
 
 impl Default for ComposeOptions {
@@ -53,6 +60,7 @@ impl Default for ComposeOptions {
             optimize: None,
             embed_by_reference_from: 1 << 20,
             leave_to_host: Vec::new(),
+            wiring: Wiring::default(),
         }
     }
 }
@@ -63,6 +71,8 @@ pub struct Composition {
     pub output: Output,
     /// What was plugged where, and what is left.
     pub report: ComposeReport,
+    /// The same composition as a WAC document.
+    pub document: WacDocument,
 }
 
 /// What happened, for people (the `Display` impl) and machines (`Serialize`).
@@ -99,6 +109,8 @@ pub struct Plugged {
     pub provider: String,
     /// The export that fills it, as the provider spells it.
     pub export: String,
+    /// The rule that chose it.
+    pub rule: Rule,
 }
 
 /// An import of the output: something the host must provide.
@@ -117,6 +129,12 @@ pub struct Want {
     pub input: String,
     /// The name this input imported; differs from the output's when semver-merged.
     pub import: String,
+    /// Whether the caller kept it for the host on purpose (`--host`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
+    /// The plug that would have filled it, had it not been kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub could_fill: Option<String>,
 }
 
 /// Why [`compose`] failed.
@@ -160,6 +178,9 @@ pub enum ComposeError {
     /// The plan itself failed.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The caller's wiring does not fit the inputs (boxed: it is the largest error).
+    #[error(transparent)]
+    Wiring(Box<WiringError>),
     /// wac refused a planned link.
     #[error("linking `{consumer}` import `{import}` to `{provider}` failed: {detail}")]
     Link {
@@ -184,6 +205,12 @@ pub enum ComposeError {
          it with the inputs"
     )]
     InvalidOutput(String),
+}
+
+impl From<WiringError> for ComposeError {
+    fn from(e: WiringError) -> Self {
+        ComposeError::Wiring(Box::new(e))
+    }
 }
 
 fn kind_hint(kind: ArtifactKind) -> &'static str {
@@ -238,55 +265,35 @@ pub fn compose(
 ) -> Result<Composition, ComposeError> {
     let Registered { mut graph, members } = load(socket, plugs)?;
     let participants: Vec<Participant> = members.iter().map(Member::participant).collect();
-    let plan = plan::plan(graph.types(), &participants)?;
-    let findings = Findings::of(graph.types(), &participants, &plan, options)?;
-    let exports = wire(&mut graph, &members, &plan)?;
-
-    // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
-    let hash = || {
-        members
+    let wiring = wiring::resolve(graph.types(), &participants, &options.wiring)?;
+    let plan = plan::plan(graph.types(), &participants, &wiring)?;
+    let findings = Findings::of(graph.types(), &participants, &plan, &wiring, options)?;
+    check_host_imports(&plan, &participants, &options.wiring)?;
+    let exports = wire(&mut graph, &members, &plan, &wiring)?;
+    let document = WacDocument::new(
+        &plan,
+        &members
             .iter()
-            .map(|m| InputDigest::new(m.role.name(), &m.name, graph[m.package].bytes(), m.known))
-            .collect::<Vec<_>>()
-    };
-    let encode = || encode_and_validate(&graph, &members, options);
-    let input_bytes = members.iter().map(|m| graph[m.package].bytes().len()).sum();
-    let (digests, encoded) = if crate::validate::chunks::worth_parallel(input_bytes) {
-        rayon::join(hash, encode)
-    } else {
-        (hash(), encode())
-    };
-    let Encoded { body, imports } = encoded?;
-    // A custom section cannot change what the validated component means or whether it is
-    // valid, so stamping after validation keeps the hashing off the critical path.
-    let mut output = match body {
-        Body::Plain(mut bytes) => {
-            provenance::stamp(&mut bytes, &digests);
-            Output::from(bytes)
-        }
-        Body::Spliced(mut pieces) => {
-            if !matches!(pieces.last(), Some(Piece::Bytes(_))) {
-                pieces.push(Piece::Bytes(Vec::new()));
-            }
-            if let Some(Piece::Bytes(last)) = pieces.last_mut() {
-                provenance::stamp(last, &digests);
-            }
-            Output::spliced(graph, pieces)
-        }
-    };
-    let optimized = match &options.optimize {
-        Some(opts) => {
-            let opts = OptimizeOptions {
-                features: opts.features.or(options.features),
-                ..opts.clone()
-            };
-            let done = optimize("the composition", &output.to_vec(), &opts)
-                .map_err(|e| ComposeError::Optimize(Box::new(e)))?;
-            output = Output::from(done.bytes);
-            Some(done.report)
-        }
-        None => None,
-    };
+            .map(|m| (m.package_name.as_str(), m.instance_name.as_str()))
+            .collect::<Vec<_>>(),
+        &exports,
+    );
+
+    let embedded: Vec<GraphInput> = members
+        .iter()
+        .map(|m| GraphInput {
+            package: m.package,
+            role: m.role.name(),
+            name: m.file.clone(),
+            sha256: m.known,
+        })
+        .collect();
+    let Encoded {
+        output,
+        digests,
+        imports,
+        optimized,
+    } = encode_graph(graph, &embedded, options)?;
 
     let name = |id: InputId| members[id.index()].name.clone();
     Ok(Composition {
@@ -300,16 +307,18 @@ pub fn compose(
                     import: link.import.clone(),
                     provider: name(link.provider),
                     export: link.export.clone(),
+                    rule: link.rule,
                 })
                 .collect(),
             host_imports: host_imports(imports, &plan, &members),
             unused_plugs: findings.unused,
             mismatches: findings.mismatches,
-            exports,
+            exports: exports.into_iter().map(|(_, name)| name).collect(),
             size: output.len(),
             optimized,
         },
         output,
+        document,
     })
 }
 
@@ -334,6 +343,8 @@ struct Member {
     role: Role,
     /// The name messages show.
     name: String,
+    /// The name the caller gave the input's bytes (a path): what provenance records.
+    file: String,
     /// The package's name in the graph, `socket:app` or `plug:logger`.
     package_name: String,
     /// The name its instance gets in the output's name section: the file stem, made unique.
@@ -364,7 +375,11 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
     let inputs: Vec<(Role, Input)> = std::iter::once((Role::Socket, socket))
         .chain(plugs.into_iter().map(|plug| (Role::Plug, plug)))
         .collect();
-    let stems = unique_stems(inputs.iter().map(|(_, input)| input.name.as_str()));
+    let stems = unique_stems(
+        inputs
+            .iter()
+            .map(|(_, input)| input.instance.as_deref().unwrap_or(&input.name)),
+    );
     let mut graph = CompositionGraph::new();
     let mut members = Vec::with_capacity(inputs.len());
     for ((role, input), stem) in inputs.into_iter().zip(stems) {
@@ -389,9 +404,18 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
         let package = graph
             .register_package(package)
             .map_err(|e| ComposeError::Encode(e.into()))?;
+        // An input the caller named apart from its file shows both, so that the same file
+        // under two names reads as two inputs.
+        let label = match &input.instance {
+            Some(instance) if *instance != file_stem(&input.name) => {
+                format!("{instance}={}", input.name)
+            }
+            _ => input.name.clone(),
+        };
         members.push(Member {
             role,
-            name: input.name,
+            name: label,
+            file: input.name,
             package_name,
             instance_name: stem,
             package,
@@ -402,32 +426,11 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
     Ok(Registered { graph, members })
 }
 
-/// Instance and package names only reach the output's name section, so they are derived from
-/// file stems (made unique), never from paths: the same inputs in another directory give the
-/// same bytes.
+/// Instance and package names only reach the output's name section (and the WAC document),
+/// so they are derived from the caller's names or file stems (made unique WAC identifiers),
+/// never from paths: the same inputs in another directory give the same bytes.
 fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let stems: Vec<String> = names
-        .map(|name| {
-            let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-            let stem = file.split('.').next().unwrap_or(file);
-            let clean: String = stem
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let clean = clean.trim_matches('-');
-            if clean.is_empty() {
-                "input".to_string()
-            } else {
-                clean.to_string()
-            }
-        })
-        .collect();
+    let stems: Vec<String> = names.map(|name| wac_identifier(file_stem(name))).collect();
     stems
         .iter()
         .enumerate()
@@ -439,6 +442,46 @@ fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The file name of a path without its `.wasm` or `.wat` extension.
+fn file_stem(path: &str) -> &str {
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    match file.rsplit_once('.') {
+        Some((stem, "wasm" | "wat")) => stem,
+        _ => file,
+    }
+}
+
+/// `name` as a WAC identifier: lower-case words of letters and digits joined by `-`, each
+/// starting with a letter. A word that starts with a digit joins the one before it
+/// (`logger-0.1.3` → `logger013`).
+pub(crate) fn wac_identifier(name: &str) -> String {
+    let lower: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut words: Vec<String> = Vec::new();
+    for word in lower.split('-').filter(|w| !w.is_empty()) {
+        match words.last_mut() {
+            Some(last) if word.starts_with(|c: char| c.is_ascii_digit()) => last.push_str(word),
+            _ if word.starts_with(|c: char| c.is_ascii_digit()) => {
+                words.push(format!("input{word}"))
+            }
+            _ => words.push(word.to_string()),
+        }
+    }
+    if words.is_empty() {
+        "input".to_string()
+    } else {
+        words.join("-")
+    }
 }
 
 /// What the explanations of a plan say, once they did not fail the composition.
@@ -454,9 +497,10 @@ impl Findings {
         types: &wac_graph::types::Types,
         participants: &[Participant<'_>],
         plan: &Plan,
+        wiring: &Resolved,
         options: &ComposeOptions,
     ) -> Result<Findings, ComposeError> {
-        let unused = explain::unused(types, participants, plan);
+        let unused = explain::unused(types, participants, plan, wiring);
         if plan.links.is_empty() && participants.len() > 1 {
             return Err(ComposeError::NothingPlugged {
                 socket: participants[InputId::SOCKET.index()].name.to_string(),
@@ -473,6 +517,7 @@ impl Findings {
                 .into_iter()
                 .partition(|m| {
                     m.filled_by.is_some()
+                        || m.kept
                         || options
                             .leave_to_host
                             .iter()
@@ -486,48 +531,106 @@ impl Findings {
 }
 
 /// Instantiates every used input once, wires the planned links, and exports what the socket
-/// exports. Returns those exports' names.
+/// exports and the re-exports the caller asked for. Returns those exports, by instance and
+/// name.
+///
+/// Nodes are added in the order a WAC document binds them (see [`WacDocument`]): each
+/// input after the plugs it links to, its arguments' aliases just before it. The encoding
+/// follows the order of the nodes, so the document composes to the same bytes.
 fn wire(
     graph: &mut CompositionGraph,
     members: &[Member],
     plan: &Plan,
-) -> Result<Vec<String>, ComposeError> {
+    wiring: &Resolved,
+) -> Result<Vec<(InputId, String)>, ComposeError> {
     let mut instances: HashMap<InputId, NodeId> = HashMap::with_capacity(plan.used.len());
-    for &input in &plan.used {
+    for input in plan.instantiation_order() {
+        let links: Vec<_> = plan.links.iter().filter(|l| l.consumer == input).collect();
+        let mut arguments = Vec::with_capacity(links.len());
+        for link in &links {
+            let alias = graph
+                .alias_instance_export(instances[&link.provider], &link.export)
+                .map_err(|e| link_failed(members, link, e.into()))?;
+            arguments.push(alias);
+        }
         let member = &members[input.index()];
         let node = graph.instantiate(member.package);
         graph.set_node_name(node, &member.instance_name);
         instances.insert(input, node);
-    }
-    for link in &plan.links {
-        let fail = |e: anyhow::Error| ComposeError::Link {
-            consumer: members[link.consumer.index()].name.clone(),
-            import: link.import.clone(),
-            provider: members[link.provider.index()].name.clone(),
-            detail: format!("{e:#}"),
-        };
-        let alias = graph
-            .alias_instance_export(instances[&link.provider], &link.export)
-            .map_err(|e| fail(e.into()))?;
-        graph
-            .set_instantiation_argument(instances[&link.consumer], &link.import, alias)
-            .map_err(|e| fail(e.into()))?;
+        for (link, alias) in links.iter().zip(arguments) {
+            graph
+                .set_instantiation_argument(node, &link.import, alias)
+                .map_err(|e| link_failed(members, link, e.into()))?;
+        }
     }
     let socket = &members[InputId::SOCKET.index()];
-    let exports: Vec<String> = graph.types()[socket.world]
+    let mut exports: Vec<(InputId, String)> = graph.types()[socket.world]
         .exports
         .keys()
-        .cloned()
+        .map(|name| (InputId::SOCKET, name.clone()))
         .collect();
-    for name in &exports {
+    for (plug, name) in &wiring.exports {
+        if let Some((by, _)) = exports.iter().find(|(_, e)| e == name) {
+            return Err(WiringError::ExportTaken {
+                plug: members[plug.index()].name.clone(),
+                export: name.clone(),
+                by: members[by.index()].name.clone(),
+            }
+            .into());
+        }
+        exports.push((*plug, name.clone()));
+    }
+    for (input, name) in &exports {
         let alias = graph
-            .alias_instance_export(instances[&InputId::SOCKET], name)
+            .alias_instance_export(instances[input], name)
             .map_err(|e| ComposeError::Encode(e.into()))?;
         graph
             .export(alias, name)
             .map_err(|e| ComposeError::Encode(e.into()))?;
     }
     Ok(exports)
+}
+
+fn link_failed(members: &[Member], link: &plan::Link, e: anyhow::Error) -> ComposeError {
+    ComposeError::Link {
+        consumer: members[link.consumer.index()].name.clone(),
+        import: link.import.clone(),
+        provider: members[link.provider.index()].name.clone(),
+        detail: format!("{e:#}"),
+    }
+}
+
+/// Fails when the caller allows only some host imports and the plan leaves others.
+fn check_host_imports(
+    plan: &Plan,
+    inputs: &[Participant<'_>],
+    wiring: &Wiring,
+) -> Result<(), ComposeError> {
+    let HostImports::Only(allowed) = &wiring.host_imports else {
+        return Ok(());
+    };
+    let mut denied: Vec<DeniedImport> = Vec::new();
+    for unfilled in &plan.unfilled {
+        if unfilled.kept || allowed.iter().any(|a| names::allows(a, &unfilled.import)) {
+            continue;
+        }
+        let by = inputs[unfilled.consumer.index()].name.to_string();
+        match denied
+            .iter_mut()
+            .find(|d| names::matches(&d.import, &unfilled.import))
+        {
+            Some(d) => d.wanted_by.push(by),
+            None => denied.push(DeniedImport {
+                import: unfilled.import.clone(),
+                wanted_by: vec![by],
+            }),
+        }
+    }
+    if denied.is_empty() {
+        Ok(())
+    } else {
+        Err(WiringError::HostImportsDenied(denied).into())
+    }
 }
 
 /// The encoded composition, before provenance is stamped on it.
@@ -538,17 +641,12 @@ enum Body {
     Spliced(Vec<Piece>),
 }
 
-struct Encoded {
-    body: Body,
-    /// The output's imports, in order.
-    imports: Vec<String>,
-}
-
+/// The encoded body and the output's imports.
 fn encode_and_validate(
     graph: &CompositionGraph,
-    members: &[Member],
+    inputs: &[GraphInput],
     options: &ComposeOptions,
-) -> Result<Encoded, ComposeError> {
+) -> Result<(Body, Vec<String>), ComposeError> {
     let encode = |define_components| {
         graph
             .encode(EncodeOptions {
@@ -561,13 +659,13 @@ fn encode_and_validate(
             })
             .map_err(|e| ComposeError::Encode(e.into()))
     };
-    let embedded: HashMap<String, (PackageId, usize)> = members
+    let embedded: HashMap<String, (PackageId, usize)> = inputs
         .iter()
-        .map(|m| {
-            let package = &graph[m.package];
+        .map(|i| {
+            let package = &graph[i.package];
             (
-                crate::splice::import_name(&m.package_name),
-                (m.package, package.bytes().len()),
+                crate::splice::import_name(package.name(), package.version()),
+                (i.package, package.bytes().len()),
             )
         })
         .collect();
@@ -583,20 +681,15 @@ fn encode_and_validate(
         if let Some(pieces) = crate::splice::embed(imported, &embedded) {
             let chunks: Vec<&[u8]> = pieces.iter().map(|p| p.bytes(graph)).collect();
             if validate_output(&chunks, options).is_ok() {
-                return Ok(Encoded {
-                    body: Body::Spliced(pieces),
-                    imports,
-                });
+                return Ok((Body::Spliced(pieces), imports));
             }
         }
     }
     // The plain encoding is the reference: whatever it says about validity stands.
     let bytes = encode(true)?;
     validate_output(&[&bytes], options)?;
-    Ok(Encoded {
-        imports: import_names(&bytes)?,
-        body: Body::Plain(bytes),
-    })
+    let imports = import_names(&bytes)?;
+    Ok((Body::Plain(bytes), imports))
 }
 
 fn validate_output(chunks: &[&[u8]], options: &ComposeOptions) -> Result<(), ComposeError> {
@@ -647,10 +740,102 @@ fn host_imports(imports: Vec<String>, plan: &Plan, members: &[Member]) -> Vec<Ho
             out[i].wanted_by.push(Want {
                 input: members[unfilled.consumer.index()].name.clone(),
                 import: unfilled.import.clone(),
+                kept: unfilled.kept,
+                could_fill: unfilled
+                    .could_fill
+                    .map(|plug| members[plug.index()].name.clone()),
             });
         }
     }
     out
+}
+
+/// A package of a graph built elsewhere (from a WAC document), as the provenance section
+/// records it.
+#[derive(Clone, Debug)]
+pub struct GraphInput {
+    /// The package in the graph.
+    pub package: PackageId,
+    /// `socket`, `plug` or `package`.
+    pub role: &'static str,
+    /// The input's name; its file name reaches the provenance section.
+    pub name: String,
+    /// Its digest, when the caller knows it.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// An encoded, validated and stamped composition.
+pub struct Encoded {
+    /// The component.
+    pub output: Output,
+    /// What the provenance section records, in the order of the inputs given.
+    pub digests: Vec<InputDigest>,
+    /// The output's imports, in order.
+    pub imports: Vec<String>,
+    /// What optimization did, when it was asked for.
+    pub optimized: Option<OptimizeReport>,
+}
+
+/// Encodes `graph` with the packages of `inputs` embedded (by reference when they are large),
+/// validates it, stamps the provenance of `inputs` on it, and optimizes it when asked: the end
+/// of [`compose`], and of composing a WAC document, so that both give the same bytes for the
+/// same graph.
+pub fn encode_graph(
+    graph: CompositionGraph,
+    inputs: &[GraphInput],
+    options: &ComposeOptions,
+) -> Result<Encoded, ComposeError> {
+    // Hashing 18 MB costs as much as validating it, so it runs beside encoding and validation.
+    let hash = || {
+        inputs
+            .iter()
+            .map(|i| InputDigest::new(i.role, &i.name, graph[i.package].bytes(), i.sha256))
+            .collect::<Vec<_>>()
+    };
+    let encode = || encode_and_validate(&graph, inputs, options);
+    let input_bytes = inputs.iter().map(|i| graph[i.package].bytes().len()).sum();
+    let (digests, encoded) = if crate::validate::chunks::worth_parallel(input_bytes) {
+        rayon::join(hash, encode)
+    } else {
+        (hash(), encode())
+    };
+    let (body, imports) = encoded?;
+    // A custom section cannot change what the validated component means or whether it is
+    // valid, so stamping after validation keeps the hashing off the critical path.
+    let mut output = match body {
+        Body::Plain(mut bytes) => {
+            provenance::stamp(&mut bytes, &digests);
+            Output::from(bytes)
+        }
+        Body::Spliced(mut pieces) => {
+            if !matches!(pieces.last(), Some(Piece::Bytes(_))) {
+                pieces.push(Piece::Bytes(Vec::new()));
+            }
+            if let Some(Piece::Bytes(last)) = pieces.last_mut() {
+                provenance::stamp(last, &digests);
+            }
+            Output::spliced(graph, pieces)
+        }
+    };
+    let optimized = match &options.optimize {
+        Some(opts) => {
+            let opts = OptimizeOptions {
+                features: opts.features.or(options.features),
+                ..opts.clone()
+            };
+            let done = optimize("the composition", &output.to_vec(), &opts)
+                .map_err(|e| ComposeError::Optimize(Box::new(e)))?;
+            output = Output::from(done.bytes);
+            Some(done.report)
+        }
+        None => None,
+    };
+    Ok(Encoded {
+        output,
+        digests,
+        imports,
+        optimized,
+    })
 }
 
 #[cfg(test)]

@@ -3,10 +3,76 @@
 //! nearest import and what differs: the semver track, the type, or an earlier plug that won.
 
 use crate::names::{self, Relation, Track};
-use crate::plan::{InputId, Participant, Plan};
+use crate::plan::{InputId, Link, Participant, Plan, Rule};
+use crate::wiring::Resolved;
 use serde::Serialize;
 use std::fmt;
-use wac_graph::types::Types;
+use wac_graph::types::{ItemKind, SubtypeChecker, Types};
+
+/// What differs between an export and the import it was checked against, item by item: wac's
+/// checker stops at the first difference, and a user rebuilding a plug wants them all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Difference {
+    /// Items (functions, types) the import uses that the export lacks, with what they are.
+    pub missing: Vec<String>,
+    /// Descriptions of the missing items: `function `flush``.
+    missing_described: Vec<String>,
+    /// Items both have, with what differs (naming the parameter, result, field or case).
+    pub differing: Vec<(String, String)>,
+    /// The checker's own text, when the two are not instances to compare item by item.
+    pub other: Option<String>,
+}
+
+/// Compares `export` with `import` (both in `types`) item by item.
+pub fn difference(types: &Types, export: ItemKind, import: ItemKind) -> Difference {
+    let mut cache = Default::default();
+    let mut diff = Difference::default();
+    if let (ItemKind::Instance(e), ItemKind::Instance(i)) = (export, import) {
+        let offered = &types[e].exports;
+        for (name, wanted) in &types[i].exports {
+            match offered.get(name) {
+                None => {
+                    diff.missing.push(name.clone());
+                    diff.missing_described
+                        .push(format!("{} `{name}`", wanted.desc(types)));
+                }
+                Some(found) => {
+                    let mut checker = SubtypeChecker::new(&mut cache);
+                    if let Err(e) = checker.is_subtype(*found, types, *wanted, types) {
+                        diff.differing.push((name.clone(), format!("{e:#}")));
+                    }
+                }
+            }
+        }
+    }
+    if diff.missing.is_empty() && diff.differing.is_empty() {
+        let mut checker = SubtypeChecker::new(&mut cache);
+        diff.other = Some(match checker.is_subtype(export, types, import, types) {
+            Err(e) => format!("{e:#}"),
+            Ok(()) => "the types differ".to_string(),
+        });
+    }
+    diff
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some((last, rest)) = self.missing_described.split_last() {
+            let items = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} and {last}", rest.join(", "))
+            };
+            parts.push(format!("it lacks {items}, which the import uses"));
+        }
+        for (name, what) in &self.differing {
+            parts.push(format!("`{name}` differs: {what}"));
+        }
+        parts.extend(self.other.clone());
+        f.write_str(&parts.join("; "))
+    }
+}
 
 /// A plug that filled nothing, with the reasons why.
 #[derive(Clone, Debug, Serialize)]
@@ -47,7 +113,7 @@ pub enum Reason {
         /// The import.
         import: String,
     },
-    /// An export would fit an import that an earlier plug fills.
+    /// An export would fit an import that another plug fills.
     AlreadyFilled {
         /// The plug's export.
         export: String,
@@ -57,6 +123,29 @@ pub enum Reason {
         import: String,
         /// The plug that fills it.
         by: String,
+        /// Why that plug won.
+        because: Preference,
+    },
+    /// An export would fit an import, but the caller had the plug offer other exports only
+    /// (`--plug FILE#EXPORT`).
+    NotOffered {
+        /// The plug's export.
+        export: String,
+        /// The input with the import.
+        consumer: String,
+        /// The import.
+        import: String,
+        /// What the plug offers.
+        offered: Vec<String>,
+    },
+    /// An export would fit an import that the caller keeps for the host.
+    KeptForHost {
+        /// The plug's export.
+        export: String,
+        /// The input with the import.
+        consumer: String,
+        /// The import.
+        import: String,
     },
     /// Nothing matches; the names closest to each other.
     ClosestName {
@@ -67,6 +156,57 @@ pub enum Reason {
         /// The import.
         import: String,
     },
+}
+
+/// Why one plug's export filled an import that another's would have fit too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+pub enum Preference {
+    /// The caller wired the other plug.
+    Wire,
+    /// The other plug's export has the import's exact name.
+    ExactName,
+    /// The other plug's export has a higher version.
+    HigherVersion {
+        /// That export.
+        export: String,
+    },
+    /// Equal versions: the other plug comes earlier on the command line.
+    EarlierPlug,
+}
+
+impl Preference {
+    /// Why `link` won over `export`, an export that fits its import too.
+    fn of(link: &Link, export: &str) -> Preference {
+        if link.rule == Rule::Wire {
+            Preference::Wire
+        } else if link.export == link.import && export != link.import {
+            Preference::ExactName
+        } else if names::parsed_version(&link.export) > names::parsed_version(export) {
+            Preference::HigherVersion {
+                export: link.export.clone(),
+            }
+        } else {
+            Preference::EarlierPlug
+        }
+    }
+}
+
+impl fmt::Display for Preference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Preference::Wire => f.write_str("a --wire says so"),
+            Preference::ExactName => f.write_str("its export has the exact name, which beats a semver-compatible one"),
+            Preference::HigherVersion { export } => write!(
+                f,
+                "its export `{export}` has a higher version, and the highest compatible version wins"
+            ),
+            Preference::EarlierPlug => f.write_str(
+                "it comes earlier on the command line (of equal versions the earlier plug wins; \
+                 reorder the --plug flags or use --wire to change that)",
+            ),
+        }
+    }
 }
 
 /// An export of a plug that matches an import by name but not by type.
@@ -80,11 +220,16 @@ pub struct Mismatch {
     pub consumer: String,
     /// The import.
     pub import: String,
-    /// What differs, from the subtype check.
+    /// The functions (or other items) the import uses that the export lacks.
+    pub missing: Vec<String>,
+    /// What differs, naming every missing or differing function.
     pub detail: String,
     /// The plug that filled the import instead, if one did; otherwise the import is left for
     /// the host.
     pub filled_by: Option<String>,
+    /// Whether the caller keeps the import for the host on purpose.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 /// Every type mismatch in `plan`, in the order the planner found them.
@@ -97,19 +242,29 @@ pub fn mismatches(inputs: &[Participant<'_>], plan: &Plan) -> Vec<Mismatch> {
             export: miss.export.clone(),
             consumer: name(miss.consumer),
             import: miss.import.clone(),
+            missing: miss.missing.clone(),
             detail: miss.detail.clone(),
             filled_by: plan
                 .link_for(miss.consumer, &miss.import)
                 .map(|link| name(link.provider)),
+            kept: plan
+                .unfilled
+                .iter()
+                .any(|u| u.kept && u.consumer == miss.consumer && u.import == miss.import),
         })
         .collect()
 }
 
 /// The plugs that `plan` leaves out, each with the reasons why.
-pub fn unused(types: &Types, inputs: &[Participant<'_>], plan: &Plan) -> Vec<UnusedPlug> {
+pub fn unused(
+    types: &Types,
+    inputs: &[Participant<'_>],
+    plan: &Plan,
+    wiring: &Resolved,
+) -> Vec<UnusedPlug> {
     InputId::plugs(inputs.len())
         .filter(|&plug| !plan.is_used(plug))
-        .map(|plug| explain_unused(types, inputs, plug, plan))
+        .map(|plug| explain_unused(types, inputs, plug, plan, wiring))
         .collect()
 }
 
@@ -118,6 +273,7 @@ fn explain_unused(
     inputs: &[Participant<'_>],
     plug: InputId,
     plan: &Plan,
+    wiring: &Resolved,
 ) -> UnusedPlug {
     let name = |id: InputId| inputs[id.index()].name.to_string();
     let exports: Vec<String> = types[inputs[plug.index()].world]
@@ -138,6 +294,19 @@ fn explain_unused(
         .collect();
     let mut reasons = Vec::new();
     for export in &exports {
+        if !wiring.offers(plug, export) {
+            for &(consumer, import) in &imports {
+                if names::matches(export, import) {
+                    reasons.push(Reason::NotOffered {
+                        export: export.clone(),
+                        consumer: name(consumer),
+                        import: import.clone(),
+                        offered: wiring.offers[plug.index()].clone().unwrap_or_default(),
+                    });
+                }
+            }
+            continue;
+        }
         for miss in plan
             .misses
             .iter()
@@ -165,8 +334,19 @@ fn explain_unused(
                                 consumer: name(consumer),
                                 import: import.clone(),
                                 by: name(link.provider),
+                                because: Preference::of(link, export),
                             });
                         }
+                    } else if plan
+                        .unfilled
+                        .iter()
+                        .any(|u| u.kept && u.consumer == consumer && &u.import == import)
+                    {
+                        reasons.push(Reason::KeptForHost {
+                            export: export.clone(),
+                            consumer: name(consumer),
+                            import: import.clone(),
+                        });
                     }
                 }
                 Relation::OtherTrack => reasons.push(Reason::OtherSemverTrack {
@@ -232,6 +412,8 @@ impl fmt::Display for Mismatch {
             import,
             detail,
             filled_by,
+            kept,
+            ..
         } = self;
         write!(
             f,
@@ -240,6 +422,7 @@ impl fmt::Display for Mismatch {
         )?;
         match filled_by {
             Some(by) => write!(f, "`{by}` fills the import instead"),
+            None if *kept => write!(f, "The import is kept for the host (--host)"),
             None => write!(f, "The import is left for the host"),
         }
     }
@@ -282,10 +465,35 @@ impl fmt::Display for Reason {
                 consumer,
                 import,
                 by,
+                because,
             } => write!(
                 f,
                 "its export `{export}` would fit the import `{import}` of `{consumer}`, but \
-                 `{by}` fills it first (earlier plugs win; reorder the --plug flags to change that)"
+                 `{by}` fills it: {because}"
+            ),
+            Reason::NotOffered {
+                export,
+                consumer,
+                import,
+                offered,
+            } => write!(
+                f,
+                "its export `{export}` would fit the import `{import}` of `{consumer}`, but the \
+                 plug offers only {} (`#EXPORT`)",
+                offered
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Reason::KeptForHost {
+                export,
+                consumer,
+                import,
+            } => write!(
+                f,
+                "its export `{export}` would fit the import `{import}` of `{consumer}`, which \
+                 is kept for the host (--host)"
             ),
             Reason::ClosestName {
                 export,

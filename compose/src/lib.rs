@@ -6,7 +6,8 @@
 //! scratch directory that it removes again.)
 //!
 //! Composition flows one way: [`plan`] decides which export fills which import, [`explain`]
-//! reads the plan, and [`composition`] calls both, builds the graph and encodes it. Names and
+//! reads the plan, and [`composition`] calls both (after [`wiring`] resolved the caller's
+//! choices), builds the graph and encodes it. Names and
 //! semver tracks are matched in [`names`] alone.
 
 #![warn(missing_docs)]
@@ -28,6 +29,9 @@ pub mod sections;
 mod splice;
 pub mod target;
 pub mod validate;
+pub mod wac_document;
+pub mod wiring;
 
 pub use composition::{compose, ComposeError, ComposeOptions, ComposeReport, Composition, Input};
 pub use output::Output;
+pub use wiring::{HostImports, Wire, Wiring};

@@ -121,13 +121,96 @@ pub fn matches(a: &str, b: &str) -> bool {
     relation(a, b) == Relation::Matches
 }
 
-/// The entry of `items` that serves for `name`: the one with exactly that name, else the first
-/// on the same semver track. This is how `wac plug` picks an export for an import, and how a
-/// host (or a target world) offers an import.
+/// The entry of `items` that serves for `name`: the one with exactly that name, else the one
+/// with the highest version on the same semver track (the first of equal ones). This is how a
+/// plug's export is picked for an import, and how a host (or a target world) offers an import.
 pub fn lookup<'m, V>(items: &'m IndexMap<String, V>, name: &str) -> Option<(&'m String, &'m V)> {
-    items
-        .get_key_value(name)
-        .or_else(|| items.iter().find(|(item, _)| matches(item, name)))
+    items.get_key_value(name).or_else(|| {
+        items
+            .iter()
+            .filter(|(item, _)| matches(item, name))
+            .reduce(|best, next| {
+                if parsed_version(next.0) > parsed_version(best.0) {
+                    next
+                } else {
+                    best
+                }
+            })
+    })
+}
+
+/// The semver version of an interface name, if it has one that parses.
+pub fn parsed_version(name: &str) -> Option<Version> {
+    version(name).and_then(|v| Version::parse(v).ok())
+}
+
+/// The short name of an interface: `example:logging/logger@0.1.0` → `logger`. A plain name
+/// (`run`) is its own short name.
+pub fn short_name(name: &str) -> &str {
+    let base = unversioned(name);
+    base.rsplit_once('/').map_or(base, |(_, short)| short)
+}
+
+/// Why [`select`] found no single name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Nothing is called that.
+    Absent,
+    /// More than one name fits; these are the candidates.
+    Ambiguous(Vec<String>),
+}
+
+/// The one of `names` that the user means by `selector`: the exact name, else the one name on
+/// its semver track, else the one whose name without version (`example:logging/logger`) or
+/// short name (`logger`) it is.
+pub fn select<'a>(
+    names: impl Iterator<Item = &'a String> + Clone,
+    selector: &str,
+) -> Result<&'a String, Selection> {
+    if let Some(name) = names.clone().find(|n| *n == selector) {
+        return Ok(name);
+    }
+    let rules: [&dyn Fn(&str) -> bool; 3] = [
+        &|n| matches(n, selector),
+        &|n| unversioned(n) == selector,
+        &|n| short_name(n) == selector,
+    ];
+    for rule in rules {
+        let found: Vec<&String> = names.clone().filter(|n| rule(n)).collect();
+        match found.as_slice() {
+            [] => continue,
+            [one] => return Ok(one),
+            many => {
+                return Err(Selection::Ambiguous(
+                    many.iter().map(|n| n.to_string()).collect(),
+                ))
+            }
+        }
+    }
+    Err(Selection::Absent)
+}
+
+/// Whether the host import `import` is one that `allowed` names: an interface on its semver
+/// track, an interface without version (every version), or a whole package (`wasi:io`,
+/// `wasi:io@0.2.0`).
+pub fn allows(allowed: &str, import: &str) -> bool {
+    if matches(allowed, import)
+        || unversioned(allowed) == unversioned(import) && version(allowed).is_none()
+    {
+        return true;
+    }
+    let package = |name: &str| {
+        unversioned(name)
+            .split_once('/')
+            .map(|(p, _)| p.to_string())
+    };
+    !unversioned(allowed).contains('/')
+        && package(import).as_deref() == Some(unversioned(allowed))
+        && match (parsed_version(allowed), parsed_version(import)) {
+            (None, _) => version(allowed).is_none(),
+            (Some(a), Some(i)) => same_track(&a, &i),
+            (Some(_), None) => false,
+        }
 }
 
 /// The position in `names` of the one that serves for `name`, by the rule of [`lookup`].
@@ -216,5 +299,55 @@ mod tests {
         assert_eq!(lookup(&items, "a:b/c@0.3.0"), None);
         let names = ["x", "a:b/c@0.2.1"];
         assert_eq!(position(names.iter().copied(), "a:b/c@0.2.4"), Some(1));
+    }
+
+    #[test]
+    fn lookup_takes_the_highest_compatible_version() {
+        let items: IndexMap<String, u8> =
+            [("a:b/c@0.2.1", 1), ("a:b/c@0.2.4", 2), ("a:b/c@0.2.4-x", 3)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        assert_eq!(lookup(&items, "a:b/c@0.2.0").map(|(_, v)| *v), Some(2));
+        assert_eq!(lookup(&items, "a:b/c@0.2.1").map(|(_, v)| *v), Some(1));
+    }
+
+    #[test]
+    fn selectors_accept_unambiguous_short_names() {
+        let names: Vec<String> = [
+            "example:logging/logger@0.1.0",
+            "wasi:cli/run@0.2.6",
+            "wasi:http/handler@0.2.6",
+            "acme:http/handler@1.0.0",
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        let pick = |s| select(names.iter(), s);
+        assert_eq!(pick("logger").unwrap(), "example:logging/logger@0.1.0");
+        assert_eq!(
+            pick("example:logging/logger@0.1.3").unwrap(),
+            "example:logging/logger@0.1.0"
+        );
+        assert_eq!(pick("wasi:cli/run").unwrap(), "wasi:cli/run@0.2.6");
+        assert_eq!(
+            pick("handler"),
+            Err(Selection::Ambiguous(vec![
+                "wasi:http/handler@0.2.6".into(),
+                "acme:http/handler@1.0.0".into()
+            ]))
+        );
+        assert_eq!(pick("nothing"), Err(Selection::Absent));
+    }
+
+    #[test]
+    fn allowed_host_imports() {
+        assert!(allows("wasi:cli/stdout@0.2.0", "wasi:cli/stdout@0.2.6"));
+        assert!(allows("wasi:cli/stdout", "wasi:cli/stdout@0.2.6"));
+        assert!(allows("wasi:cli", "wasi:cli/stdout@0.2.6"));
+        assert!(allows("wasi:cli@0.2.1", "wasi:cli/stdout@0.2.6"));
+        assert!(!allows("wasi:cli@0.3.0", "wasi:cli/stdout@0.2.6"));
+        assert!(!allows("wasi:io", "wasi:cli/stdout@0.2.6"));
+        assert!(!allows("wasi:cli/stderr", "wasi:cli/stdout@0.2.6"));
     }
 }

@@ -15,8 +15,8 @@ impl fmt::Display for ComposeReport {
             };
             writeln!(
                 f,
-                "    {} ← {}{renamed}  [import of {}]",
-                link.import, link.provider, link.consumer
+                "    {} ← {}{renamed}  [import of {}; {}]",
+                link.import, link.provider, link.consumer, link.rule
             )?;
         }
         if self.host_imports.is_empty() {
@@ -44,6 +44,16 @@ impl fmt::Display for ComposeReport {
                 writeln!(f, "    {}", import.name)?;
             } else {
                 writeln!(f, "    {}  [{}]", import.name, wanted.join(", "))?;
+            }
+            for want in import.wanted_by.iter().filter(|w| w.kept) {
+                match &want.could_fill {
+                    Some(plug) => writeln!(
+                        f,
+                        "        kept for the host by --host, although `{plug}` could fill it for {}",
+                        want.input
+                    )?,
+                    None => writeln!(f, "        kept for the host by --host")?,
+                }
             }
         }
         // A plug that filled nothing explains its mismatches among its reasons.

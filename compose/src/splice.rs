@@ -20,9 +20,12 @@ use wasmparser::{
 };
 
 /// wac's name for the import of a package's component (`CompositionGraphEncoder::
-/// package_import_name`); packages here are registered without a version.
-pub(crate) fn import_name(package_name: &str) -> String {
-    format!("unlocked-dep=<{package_name}>")
+/// package_import_name`).
+pub(crate) fn import_name(package_name: &str, version: Option<&semver::Version>) -> String {
+    match version {
+        Some(version) => format!("unlocked-dep=<{package_name}@{{>={version}}}>"),
+        None => format!("unlocked-dep=<{package_name}>"),
+    }
 }
 
 /// `(component)`: a component type with no declarations.
@@ -234,6 +237,7 @@ mod tests {
             name: name.into(),
             bytes: wat::parse_str(wat).unwrap(),
             sha256: None,
+            instance: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn input(name: &str, wat: &str) -> Input {
         name: name.to_string(),
         bytes: wat::parse_str(wat).unwrap(),
         sha256: None,
+        instance: None,
     }
 }
 
@@ -197,5 +198,83 @@ const BAD_GREET_ONLY: &str = r#"(component
 #[test]
 fn instances_are_named_by_unique_stems() {
     let stems = unique_stems(["a/app.wasm", "b/app.wasm", "Logger.v2.wasm", "..."].into_iter());
-    assert_eq!(stems, ["app0", "app1", "logger", "input"]);
+    assert_eq!(stems, ["app0", "app1", "logger-v2", "input"]);
+}
+
+#[test]
+fn a_wire_picks_the_plug_automatic_plugging_would_not() {
+    let options = ComposeOptions {
+        wiring: Wiring {
+            wires: vec![crate::Wire {
+                consumer: InputId::SOCKET,
+                import: "greet".into(),
+                provider: InputId::plug(2),
+                export: None,
+            }],
+            ..Wiring::default()
+        },
+        ..ComposeOptions::default()
+    };
+    let done = compose_with(
+        &[
+            ("both.wasm", LOG_AND_BAD_GREET),
+            ("first.wasm", GREETER),
+            ("second.wasm", GREETER),
+        ],
+        &options,
+    )
+    .unwrap();
+    let greet = &done.report.links[1];
+    assert_eq!(
+        (greet.provider.as_str(), greet.rule),
+        ("second.wasm", Rule::Wire)
+    );
+    assert_eq!(done.report.links[0].rule, Rule::ExactName);
+    assert!(done
+        .document
+        .to_string()
+        .contains("\"foo:greeter/greet@1.0.0\": second[\"foo:greeter/greet@1.2.0\"]"));
+}
+
+#[test]
+fn the_closed_world_names_every_import_left_for_the_host() {
+    let options = ComposeOptions {
+        wiring: Wiring {
+            host_imports: HostImports::Only(Vec::new()),
+            ..Wiring::default()
+        },
+        ..ComposeOptions::default()
+    };
+    let err = compose_with(&[("greeter.wasm", GREETER)], &options)
+        .err()
+        .expect("the log import is left for the host");
+    let ComposeError::Wiring(wiring) = &err else {
+        panic!("unexpected error: {err}");
+    };
+    let WiringError::HostImportsDenied(denied) = &**wiring else {
+        panic!("unexpected error: {err}");
+    };
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].import, "foo:bar/log@0.2.0");
+    assert_eq!(denied[0].wanted_by, ["socket.wasm"]);
+}
+
+#[test]
+fn a_kept_import_stays_with_the_host_and_says_who_could_fill_it() {
+    let options = ComposeOptions {
+        wiring: Wiring {
+            host: vec!["foo:greeter/greet@1.0.0".into()],
+            ..Wiring::default()
+        },
+        ..ComposeOptions::default()
+    };
+    let done = compose_with(
+        &[("both.wasm", LOG_AND_BAD_GREET), ("greeter.wasm", GREETER)],
+        &options,
+    )
+    .unwrap();
+    assert_eq!(imports(&done.output), ["foo:greeter/greet@1.0.0"]);
+    let want = &done.report.host_imports[0].wanted_by[0];
+    assert!(want.kept);
+    assert_eq!(want.could_fill.as_deref(), Some("greeter.wasm"));
 }

@@ -91,6 +91,7 @@ pub fn load_all(sources: Vec<Source>, registry: &RegistryArgs) -> Result<Loaded>
                     bytes: resolved.bytes,
                     // Checked against these bytes when they were resolved.
                     sha256: Some(e.digest.bytes()),
+                    instance: None,
                 });
             }
         }
@@ -135,6 +136,7 @@ fn load_file(path: &Path, cache_dir: Option<&Path>) -> Result<(Input, Option<Sta
         name: file.name(),
         bytes: file.bytes,
         sha256,
+        instance: None,
     };
     Ok((input, stamp.filter(|_| sha256.is_none())))
 }

@@ -5,6 +5,7 @@ mod from_registry;
 mod inputs;
 mod target_world;
 mod wac;
+mod wiring;
 
 use super::{GlobalOpts, RegistryArgs};
 use crate::exit::{fail, Code};
@@ -19,10 +20,11 @@ use wtool_compose::{compose, ComposeOptions, Composition};
 
 /// Plug the exports of components into the imports of a socket component.
 ///
-/// Each import of the socket takes the first plug (in the order given) that exports it, by
-/// exact name or on the same semver track, and whose type fits. Plugs fill each other's
-/// imports too, so `app --plug middleware --plug logger` chains app → middleware → logger.
-/// Imports nothing fills are left for the host.
+/// Each import of the socket takes, among the plugs whose export fits its type, the one with
+/// the exact name, else the highest version on the same semver track, else the earliest plug
+/// (`--wire` picks one yourself). Plugs fill each other's imports too, so
+/// `app --plug middleware --plug logger` chains app → middleware → logger. Imports nothing
+/// fills are left for the host.
 ///
 /// The socket and each plug are a path, or a registry package `ns:name[@version]` resolved like
 /// `wtool fetch` and recorded in `wkg.lock` (an argument that exists as a file is a path).
@@ -30,9 +32,36 @@ use wtool_compose::{compose, ComposeOptions, Composition};
 pub struct Args {
     /// The component whose imports are filled, or a WAC document (`.wac`) describing the graph.
     socket: String,
-    /// A component whose exports fill imports (repeatable; earlier plugs win).
-    #[arg(long = "plug", value_name = "PLUG")]
+    /// A component whose exports fill imports (repeatable; of equal versions, earlier plugs
+    /// win). `NAME=PLUG` names it for `--wire` and `--export` (the file stem otherwise);
+    /// `PLUG#EXPORT` offers only that export (a full or unambiguous short name, `logger`).
+    #[arg(long = "plug", value_name = "[NAME=]PLUG[#EXPORT]")]
     plugs: Vec<String>,
+    /// Fill IMPORT of the input CONSUMER with PLUG's export (the one named EXPORT, or the one
+    /// that matches IMPORT). CONSUMER and PLUG are input names; the first `:` ends CONSUMER
+    /// (repeatable).
+    #[arg(long = "wire", value_name = "CONSUMER:IMPORT=PLUG[#EXPORT]")]
+    wires: Vec<String>,
+    /// Export PLUG's EXPORT from the composition too (repeatable).
+    #[arg(long = "export", value_name = "PLUG#EXPORT")]
+    exports: Vec<String>,
+    /// Keep IMPORT for the host even when a plug could fill it (repeatable; matched on its
+    /// semver track).
+    #[arg(long = "host", value_name = "IMPORT")]
+    host: Vec<String>,
+    /// Fail when the composition leaves any import for the host besides those kept with
+    /// `--host` or allowed with `--allow-host-import`.
+    #[arg(long)]
+    deny_host_imports: bool,
+    /// Allow the host to provide IFACE (`wasi:cli/stdout@0.2.6`, any version without `@`, or a
+    /// whole package, `wasi:io`); every other import left for the host fails the composition
+    /// (repeatable).
+    #[arg(long = "allow-host-import", value_name = "IFACE")]
+    allow_host_imports: Vec<String>,
+    /// Print the WAC document of this composition instead of writing the component; composing
+    /// it gives the same bytes.
+    #[arg(long, conflicts_with_all = ["output", "wat", "optimize"])]
+    emit_wac: bool,
     /// Leave IMPORT for the host when no plug fills it, even though a plug exports it with
     /// another type (repeatable). Without it, such a mismatch fails the composition.
     #[arg(long, value_name = "IMPORT")]
@@ -80,10 +109,16 @@ impl Args {
     pub fn run(self, global: &GlobalOpts) -> Result<ExitCode> {
         crate::memory::single_arena();
         let to_stdout = self.output.is_none();
-        if to_stdout && !self.wat && std::io::stdout().is_terminal() {
+        if to_stdout && !self.wat && !self.emit_wac && std::io::stdout().is_terminal() {
             fail!(
                 Code::Usage,
                 "refusing to write a binary component to a terminal; pass `-o FILE` or `-t` for text"
+            );
+        }
+        if self.emit_wac && global.json {
+            fail!(
+                Code::Usage,
+                "`--emit-wac` prints the WAC document on stdout; drop `--json`"
             );
         }
         if to_stdout && global.json {
@@ -93,10 +128,25 @@ impl Args {
             );
         }
         let composed = if self.socket.ends_with(".wac") {
+            if self.emit_wac {
+                fail!(
+                    Code::Usage,
+                    "`--emit-wac` writes the WAC document of a --plug command line; `{}` is one already",
+                    self.socket
+                );
+            }
             self.compose_wac()?
         } else {
             self.compose_plugs()?
         };
+        if self.emit_wac {
+            if let Composed::Plugs(composition) = &composed {
+                print!("{}", self.document(composition));
+                let report = &composition.report;
+                global.output().summary(report, || report.to_string())?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Some(target) = &self.target_world {
             target_world::check(
                 composed.to_vec(),
@@ -117,11 +167,46 @@ impl Args {
                 "nothing to plug: pass at least one --plug, or a `.wac` document as the socket"
             );
         }
-        let sources = std::iter::once(&self.socket)
+        let args = std::iter::once(&self.socket)
             .chain(&self.plugs)
-            .map(|a| inputs::classify(a))
+            .map(|a| wiring::parse_input(a))
             .collect::<Result<Vec<_>>>()?;
+        let sources = args
+            .iter()
+            .map(|a| inputs::classify(&a.source))
+            .collect::<Result<Vec<_>>>()?;
+        let names: Vec<String> = args
+            .iter()
+            .zip(&sources)
+            .map(|(arg, source)| wiring::input_name(arg, source))
+            .collect();
+        wiring::check_unique(&names, &args)?;
+        let wiring = wiring::wiring(
+            &wiring::Flags {
+                wires: &self.wires,
+                exports: &self.exports,
+                host: &self.host,
+                deny_host_imports: self.deny_host_imports,
+                allow_host_imports: &self.allow_host_imports,
+            },
+            &names,
+            &args,
+        )?;
+        let files: Vec<bool> = sources
+            .iter()
+            .map(|s| matches!(s, inputs::Source::File(_)))
+            .collect();
         let mut loaded = inputs::load_all(sources, &self.registry)?;
+        for (input, (name, (arg, file))) in loaded
+            .inputs
+            .iter_mut()
+            .zip(names.iter().zip(args.iter().zip(files)))
+        {
+            // A registry input keeps its package name in messages and the output.
+            if arg.name.is_some() || file {
+                input.instance = Some(name.clone());
+            }
+        }
         let plugs = loaded.inputs.split_off(1);
         let socket = loaded.inputs.pop().expect("the socket is always first");
         let optimize = match self.optimize {
@@ -134,6 +219,7 @@ impl Args {
         let options = ComposeOptions {
             optimize,
             leave_to_host: self.leave_to_host.clone(),
+            wiring,
             ..ComposeOptions::default()
         };
         let composition = compose(socket, plugs, &options)?;
@@ -154,6 +240,19 @@ impl Args {
                 "--leave-to-host does not apply to a WAC document; a WAC document names its imports itself"
             );
         }
+        let wiring_flags = [
+            ("--wire", !self.wires.is_empty()),
+            ("--export", !self.exports.is_empty()),
+            ("--host", !self.host.is_empty()),
+            ("--deny-host-imports", self.deny_host_imports),
+            ("--allow-host-import", !self.allow_host_imports.is_empty()),
+        ];
+        if let Some((flag, _)) = wiring_flags.iter().find(|(_, given)| *given) {
+            fail!(
+                Code::Usage,
+                "{flag} does not apply to a WAC document; the document says how its instances are wired"
+            );
+        }
         let bytes = wac::compose(
             Path::new(&self.socket),
             &wac::Options {
@@ -164,6 +263,52 @@ impl Args {
             },
         )?;
         Ok(Composed::Wac(bytes))
+    }
+
+    /// The composition's WAC document, headed by the `--dep` flags that compose it.
+    fn document(&self, composition: &Composition) -> String {
+        let document = &composition.document;
+        let inputs = &composition.report.inputs;
+        let args: Vec<&String> = std::iter::once(&self.socket).chain(&self.plugs).collect();
+        let mut deps = String::new();
+        let mut notes = String::new();
+        for package in &document.packages {
+            let arg = args[package.input.index()];
+            let source = wiring::parse_input(arg)
+                .map(|a| a.source)
+                .unwrap_or_else(|_| arg.clone());
+            if let Ok(inputs::Source::Package(_)) = inputs::classify(&source) {
+                // `--dep` takes files: a registry input has to be downloaded first.
+                deps += &format!(" --dep {}=FILE", package.name);
+                notes += &format!(
+                    "// FILE for `{}` is the registry package `{source}`.\n",
+                    package.name
+                );
+            } else {
+                deps += &format!(" --dep {}={source}", package.name);
+            }
+        }
+        let mut text = format!(
+            "// The composition of `wtool compose {}`.\n// Compose it with: wtool compose FILE.wac{deps}\n",
+            args.iter()
+                .enumerate()
+                .map(|(i, a)| if i == 0 { a.to_string() } else { format!("--plug {a}") })
+                .chain(self.wires.iter().map(|w| format!("--wire {w}")))
+                .chain(self.exports.iter().map(|e| format!("--export {e}")))
+                .chain(self.host.iter().map(|h| format!("--host {h}")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        text += &notes;
+        for unused in &document.unused {
+            text += &format!(
+                "// `{}` is left out: nothing uses it.\n",
+                inputs
+                    .get(unused.index())
+                    .map_or(args[unused.index()].as_str(), |i| i.file.as_str())
+            );
+        }
+        text + &document.to_string()
     }
 
     /// Binary or WAT text, to the output file (atomically) or stdout.
@@ -188,7 +333,7 @@ impl Args {
 enum Composed {
     /// Boxed: the report is large beside the WAC case's bytes.
     Plugs(Box<Composition>),
-    Wac(Vec<u8>),
+    Wac(wtool_compose::Output),
 }
 
 /// `--json` for a WAC document: where the component went.
@@ -202,7 +347,7 @@ impl Composed {
     fn to_vec(&self) -> Vec<u8> {
         match self {
             Composed::Plugs(c) => c.output.to_vec(),
-            Composed::Wac(bytes) => bytes.clone(),
+            Composed::Wac(output) => output.to_vec(),
         }
     }
 
@@ -211,7 +356,7 @@ impl Composed {
     fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
         match self {
             Composed::Plugs(c) => c.output.write_to(out),
-            Composed::Wac(bytes) => out.write_all(bytes),
+            Composed::Wac(output) => output.write_to(out),
         }
     }
 

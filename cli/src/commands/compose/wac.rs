@@ -14,8 +14,10 @@ use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
 use semver::VersionReq;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use wac_graph::EncodeOptions;
+use wac_graph::{CompositionGraph, EncodeOptions, PackageId, Processor};
 use wac_parser::Document;
+use wtool_compose::composition::{encode_graph, GraphInput};
+use wtool_compose::{ComposeOptions, Output};
 
 pub struct Options<'a> {
     pub deps: &'a [(String, PathBuf)],
@@ -24,8 +26,10 @@ pub struct Options<'a> {
     pub registry: &'a RegistryArgs,
 }
 
-/// Composes the document at `path` and returns the encoded component.
-pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
+/// Composes the document at `path` and returns the encoded component. Embedded, it is encoded,
+/// validated and stamped with provenance as `--plug` compositions are, so that a document
+/// that `--emit-wac` wrote composes to the same bytes as its command line.
+pub fn compose(path: &Path, opts: &Options) -> Result<Output> {
     let source = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let render = |e: Report| render(e, path, &source);
@@ -46,6 +50,8 @@ pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
     let overrides: HashMap<&str, &PathBuf> =
         opts.deps.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut packages = IndexMap::new();
+    // What provenance records of each package: its name and, when known, its digest.
+    let mut origins: HashMap<String, (String, Option<[u8; 32]>)> = HashMap::new();
     let mut from_registry = Vec::new();
     for (key, span) in &keys {
         let local = overrides
@@ -58,6 +64,7 @@ pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
                 let bytes = InputFile::read(&file)
                     .map_err(|e| unresolved(key.name, *span, e))?
                     .bytes;
+                origins.insert(key.name.to_string(), (file.display().to_string(), None));
                 packages.insert(*key, bytes);
             }
             None => from_registry.push((*key, *span)),
@@ -90,6 +97,10 @@ pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
             e.version,
             e.registry
         );
+        origins.insert(
+            key.name.to_string(),
+            (format!("{}@{}", e.name, e.version), Some(e.digest.bytes())),
+        );
         packages.insert(key, resolved.bytes);
     }
 
@@ -97,18 +108,74 @@ pub fn compose(path: &Path, opts: &Options) -> Result<Vec<u8>> {
     let resolution = document
         .resolve(packages)
         .map_err(|e| coded(Code::Composition, render(e.into())))?;
-    let bytes = resolution
-        .encode(EncodeOptions {
-            define_components: !opts.import_dependencies,
-            validate: true,
-            ..Default::default()
-        })
-        .with_context(|| format!("cannot encode the composition in `{}`", path.display()))?;
+    let output = if opts.import_dependencies {
+        let bytes = resolution
+            .encode(EncodeOptions {
+                define_components: false,
+                validate: true,
+                processor: Some(Processor {
+                    name: "wtool",
+                    version: env!("CARGO_PKG_VERSION"),
+                }),
+            })
+            .with_context(|| format!("cannot encode the composition in `{}`", path.display()))?;
+        Output::from(bytes)
+    } else {
+        let graph = resolution.into_graph();
+        let inputs = provenance_inputs(&graph, opts.deps, &origins);
+        encode_graph(graph, &inputs, &ComposeOptions::default())
+            .with_context(|| format!("cannot encode the composition in `{}`", path.display()))?
+            .output
+    };
     // The lock records the packages only once they composed.
     if let Some(inputs) = registry_inputs {
         inputs.finish()?;
     }
-    Ok(bytes)
+    Ok(output)
+}
+
+/// The packages of `graph` as provenance records them: those given with `--dep` first, in the
+/// order given (a document `--emit-wac` wrote lists the socket, then the plugs, as the command
+/// line did), then the others in the order the document uses them. A package in the `socket`
+/// or `plug` namespace, as emitted documents name them, keeps that role.
+fn provenance_inputs(
+    graph: &CompositionGraph,
+    deps: &[(String, PathBuf)],
+    origins: &HashMap<String, (String, Option<[u8; 32]>)>,
+) -> Vec<GraphInput> {
+    let mut packages: Vec<(PackageId, &str)> = graph
+        .packages()
+        .filter_map(|p| {
+            graph
+                .get_package_by_name(p.name(), p.version())
+                .map(|(id, _)| (id, p.name()))
+        })
+        .collect();
+    let rank = |name: &str| {
+        deps.iter()
+            .position(|(dep, _)| dep == name)
+            .unwrap_or(usize::MAX)
+    };
+    packages.sort_by_key(|(_, name)| rank(name));
+    packages
+        .into_iter()
+        .map(|(package, name)| {
+            let (label, sha256) = origins
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| (name.to_string(), None));
+            GraphInput {
+                package,
+                role: match name.split_once(':').map(|(ns, _)| ns) {
+                    Some("socket") => "socket",
+                    Some("plug") => "plug",
+                    _ => "package",
+                },
+                name: label,
+                sha256,
+            }
+        })
+        .collect()
 }
 
 /// `deps/ns/name.wasm` or `deps/ns/name/1.2.3.wasm`, the layout `wac` reads (`.wat` too).
