@@ -48,9 +48,10 @@ pub fn validate(data: &[u8]) {
         let reference = wasmparser::Validator::new_with_features(features)
             .validate_all(data)
             .is_ok();
-        assert_eq!(
-            checked.is_ok(),
-            reference,
+        // wtool also refuses what is past its own bounds (nesting depth, name length).
+        let bounded = matches!(&checked, Err(e) if e.to_string().contains("than the limit of"));
+        assert!(
+            checked.is_ok() == reference || (bounded && reference),
             "wasmparser disagrees: {checked:?}"
         );
         if let Ok(report) = report {

@@ -106,12 +106,14 @@ fn a_mismatch_another_plug_fills_is_a_warning() {
                 import: "foo:bar/log@0.2.0".into(),
                 provider: "both.wasm".into(),
                 export: "foo:bar/log@0.2.0".into(),
+                rule: crate::plan::Rule::ExactName,
             },
             Plugged {
                 consumer: "socket.wasm".into(),
                 import: "foo:greeter/greet@1.0.0".into(),
                 provider: "greeter.wasm".into(),
                 export: "foo:greeter/greet@1.2.0".into(),
+                rule: crate::plan::Rule::SemverCompatible,
             },
         ]
     );
