@@ -19,6 +19,8 @@ cargo_fuzz="${FUZZ_CARGO_FUZZ:-$(command -v cargo-fuzz || true)}"
 [ -n "$cargo_fuzz" ] || { echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2; exit 1; }
 corpus_root="${FUZZ_CORPUS:-$HOME/.cache/wtool/fuzz/corpus}"
 export RUSTC_BOOTSTRAP=1
+# ASan's ODR check stops at start on a global of the bundled SQLite C code (libsqlite3-sys).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_odr_violation=0}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$repo/target}/fuzz}"
 
 targets() { sed -n 's/^name = "\(.*\)"$/\1/p' "$repo/fuzz/Cargo.toml" | grep -v '^wtool-fuzz$'; }
@@ -33,8 +35,8 @@ seed() {
       find "$repo/tests" "$repo/fixtures" -name '*.lock' -o -name '*.toml' -size -64k \
         | head -200 | while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
     *)
-      # Every .wasm under 256 KiB in the fixtures and the test cases.
-      find "$repo/fixtures" "$repo/tests" -name '*.wasm' -size -256k \
+      # Every .wasm under 64 KiB in the fixtures and the test cases (the inputs' size limit).
+      find "$repo/fixtures" "$repo/tests" -name "*.wasm" -size -64k \
         | while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done
       if [ "$target" = content_policy ]; then
         for f in "$dir"/*; do printf '\x40' | cat - "$f" > "$f.cut" && mv "$f.cut" "$f"; done
@@ -47,7 +49,7 @@ run() {
   seed "$target" "$corpus"
   echo "== $target for ${seconds}s (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
   (cd "$repo/fuzz" && "$cargo_fuzz" run "$target" "$corpus" -- \
-     -max_total_time="$seconds" -timeout=1 -rss_limit_mb=512 -max_len=65536 -print_final_stats=1) \
+     -max_total_time="$seconds" -timeout=1 -malloc_limit_mb=512 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1) \
      2>&1 | tee "${FUZZ_LOG_DIR:-/tmp}/fuzz-$target.log" | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' || true
 }
 

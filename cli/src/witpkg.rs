@@ -29,6 +29,11 @@ pub enum Decoded {
 
 /// Decodes a registry artifact; `what` names it in errors (`acme:x@1.0.0 from registry r`).
 pub fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
+    // wit-component reads a core module's declared counts before it checks them, and an
+    // 18-byte module can make it allocate gigabytes; a core module is neither kind anyway.
+    if let Ok(ArtifactKind::CoreModule) = wtool_compose::input::header_kind("", bytes) {
+        bail!("{what} is a core WebAssembly module, neither a WIT package nor a component");
+    }
     match wit_component::decode(bytes) {
         Ok(DecodedWasm::WitPackage(resolve, id)) => {
             Ok(Decoded::Package(Box::new(WitPackage { resolve, id })))
@@ -323,6 +328,14 @@ pub fn same_series(a: &Version, b: &Version) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_core_module_is_refused_before_decoding() {
+        // Found by fuzzing: a type section that claims 2^32-1 entries.
+        let bytes = b"\0asm\x01\0\0\0\x01\xff\xff\xff\xff\x08\x0f\x60\0\0";
+        let e = decode(bytes, "`x.wasm`").err().unwrap().to_string();
+        assert!(e.contains("core WebAssembly module"), "{e}");
+    }
 
     fn pkg(text: &str) -> WitPackage {
         let mut resolve = Resolve::default();
