@@ -53,47 +53,48 @@ fn items<'a>(
 
 /// Checks that `newer` may replace `older` in one series; the error lists every break.
 pub fn check_compatible(older: &Surface, newer: &Surface) -> Result<()> {
-    let find = |set: &BTreeMap<String, BTreeSet<String>>, name: &str| {
-        set.iter()
-            .find(|(n, _)| names::matches(n, name))
-            .map(|(_, f)| f.clone())
-    };
     let mut breaks = Vec::new();
-    for (name, functions) in &older.exports {
-        match find(&newer.exports, name) {
-            None => breaks.push(format!("it no longer exports `{name}`")),
-            Some(now) => {
-                let gone: Vec<_> = functions
-                    .difference(&now)
-                    .map(|f| format!("`{f}`"))
-                    .collect();
-                if !gone.is_empty() {
-                    breaks.push(format!("its export `{name}` lost {}", gone.join(", ")));
-                }
-            }
-        }
+    // Whatever the older release exported, the newer one still exports ...
+    for (name, gone) in uncovered(&older.exports, &newer.exports) {
+        breaks.push(match gone {
+            None => format!("it no longer exports `{name}`"),
+            Some(gone) => format!("its export `{name}` lost {gone}"),
+        });
     }
-    for (name, functions) in &newer.imports {
-        match find(&older.imports, name) {
-            None => breaks.push(format!("it newly imports `{name}`")),
-            Some(before) => {
-                let added: Vec<_> = functions
-                    .difference(&before)
-                    .map(|f| format!("`{f}`"))
-                    .collect();
-                if !added.is_empty() {
-                    breaks.push(format!(
-                        "its import `{name}` now also needs {}",
-                        added.join(", ")
-                    ));
-                }
-            }
-        }
+    // ... and whatever the newer one imports, the older one imported.
+    for (name, added) in uncovered(&newer.imports, &older.imports) {
+        breaks.push(match added {
+            None => format!("it newly imports `{name}`"),
+            Some(added) => format!("its import `{name}` now also needs {added}"),
+        });
     }
     if breaks.is_empty() {
         return Ok(());
     }
     bail!("{}", breaks.join("; "))
+}
+
+/// The items of `items` that `within` lacks (`None`), or lacks functions of (the functions,
+/// listed), matching names along their semver track.
+fn uncovered<'a>(
+    items: &'a BTreeMap<String, BTreeSet<String>>,
+    within: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<(&'a str, Option<String>)> {
+    let mut found = Vec::new();
+    for (name, functions) in items {
+        let Some((_, there)) = within.iter().find(|(n, _)| names::matches(n, name)) else {
+            found.push((name.as_str(), None));
+            continue;
+        };
+        let missing: Vec<_> = functions
+            .difference(there)
+            .map(|f| format!("`{f}`"))
+            .collect();
+        if !missing.is_empty() {
+            found.push((name.as_str(), Some(missing.join(", "))));
+        }
+    }
+    found
 }
 
 #[cfg(test)]

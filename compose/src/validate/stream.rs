@@ -149,40 +149,43 @@ fn limits(payload: &Payload<'_>, depth: usize, shift: u64, frame: usize) -> Resu
             format!("modules and components nest deeper than the limit of {MAX_NESTING} levels"),
         ),
         Payload::CustomSection(section) => long(section.name(), section.range().start),
-        // Unreadable entries are left for the validator to report.
-        Payload::ImportSection(reader) => {
-            let at = reader.range().start;
-            reader.clone().into_imports().flatten().try_for_each(|i| {
-                long(i.module, at)?;
-                long(i.name, at)
-            })
+        _ => {
+            let Some((at, names)) = entry_names(payload) else {
+                return Ok(());
+            };
+            names.into_iter().try_for_each(|name| long(name, at))
         }
-        Payload::ExportSection(reader) => {
-            let at = reader.range().start;
-            reader
-                .clone()
-                .into_iter()
-                .flatten()
-                .try_for_each(|e| long(e.name, at))
-        }
-        Payload::ComponentImportSection(reader) => {
-            let at = reader.range().start;
-            reader
-                .clone()
-                .into_iter()
-                .flatten()
-                .try_for_each(|i| long(i.name.name, at))
-        }
-        Payload::ComponentExportSection(reader) => {
-            let at = reader.range().start;
-            reader
-                .clone()
-                .into_iter()
-                .flatten()
-                .try_for_each(|e| long(e.name.name, at))
-        }
-        _ => Ok(()),
     }
+}
+
+/// The names of an import or export section's entries, and where the section starts. Entries
+/// that do not read are left for the validator to report.
+fn entry_names<'d>(payload: &Payload<'d>) -> Option<(u64, Vec<&'d str>)> {
+    let names = match payload {
+        Payload::ImportSection(r) => (r.range().start, {
+            let imports = r.clone().into_imports().flatten();
+            imports.flat_map(|i| [i.module, i.name]).collect()
+        }),
+        Payload::ExportSection(r) => (r.range().start, {
+            r.clone().into_iter().flatten().map(|e| e.name).collect()
+        }),
+        Payload::ComponentImportSection(r) => (r.range().start, {
+            r.clone()
+                .into_iter()
+                .flatten()
+                .map(|i| i.name.name)
+                .collect()
+        }),
+        Payload::ComponentExportSection(r) => (r.range().start, {
+            r.clone()
+                .into_iter()
+                .flatten()
+                .map(|e| e.name.name)
+                .collect()
+        }),
+        _ => return None,
+    };
+    Some(names)
 }
 
 /// One module or component being parsed: the input, or one nested in a component.
