@@ -27,18 +27,9 @@ warg_server="$scratch/warg/bin/warg-server"
 
 wait_up() { for _ in $(seq 1 100); do curl -sf "$1v1/fetch/checkpoint" >/dev/null && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
 
-results="$scratch/results.jsonl"
-: > "$results"
-
 # --- wtool-registry
-data="$scratch/wtool-data"
-rm -rf "$data"
-"$wtool" init --data-dir "$data" --namespace example >/dev/null
-token="$("$wtool" token create --namespace example --data-dir "$data")"
-port="$(free_port)"
+start_wtool_registry --max-content-bytes 104857600
 url="http://127.0.0.1:$port/"
-RUST_LOG=warn "${server_cpu[@]}" "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" --max-content-bytes 104857600 >/dev/null 2>&1 &
-pid=$!
 wait_up "$url"
 measure wtool-registry "$pid" "$url" "$token" example
 

@@ -58,3 +58,17 @@ line("peak RSS (MB)", lambda r: f'{r["peak_rss_kb"]/1024:.0f}')
 line("load average at start (1/5/15 min)", lambda r: r.get("load_at_start", "?").replace(" ", " / "))
 PY
 }
+
+# start_wtool_registry [SERVE_FLAGS...]: a fresh registry in $scratch/wtool-data with the
+# namespace `example`; sets `token`, `port` and `pid`. $results is emptied for the run.
+start_wtool_registry() {
+  results="$scratch/results.jsonl"
+  : > "$results"
+  local data="$scratch/wtool-data"
+  rm -rf "$data"
+  "$wtool" init --data-dir "$data" --namespace example >/dev/null
+  token="$("$wtool" token create --namespace example --data-dir "$data")"
+  port="$(free_port)"
+  RUST_LOG=warn "${server_cpu[@]}" "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" "$@" >/dev/null 2>&1 &
+  pid=$!
+}

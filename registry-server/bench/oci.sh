@@ -26,17 +26,8 @@ distribution="$(command -v docker-registry || true)"
 
 wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://$1/v2/" && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
 
-results="$scratch/results.jsonl"
-: > "$results"
-
 # --- wtool-registry: a package repository, so every push is also checked and recorded in warg.
-data="$scratch/wtool-data"
-rm -rf "$data"
-"$wtool" init --data-dir "$data" --namespace example >/dev/null
-token="$("$wtool" token create --namespace example --data-dir "$data")"
-port="$(free_port)"
-RUST_LOG=warn "${server_cpu[@]}" "$wtool" serve --data-dir "$data" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
-pid=$!
+start_wtool_registry
 wait_up "127.0.0.1:$port"
 measure wtool-registry "$pid" "127.0.0.1:$port" example/logger "$token" "$component"
 
