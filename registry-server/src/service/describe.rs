@@ -5,9 +5,9 @@
 use wit_component::DecodedWasm;
 use wit_parser::{Resolve, WorldId, WorldItem};
 
-/// The description of one piece of content.
+/// What a component's metadata says of it (`wasm-metadata`).
 #[derive(Clone, Debug, Default, serde::Serialize)]
-pub(crate) struct Described {
+pub(crate) struct Metadata {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,6 +18,13 @@ pub(crate) struct Described {
     pub homepage: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authors: Option<String>,
+}
+
+/// The description of one piece of content.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct Described {
+    #[serde(flatten)]
+    pub meta: Metadata,
     /// `component` or `wit-package`.
     pub kind: &'static str,
     /// The WIT text, as `wasm-tools component wit` prints it.
@@ -69,11 +76,13 @@ fn metadata(bytes: &[u8], out: &mut Described) {
         return;
     };
     let m = payload.metadata();
-    out.description = m.description.as_ref().map(|d| d.to_string());
-    out.licenses = m.licenses.as_ref().map(|d| d.to_string());
-    out.source = m.source.as_ref().map(|d| d.to_string());
-    out.homepage = m.homepage.as_ref().map(|d| d.to_string());
-    out.authors = m.authors.as_ref().map(|d| d.to_string());
+    out.meta = Metadata {
+        description: m.description.as_ref().map(|d| d.to_string()),
+        licenses: m.licenses.as_ref().map(|d| d.to_string()),
+        source: m.source.as_ref().map(|d| d.to_string()),
+        homepage: m.homepage.as_ref().map(|d| d.to_string()),
+        authors: m.authors.as_ref().map(|d| d.to_string()),
+    };
 }
 
 /// Describes content; anything it cannot read is left out, with the WIT error said.

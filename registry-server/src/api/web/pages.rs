@@ -127,12 +127,12 @@ pub(super) fn package(v: &PackageView) -> Markup {
     html! {
         (layout(&v.name, None, html! {
             h1 { (v.name) }
-            @if let Some(d) = &v.description { p.description { (d) } }
+            @if let Some(d) = &v.meta.description { p.description { (d) } }
             dl.meta {
                 @if let Some(latest) = &v.latest { dt { "Latest" } dd { a href={ "/" (v.name) "@" (latest) } { (latest) } } }
-                @if let Some(l) = &v.licenses { dt { "Licence" } dd { (l) } }
-                @if let Some(s) = &v.source { dt { "Source" } dd { (s) } }
-                @if let Some(h) = &v.homepage { dt { "Homepage" } dd { (h) } }
+                @if let Some(l) = &v.meta.licenses { dt { "Licence" } dd { (l) } }
+                @if let Some(s) = &v.meta.source { dt { "Source" } dd { (s) } }
+                @if let Some(h) = &v.meta.homepage { dt { "Homepage" } dd { (h) } }
                 dt { "OCI repository" } dd { code { (v.oci.repository) } }
             }
             section aria-labelledby="versions-h" {
@@ -180,7 +180,7 @@ pub(super) fn version(v: &VersionView) -> Markup {
             p.crumbs { a href={ "/" (v.name) } { (v.name) } " / " (v.version) }
             h1 { (title) @if r.yanked { " " strong.yank-mark { "yanked" } } }
             @if let Some(c) = &v.content {
-                @if let Some(d) = &c.description { p.description { (d) } }
+                @if let Some(d) = &c.meta.description { p.description { (d) } }
             }
             dl.meta {
                 dt { "Published" } dd { time datetime=(r.published) { (r.published) } }
@@ -191,8 +191,8 @@ pub(super) fn version(v: &VersionView) -> Markup {
                 @if let Some(m) = &v.oci_manifest_digest { dt { "OCI manifest" } dd { code.digest { (m) } } }
                 @if let Some(c) = &v.content {
                     dt { "Kind" } dd { (c.kind) }
-                    @if let Some(l) = &c.licenses { dt { "Licence" } dd { (l) } }
-                    @if let Some(s) = &c.source { dt { "Source" } dd { (s) } }
+                    @if let Some(l) = &c.meta.licenses { dt { "Licence" } dd { (l) } }
+                    @if let Some(s) = &c.meta.source { dt { "Source" } dd { (s) } }
                 }
             }
             section aria-labelledby="use-h" {

@@ -1,7 +1,7 @@
 //! Pages rendered from seeded views: escaping, yanked marks, search and suggestions.
 
 use super::{pages, views::*};
-use crate::service::describe::{describe, Described};
+use crate::service::describe::{describe, Described, Metadata};
 use std::sync::Arc;
 
 const HOSTILE: &str = r#"
@@ -100,10 +100,13 @@ fn package_page_marks_yanked_rows_and_escapes_metadata() {
     let view = PackageView {
         name: "example:evil".into(),
         latest: Some("2.0.0".into()),
-        description: Some("<b>x</b>".into()),
-        licenses: Some("MIT".into()),
-        source: Some("\"><script>".into()),
-        homepage: None,
+        meta: Metadata {
+            description: Some("<b>x</b>".into()),
+            licenses: Some("MIT".into()),
+            source: Some("\"><script>".into()),
+            homepage: None,
+            authors: None,
+        },
         releases: vec![release("2.0.0", false), release("1.0.0", true)],
         page: Page {
             page: 1,

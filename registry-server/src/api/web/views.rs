@@ -4,7 +4,7 @@
 use super::Web;
 use crate::service::{
     browse::{CheckpointInfo, PackageSummary, ReleaseInfo},
-    describe::Described,
+    describe::{Described, Metadata},
     oci::OciPackageView,
     Service,
 };
@@ -117,14 +117,9 @@ pub(crate) struct PackageView {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub licenses: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub homepage: Option<String>,
+    /// The latest release's metadata.
+    #[serde(flatten)]
+    pub meta: Metadata,
     pub releases: Vec<ReleaseRow>,
     #[serde(flatten)]
     pub page: Page,
@@ -269,7 +264,7 @@ impl Web {
             rows.push(PackageRow {
                 name: p.name.to_string(),
                 latest: p.latest.as_ref().map(|v| v.to_string()),
-                description: described.as_ref().and_then(|d| d.description.clone()),
+                description: described.as_ref().and_then(|d| d.meta.description.clone()),
                 last_published: p.last_published.map(rfc3339),
                 releases: p.releases,
                 matched_interfaces: matched,
@@ -321,10 +316,7 @@ impl Web {
         Some(PackageView {
             name: name.to_string(),
             latest: latest.map(|r| r.version.to_string()),
-            description: described.as_ref().and_then(|d| d.description.clone()),
-            licenses: described.as_ref().and_then(|d| d.licenses.clone()),
-            source: described.as_ref().and_then(|d| d.source.clone()),
-            homepage: described.as_ref().and_then(|d| d.homepage.clone()),
+            meta: described.map(|d| d.meta.clone()).unwrap_or_default(),
             releases,
             page,
             oci,
