@@ -46,7 +46,7 @@ app=$work/tree/app
 cd "$app"
 
 if command -v "$WKG" >/dev/null; then
-echo "## $N packages (3 direct, $N in the closure), local-directory registry, $RUNS runs"
+echo "## $N packages (the app imports 3, which embed the rest), local-directory registry, $RUNS runs"
 echo
 echo "| case | wtool | wkg $("$WKG" --version | awk '{print $2}') | ratio |"
 echo "|---|---|---|---|"

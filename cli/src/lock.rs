@@ -1,7 +1,7 @@
 //! `wkg.lock`, version 1, exactly as wkg reads and writes it: `[[packages]]` with `name` and
-//! `registry`, and `[[packages.versions]]` with `requirement`, `version` and `digest`. wtool
-//! locks the whole transitive closure (wkg locks only direct dependencies; it still reads the
-//! extra entries) and keeps every list sorted, so the same resolution gives the same bytes.
+//! `registry`, and `[[packages.versions]]` with `requirement`, `version` and `digest`. Like wkg,
+//! wtool locks the packages a project imports (the ones they build on come embedded in their
+//! locked binaries) and keeps every list sorted, so the same resolution gives the same bytes.
 
 use crate::digest::Digest;
 use anyhow::{bail, Context, Result};

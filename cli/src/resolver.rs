@@ -14,7 +14,6 @@ use crate::registry::{verify, Registries};
 use crate::witpkg::{self, Decoded, WitPackage};
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use semver::VersionReq;
 use std::collections::{BTreeMap, BTreeSet};
 use wasm_pkg_common::package::PackageRef;
@@ -38,18 +37,14 @@ pub struct Resolved {
     pub bytes: Vec<u8>,
 }
 
-/// A resolved WIT package and the requirements its binary carries. Only the packages the
-/// project names itself are decoded (`package`); the ones they build on are outlined, and
-/// their WIT comes from what the decoded binaries embed of them.
+/// A resolved WIT package the project imports, decoded. The packages it builds on come
+/// embedded in its binary, as far as it uses them.
 pub struct Node {
     pub resolved: Resolved,
-    pub package: Option<WitPackage>,
-    pub deps: Vec<(PackageRef, VersionReq)>,
+    pub package: WitPackage,
 }
 
-type Key = (String, String);
-
-fn key(name: &PackageRef, req: &VersionReq) -> Key {
+fn key(name: &PackageRef, req: &VersionReq) -> (String, String) {
     (name.to_string(), req.to_string())
 }
 
@@ -226,27 +221,18 @@ impl Resolver<'_> {
         }
     }
 
-    async fn resolve_node(&self, name: PackageRef, req: VersionReq, root: bool) -> Result<Node> {
+    async fn resolve_node(&self, name: PackageRef, req: VersionReq) -> Result<Node> {
         let resolved = self.resolve(&name, &req).await?;
         let e = &resolved.entry;
         let what = e.label();
-        let outline = if root {
-            None
-        } else {
-            witpkg::outline(&resolved.bytes)
+        let package = match witpkg::decode(&resolved.bytes, &what)? {
+            Decoded::Package(p) => *p,
+            Decoded::Component => fail!(
+                Code::InvalidInput,
+                "{what} is a component, not a WIT package; WIT dependencies must be WIT packages"
+            ),
         };
-        let (declared, deps, package) = match outline {
-            Some(o) => (o.name, o.deps, None),
-            // Decoding also tells what an artifact that is no WIT package is.
-            None => match witpkg::decode(&resolved.bytes, &what)? {
-                Decoded::Package(p) => (p.name().clone(), p.dependencies()?, Some(*p)),
-                Decoded::Component => fail!(
-                    Code::InvalidInput,
-                    "{what} is a component, not a WIT package; WIT dependencies must be WIT \
-                     packages"
-                ),
-            },
-        };
+        let declared = package.name();
         let matches = format!("{}:{}", declared.namespace, declared.name) == e.name.to_string()
             && declared.version.as_ref().is_none_or(|v| *v == e.version);
         if !matches {
@@ -255,72 +241,40 @@ impl Resolver<'_> {
                 "{what} declares itself as `{declared}`; the registry entry is mislabelled"
             );
         }
-        Ok(Node {
-            resolved,
-            package,
-            deps,
-        })
+        Ok(Node { resolved, package })
     }
 
-    /// Resolves requirements and everything they depend on, downloading in parallel. Packages
-    /// in `skip` are provided locally and not resolved. Every package comes before the ones it
-    /// depends on.
-    pub async fn resolve_closure(
+    /// Resolves the packages the project imports, downloading in parallel. Packages in `skip`
+    /// are provided locally and not resolved. What those packages build on is not fetched: their
+    /// verified binaries carry it, as far as they use it, which is all a build of the project
+    /// can reach and what wkg writes and locks too.
+    pub async fn resolve_imports(
         &self,
         roots: Vec<(PackageRef, VersionReq)>,
         skip: &BTreeSet<String>,
     ) -> Result<Vec<Node>> {
         let mut seen = BTreeSet::new();
-        let mut pending = FuturesUnordered::new();
-        // The requirements of one node (or the roots) form a group whose registry logs are
-        // fetched together; the group's nodes then resolve in parallel.
-        let mut enqueue = |group: Vec<(PackageRef, VersionReq)>,
-                           root: bool,
-                           pending: &mut FuturesUnordered<_>| {
-            let fresh: Vec<_> = group
+        let fresh: Vec<_> = roots
+            .into_iter()
+            .filter(|(name, req)| !skip.contains(&name.to_string()) && seen.insert(key(name, req)))
+            .collect();
+        self.prefetch(&fresh).await;
+        let results = join_all(
+            fresh
                 .into_iter()
-                .filter(|(name, req)| {
-                    !skip.contains(&name.to_string()) && seen.insert(key(name, req))
-                })
-                .collect();
-            if fresh.is_empty() {
-                return;
-            }
-            pending.push(async move {
-                self.prefetch(&fresh).await;
-                join_all(fresh.into_iter().map(|(name, req)| async move {
-                    let k = key(&name, &req);
-                    (k, root, self.resolve_node(name, req, root).await)
-                }))
-                .await
-            });
-        };
-        enqueue(roots, true, &mut pending);
-        let mut nodes = BTreeMap::new();
+                .map(|(name, req)| self.resolve_node(name, req)),
+        )
+        .await;
+        let mut nodes = Vec::new();
         let mut not_locked = Vec::new();
-        let mut errors = Vec::new();
-        while let Some(group) = pending.next().await {
-            for (k, root, result) in group {
-                match result {
-                    Ok(node) => {
-                        enqueue(node.deps.clone(), false, &mut pending);
-                        nodes.insert(k, node);
-                    }
-                    Err(e) => match e.downcast::<NotLocked>() {
-                        // A lock written by wkg names only what the project imports itself; the
-                        // packages those build on come embedded in their (locked, verified)
-                        // binaries, so a locked run takes them from there.
-                        Ok(n) if !root => {
-                            tracing::debug!("{n}; its WIT comes from the packages that use it")
-                        }
-                        Ok(n) => not_locked.push(n.to_string()),
-                        Err(e) => errors.push(e),
-                    },
-                }
+        for result in results {
+            match result {
+                Ok(node) => nodes.push(node),
+                Err(e) => match e.downcast::<NotLocked>() {
+                    Ok(n) => not_locked.push(n.to_string()),
+                    Err(e) => return Err(e),
+                },
             }
-        }
-        if let Some(first) = errors.into_iter().next() {
-            return Err(first);
         }
         if !not_locked.is_empty() {
             not_locked.sort();
@@ -331,46 +285,28 @@ impl Resolver<'_> {
                 not_locked.join("\n  ")
             );
         }
-        dependents_first(nodes)
+        Ok(nodes)
     }
 }
 
-/// A resolved closure as one `Resolve`, and where each resolved entry sits in it.
+/// The resolved imports as one `Resolve`, and where each resolved entry sits in it.
 pub struct Assembled {
     pub resolve: Resolve,
     pub packages: Vec<(Entry, PackageId)>,
-    /// Packages that only come embedded in others (a locked run on a wkg lock, which names
-    /// only the direct dependencies), with their versioned names.
+    /// Packages that only come embedded in the imported ones, with their versioned names.
     pub embedded: Vec<(PackageRef, semver::Version, PackageId)>,
 }
 
-/// Puts a closure (dependents first) together: every decoded package whole, and every package
-/// they build on as far as their binaries embed it, which is what wkg writes too and all a
-/// build of the project can reach. A package that no decoded binary embeds (only parts of its
-/// dependents that nothing here uses refer to it) is decoded from its own bytes.
+/// Puts the imported packages together: each whole, and every package they build on as far as
+/// their binaries embed it.
 pub fn assemble(nodes: Vec<Node>) -> Result<Assembled> {
     let mut resolve = Resolve::default();
-    let merge = |resolve: &mut Resolve, other: Resolve| {
-        resolve
-            .merge(other)
-            .map(drop)
-            .context("the fetched packages disagree about a package they share")
-    };
     let mut entries = Vec::new();
-    let mut outlined = Vec::new();
     for node in nodes {
-        entries.push(node.resolved.entry.clone());
-        match node.package {
-            Some(p) => merge(&mut resolve, p.resolve)?,
-            None => outlined.push(node.resolved),
-        }
-    }
-    for resolved in outlined {
-        if package_id(&resolve, &resolved.entry).is_none() {
-            if let Decoded::Package(p) = witpkg::decode(&resolved.bytes, &resolved.entry.label())? {
-                merge(&mut resolve, p.resolve)?;
-            }
-        }
+        entries.push(node.resolved.entry);
+        resolve
+            .merge(node.package.resolve)
+            .context("the fetched packages disagree about a package they share")?;
     }
     // Listed in name order, as the lock is, not in dependency order.
     entries.sort_by(|a, b| {
@@ -482,67 +418,17 @@ fn pick(
     ))
 }
 
-/// The nodes with every package before the packages it depends on, or the cycle that makes
-/// that impossible.
-fn dependents_first(mut nodes: BTreeMap<Key, Node>) -> Result<Vec<Node>> {
-    fn visit(
-        k: &Key,
-        nodes: &BTreeMap<Key, Node>,
-        stack: &mut Vec<Key>,
-        done: &mut BTreeSet<Key>,
-        order: &mut Vec<Key>,
-    ) -> Result<()> {
-        if done.contains(k) {
-            return Ok(());
-        }
-        if let Some(pos) = stack.iter().position(|s| s == k) {
-            let label = |k: &Key| {
-                nodes
-                    .get(k)
-                    .map(|n| format!("{}@{}", n.resolved.entry.name, n.resolved.entry.version))
-                    .unwrap_or_else(|| k.0.clone())
-            };
-            let chain: Vec<String> = stack[pos..].iter().chain([k]).map(label).collect();
-            bail!("dependency cycle: {}", chain.join(" -> "));
-        }
-        let Some(node) = nodes.get(k) else {
-            return Ok(());
-        };
-        stack.push(k.clone());
-        for (name, req) in &node.deps {
-            visit(&key(name, req), nodes, stack, done, order)?;
-        }
-        stack.pop();
-        done.insert(k.clone());
-        order.push(k.clone());
-        Ok(())
-    }
-    let mut done = BTreeSet::new();
-    let mut order = Vec::new();
-    for k in nodes.keys() {
-        visit(k, &nodes, &mut Vec::new(), &mut done, &mut order)?;
-    }
-    Ok(order.iter().rev().filter_map(|k| nodes.remove(k)).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
 
-    /// A node as `resolve_closure` makes it: the package the project names decoded, the others
-    /// outlined.
-    fn node(dir: &str, name: &str, root: bool) -> Node {
+    /// A node as `resolve_imports` makes it: a package the project imports, decoded.
+    fn node(dir: &str, name: &str) -> Node {
         let root_dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let bytes = witpkg::build_wit(&root_dir.join(dir)).unwrap();
-        let (package, deps) = if root {
-            let Decoded::Package(p) = witpkg::decode(&bytes, dir).unwrap() else {
-                panic!("{dir} is not a package")
-            };
-            let deps = p.dependencies().unwrap();
-            (Some(*p), deps)
-        } else {
-            (None, witpkg::outline(&bytes).unwrap().deps)
+        let Decoded::Package(p) = witpkg::decode(&bytes, dir).unwrap() else {
+            panic!("{dir} is not a package")
         };
         let entry = Entry {
             name: name.parse().unwrap(),
@@ -553,8 +439,7 @@ mod tests {
         };
         Node {
             resolved: Resolved { entry, bytes },
-            package,
-            deps,
+            package: *p,
         }
     }
 
@@ -574,42 +459,46 @@ mod tests {
 
     #[test]
     fn dependencies_are_written_as_far_as_their_dependents_use_them() {
-        // acme:a uses a type of acme:b that does not involve acme:c: a's binary embeds part of
-        // b and nothing of c, while b's own binary depends on c.
-        let inputs = "tests/cli/fetch/inputs/unused-dep";
-        let nodes = vec![
-            node(&format!("{inputs}/a"), "acme:a", true),
-            node(&format!("{inputs}/b"), "acme:b", false),
-            node(&format!("{inputs}/c"), "acme:c", false),
-        ];
-        assert_eq!(nodes[1].deps.len(), 1, "b's outline names c");
+        // acme:a uses a type of acme:b that does not involve acme:c: a's binary embeds the part
+        // of b it uses, not b's function that needs c.
+        let nodes = vec![node("tests/cli/fetch/inputs/unused-dep/a", "acme:a")];
         let assembled = assemble(nodes).unwrap();
-        let text: BTreeMap<String, String> = assembled
-            .packages
+        assert_eq!(assembled.packages.len(), 1);
+        let (entry, id) = &assembled.packages[0];
+        let a = witpkg::print_package(&assembled.resolve, *id).unwrap();
+        assert_eq!(entry.name.to_string(), "acme:a");
+        assert!(a.contains("g: func() -> t;"), "{a}");
+        let embedded: Vec<String> = assembled
+            .embedded
             .iter()
-            .map(|(e, id)| {
-                let wit = witpkg::print_package(&assembled.resolve, *id).unwrap();
-                (e.name.to_string(), wit)
-            })
+            .map(|(name, version, _)| format!("{name}@{version}"))
             .collect();
-        assert_eq!(text.len(), 3, "{text:?}");
         assert!(
-            text["acme:a"].contains("g: func() -> t;"),
-            "{}",
-            text["acme:a"]
+            embedded.contains(&"acme:b@1.0.0".to_string()),
+            "{embedded:?}"
         );
         // b as a uses it: the type, not the function that needs c.
-        assert!(
-            text["acme:b"].contains("type t = u32;"),
-            "{}",
-            text["acme:b"]
-        );
-        assert!(!text["acme:b"].contains("f: func"), "{}", text["acme:b"]);
-        // c is embedded by nothing fetched, so it comes whole from its own binary.
-        assert!(
-            text["acme:c"].contains("type id = u64;"),
-            "{}",
-            text["acme:c"]
-        );
+        let b_id = assembled
+            .embedded
+            .iter()
+            .find(|(name, ..)| name.to_string() == "acme:b")
+            .unwrap()
+            .2;
+        let b = witpkg::print_package(&assembled.resolve, b_id).unwrap();
+        assert!(b.contains("type t = u32;"), "{b}");
+        assert!(!b.contains("f: func"), "{b}");
+    }
+
+    #[test]
+    fn a_cycle_between_published_packages_does_not_reach_the_project() {
+        // a:b@1.0.0 uses c:d@1.0.0, which was published using a:b@1.0.0. The project imports
+        // a:b and gets c:d as far as a:b's binary embeds it, which is acyclic.
+        let assembled = assemble(vec![node("tests/cli/fetch/inputs/cycle/a", "a:b")]).unwrap();
+        let embedded: Vec<String> = assembled
+            .embedded
+            .iter()
+            .map(|(name, version, _)| format!("{name}@{version}"))
+            .collect();
+        assert_eq!(embedded, ["c:d@1.0.0"]);
     }
 }

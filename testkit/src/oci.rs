@@ -233,6 +233,9 @@ pub enum Mode {
     /// `WWW-Authenticate: Bearer realm="http://<front>/token",service="testkit"`; `GET /token`
     /// issues one to anyone (the anonymous pull flow of ghcr and Docker Hub).
     Bearer,
+    /// As `Bearer`, but tokens go only to a `POST /token` that brings the refresh token
+    /// [`IDENTITY_TOKEN`] (the OAuth2 flow Docker runs with an identity token, as for ACR).
+    Identity,
     /// The first `n` requests get this status (429 with `Retry-After: 1`, or a 5xx), the rest
     /// pass: a registry that throttles or sheds load.
     Failing { status: u16, n: u64 },
@@ -263,6 +266,11 @@ pub struct TokenFront(Front);
 impl TokenFront {
     pub fn start(backend: &OciRegistry) -> Self {
         Self(Front::start(backend, Mode::Bearer))
+    }
+
+    /// A front whose tokens go only to the holder of [`IDENTITY_TOKEN`].
+    pub fn identity(backend: &OciRegistry) -> Self {
+        Self(Front::start(backend, Mode::Identity))
     }
 
     pub fn name(&self) -> String {
@@ -335,6 +343,9 @@ impl Drop for Front {
 
 const TOKEN_PREFIX: &str = "testkit-anonymous-";
 
+/// The identity token a [`Mode::Identity`] front exchanges for access tokens.
+pub const IDENTITY_TOKEN: &str = "testkit-identity-7f3a";
+
 /// One request per connection: read it, answer or forward it, close.
 fn serve(
     stream: TcpStream,
@@ -378,8 +389,17 @@ fn serve(
     }
     let mut out = stream;
     let path = request_line.split(' ').nth(1).unwrap_or("/");
+    let refresh = format!("refresh_token={IDENTITY_TOKEN}");
+    let identity = request_line.starts_with("POST ")
+        && String::from_utf8_lossy(&body)
+            .split('&')
+            .any(|pair| pair == refresh);
     match mode {
-        Mode::Bearer if path.starts_with("/token") => {
+        // Anyone gets a token from a `Bearer` front; only the identity token's holder from an
+        // `Identity` one.
+        Mode::Bearer | Mode::Identity
+            if path.starts_with("/token") && (matches!(mode, Mode::Bearer) || identity) =>
+        {
             let n = counters.tokens.fetch_add(1, Ordering::SeqCst);
             let json = format!(
                 "{{\"token\":\"{TOKEN_PREFIX}{n}\",\"access_token\":\"{TOKEN_PREFIX}{n}\",\"expires_in\":300}}"
@@ -390,7 +410,15 @@ fn serve(
                 json.len()
             );
         }
-        Mode::Bearer if !authorized => {
+        Mode::Identity if path.starts_with("/token") => {
+            let json = r#"{"errors":[{"code":"UNAUTHORIZED","message":"refresh token required"}]}"#;
+            return write!(
+                out,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+        Mode::Bearer | Mode::Identity if !authorized => {
             let json =
                 r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
             return write!(

@@ -122,7 +122,7 @@ impl Args {
             .entries()
             .map(|e| deps_dir_name(&e.name, &e.version))
             .collect();
-        let (vendored, provided) = project.vendored(&previously_managed)?;
+        let (_, provided) = project.vendored(&previously_managed)?;
         let roots = project.requirements()?;
 
         let resolver = Resolver {
@@ -133,8 +133,18 @@ impl Args {
                 offline: self.registry.is_offline(),
             },
         };
-        let nodes = resolver.resolve_closure(roots, &provided).await?;
+        let nodes = resolver.resolve_imports(roots, &provided).await?;
         let assembled = resolver::assemble(nodes)?;
+        // The packages that come embedded are not in the lock, but their directories are
+        // wtool's too: written by an earlier fetch, not vendored by hand.
+        let mut previously_managed = previously_managed;
+        previously_managed.extend(
+            assembled
+                .embedded
+                .iter()
+                .map(|(name, version, _)| deps_dir_name(name, version)),
+        );
+        let (vendored, provided) = project.vendored(&previously_managed)?;
 
         let mut tree = DepsTree::new();
         let mut resolved = Vec::new();
@@ -154,10 +164,22 @@ impl Args {
             }
         }
         // Components locked by `wtool compose` share the file; only WIT packages are pruned.
-        // An entry this resolution replaces needs no look at its blob.
+        // An entry this resolution replaces needs no look at its blob. An entry for a package
+        // that now comes embedded (a lock that named the whole closure) still describes the
+        // tree, so it stays, and such a lock passes `--locked`.
+        let embedded = |o: &Entry| {
+            assembled
+                .embedded
+                .iter()
+                .any(|(name, version, _)| *name == o.name && *version == o.version)
+        };
         let kept: Vec<_> = old_lock
             .entries()
-            .filter(|o| resolved.iter().any(|n| n.same_key(o)) || !is_wit_package(&registries, o))
+            .filter(|o| {
+                resolved.iter().any(|n| n.same_key(o))
+                    || embedded(o)
+                    || !is_wit_package(&registries, o)
+            })
             .collect();
         let new_lock = Lock::from_entries(kept).replacing(&resolved);
         project.check_resolves(&tree, &vendored, assembled.resolve)?;

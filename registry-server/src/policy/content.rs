@@ -8,9 +8,18 @@
 //! payloads, which are what makes components large, are dropped as they stream past. So the
 //! bound is the largest code, type or other non-data section entry of the content, plus the
 //! chunk being fed; for an 18 MB componentize-py component that is a few hundred kilobytes.
+//!
+//! Chunks are handed to the validator in runs of about [`RUN`] bytes rather than as they
+//! arrive (a few kilobytes each off the socket): the function bodies of one run are validated
+//! on all cores at once, and they are most of a large component's validation time. The run
+//! being gathered counts as held.
 
 use wasmparser::{Encoding, WasmFeatures};
 use wtool_compose::validate::Validator;
+
+/// How many bytes are gathered before the validator sees them; enough function bodies for the
+/// validator to share them out across cores.
+pub const RUN: usize = 2 << 20;
 
 /// Why content was refused; the message is shown to the publisher.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,7 +70,9 @@ impl ContentPolicy {
             seen: 0,
             validator: self
                 .validate_wasm
-                .then(|| Validator::new(WasmFeatures::all())),
+                .then(|| Validator::new(WasmFeatures::all()).parallel(true)),
+            run: Vec::new(),
+            peak_run: 0,
             failed: None,
         }
     }
@@ -72,6 +83,9 @@ pub struct ContentCheck {
     policy: ContentPolicy,
     seen: u64,
     validator: Option<Validator>,
+    /// Bytes gathered for the validator's next feed.
+    run: Vec<u8>,
+    peak_run: usize,
     failed: Option<ContentRejection>,
 }
 
@@ -88,13 +102,39 @@ impl ContentCheck {
         if let Some(r) = &self.failed {
             return Err(r.clone());
         }
-        let result = match &mut self.validator {
-            None => Ok(()),
-            Some(validator) => {
-                let fed = validator.feed(chunk).map_err(|e| e.to_string());
-                self.rules(fed)
-            }
+        if self.validator.is_none() {
+            return Ok(());
+        }
+        // Until the header is read, a core module is not known for one; the first chunk goes
+        // through at once so that it is refused as early as it can be.
+        if self.run.is_empty() && (chunk.len() >= RUN || self.seen == chunk.len() as u64) {
+            return self.validate(chunk);
+        }
+        self.run.extend_from_slice(chunk);
+        self.peak_run = self.peak_run.max(self.run.len());
+        if self.run.len() < RUN {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), ContentRejection> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let run = std::mem::take(&mut self.run);
+        let result = self.validate(&run);
+        self.run = run;
+        self.run.clear();
+        result
+    }
+
+    fn validate(&mut self, bytes: &[u8]) -> Result<(), ContentRejection> {
+        let Some(validator) = &mut self.validator else {
+            return Ok(());
         };
+        let fed = validator.feed(bytes).map_err(|e| e.to_string());
+        let result = self.rules(fed);
         if let Err(r) = &result {
             self.failed = Some(r.clone());
         }
@@ -109,6 +149,9 @@ impl ContentCheck {
 
     /// [`finish`](Self::finish), also reporting what was held when the content was rejected.
     pub fn finish_with_stats(mut self) -> (Result<(), ContentRejection>, CheckStats) {
+        if self.failed.is_none() {
+            let _ = self.flush();
+        }
         let stats = self.stats();
         if let Some(r) = self.failed.take() {
             return (Err(r), stats);
@@ -136,7 +179,7 @@ impl ContentCheck {
             .map(Validator::held)
             .unwrap_or_default();
         CheckStats {
-            peak_buffered: held.peak,
+            peak_buffered: held.peak + self.peak_run,
             skipped: held.skipped,
         }
     }

@@ -1,7 +1,8 @@
 //! Credentials for an OCI registry, from the first source that has some, in wkg's order:
 //! the environment (wkg's `WKG_REGISTRY_<HOST>_AUTH_BEARER` / `_AUTH_BASIC`, then wtool's
 //! `WTOOL_REGISTRY_<NAME>_TOKEN`), wkg's `[registry."<name>".oci] auth`, wtool's own config,
-//! Docker's `config.json` (with its credential helpers), else anonymous. Secrets stay in this
+//! Docker's `config.json` (with its credential helpers; an identity token there is exchanged
+//! at the registry's token service, as Docker does), else anonymous. Secrets stay in this
 //! value: its `Debug` and every message name only the source.
 
 use crate::config::{sanitize, Settings};
@@ -9,8 +10,18 @@ use base64::Engine;
 use oci_client::secrets::RegistryAuth;
 use std::fmt;
 
+/// A secret as it was found. An identity token is no credential a registry takes: it is
+/// exchanged at the registry's token service for one (OAuth2 `refresh_token`).
+#[derive(Clone)]
+pub enum Secret {
+    Anonymous,
+    Basic { user: String, password: String },
+    Bearer(String),
+    Identity(String),
+}
+
 pub struct Credentials {
-    pub auth: RegistryAuth,
+    pub secret: Secret,
     /// Where they came from, for messages.
     pub source: String,
     /// Every source that was looked at, in order.
@@ -25,7 +36,18 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     pub fn is_anonymous(&self) -> bool {
-        matches!(self.auth, RegistryAuth::Anonymous)
+        matches!(self.secret, Secret::Anonymous)
+    }
+
+    /// What oci-client is handed for a push; an identity token is exchanged first, so it has
+    /// no form here.
+    pub fn registry_auth(&self) -> Option<RegistryAuth> {
+        Some(match &self.secret {
+            Secret::Anonymous => RegistryAuth::Anonymous,
+            Secret::Basic { user, password } => RegistryAuth::Basic(user.clone(), password.clone()),
+            Secret::Bearer(token) => RegistryAuth::Bearer(token.clone()),
+            Secret::Identity(_) => return None,
+        })
     }
 }
 
@@ -73,10 +95,10 @@ pub fn find(
     config_auth: Option<&ConfigAuth>,
 ) -> Credentials {
     let mut tried = Vec::new();
-    let found = |auth, source: String, mut tried: Vec<String>| {
+    let found = |secret, source: String, mut tried: Vec<String>| {
         tried.push(source.clone());
         Credentials {
-            auth,
+            secret,
             source,
             tried,
         }
@@ -84,23 +106,23 @@ pub fn find(
 
     let bearer = wkg_env_var(host, "BEARER");
     if let Some(token) = env(&bearer) {
-        return found(RegistryAuth::Bearer(token), format!("${bearer}"), tried);
+        return found(Secret::Bearer(token), format!("${bearer}"), tried);
     }
     tried.push(format!("${bearer}"));
     let basic = wkg_env_var(host, "BASIC");
     if let Some((user, pass)) = env(&basic).as_deref().and_then(decode_basic) {
-        return found(RegistryAuth::Basic(user, pass), format!("${basic}"), tried);
+        return found(basic_secret(user, pass), format!("${basic}"), tried);
     }
     tried.push(format!("${basic}"));
     let wtool = crate::config::token_env_var(name);
     if let Some(token) = env(&wtool) {
-        return found(RegistryAuth::Bearer(token), format!("${wtool}"), tried);
+        return found(Secret::Bearer(token), format!("${wtool}"), tried);
     }
     tried.push(format!("${wtool}"));
 
     if let Some((user, pass)) = config_auth.and_then(ConfigAuth::basic) {
         let source = format!("wkg config [registry.\"{name}\".oci] auth");
-        return found(RegistryAuth::Basic(user, pass), source, tried);
+        return found(basic_secret(user, pass), source, tried);
     }
     tried.push(format!("wkg config [registry.\"{name}\".oci] auth"));
     if let Some(token) = settings
@@ -110,7 +132,7 @@ pub fn find(
         .and_then(|r| r.token.clone())
     {
         let source = format!("wtool config [registries.\"{name}\"] token");
-        return found(RegistryAuth::Bearer(token), source, tried);
+        return found(Secret::Bearer(token), source, tried);
     }
 
     // Docker looks a registry up by host, and some tools store it as `https://host`.
@@ -118,23 +140,25 @@ pub fn find(
         match docker_credential::get_credential(&key) {
             Ok(docker_credential::DockerCredential::UsernamePassword(user, pass)) => {
                 let source = format!("Docker credentials for `{key}`");
-                return found(RegistryAuth::Basic(user, pass), source, tried);
+                return found(basic_secret(user, pass), source, tried);
             }
-            Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
-                tracing::warn!(
-                    "Docker holds an identity token for `{key}`, which OCI registries do not take \
-                     directly; ignoring it"
-                );
+            Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
+                let source = format!("Docker identity token for `{key}`");
+                return found(Secret::Identity(token), source, tried);
             }
             Err(e) => tracing::debug!("no Docker credentials for `{key}`: {e}"),
         }
     }
     tried.push("Docker's config.json".into());
     Credentials {
-        auth: RegistryAuth::Anonymous,
+        secret: Secret::Anonymous,
         source: "anonymous".into(),
         tried,
     }
+}
+
+fn basic_secret(user: String, password: String) -> Secret {
+    Secret::Basic { user, password }
 }
 
 fn env(var: &str) -> Option<String> {

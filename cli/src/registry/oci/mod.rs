@@ -1,4 +1,5 @@
-//! An OCI registry through `oci-client` (the client wkg uses): `ns:name@version` is the
+//! An OCI registry, read with plain GETs ([`reads`]) and pushed to through `oci-client` (the
+//! client wkg uses): `ns:name@version` is the
 //! repository `<prefix><ns>/<name>` tagged `<version>`, holding a Wasm artifact
 //! ([`artifact`]). Versions are the semver tags. Nothing from the registry is used before its
 //! digest checks out: the manifest against `Docker-Content-Digest`, the config and the layer
@@ -7,7 +8,7 @@
 pub mod artifact;
 pub mod auth;
 mod errors;
-mod open_reads;
+mod reads;
 
 use super::{Backend, Published};
 use crate::cache::Release;
@@ -19,6 +20,7 @@ use artifact::{ArtifactError, Manifest, WasmConfig};
 use errors::{error_chain, is_not_found, status_of, transient};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use semver::Version;
 use std::future::Future;
@@ -66,9 +68,7 @@ pub struct OciBackend {
     location: OciLocation,
     client: Client,
     credentials: auth::Credentials,
-    reads: open_reads::OpenReads,
-    /// Whether reads need no credentials (asked once, only when there are none).
-    open: tokio::sync::OnceCell<bool>,
+    reads: reads::Reads,
 }
 
 const ATTEMPTS: u32 = 4;
@@ -118,7 +118,11 @@ impl OciBackend {
             .build()
             .map_err(|e| anyhow!("registry `{name}`: cannot set up the HTTP client: {e}"))?;
         let scheme = if location.http { "http" } else { "https" };
-        let reads = open_reads::OpenReads::new(plain, format!("{scheme}://{}", location.registry));
+        let reads = reads::Reads::new(
+            plain,
+            format!("{scheme}://{}", location.registry),
+            credentials.secret.clone(),
+        );
         let config = ClientConfig {
             protocol: if location.http {
                 ClientProtocol::Http
@@ -140,22 +144,39 @@ impl OciBackend {
             client,
             credentials,
             reads,
-            open: tokio::sync::OnceCell::new(),
         })
     }
 
-    async fn reads_are_open(&self) -> bool {
-        if !self.credentials.is_anonymous() {
-            return false;
+    /// What oci-client pushes with: the credentials found, or a token the identity token was
+    /// exchanged for at the registry's token service.
+    async fn push_auth(&self, package: &PackageRef) -> Result<RegistryAuth> {
+        if let Some(auth) = self.credentials.registry_auth() {
+            return Ok(auth);
         }
-        *self
-            .open
-            .get_or_init(|| async {
-                self.retrying("looking at /v2/", || self.reads.open())
-                    .await
-                    .unwrap_or(false)
+        let explain = |e| self.explain(package, "exchanging the identity token", e);
+        let challenge = self
+            .retrying("looking at /v2/", || self.reads.challenge())
+            .await
+            .map_err(explain)?;
+        let Some(challenge) = challenge else {
+            crate::exit::fail!(
+                Code::AuthRefused,
+                "{} asks for no token, so the {} cannot be used there; log in with a user \
+                 name and password (`docker login {}`) or set {}",
+                self.where_(package),
+                self.credentials.source,
+                self.location.registry,
+                auth::wkg_env_var(&self.location.registry, "BEARER")
+            );
+        };
+        let scope = format!("repository:{}:pull,push", self.repository(package));
+        let token = self
+            .retrying("exchanging the identity token", || {
+                self.reads.token(&challenge, &scope)
             })
             .await
+            .map_err(explain)?;
+        Ok(RegistryAuth::Bearer(token))
     }
 
     /// The repository of a package, `<prefix><ns>/<name>`.
@@ -294,46 +315,19 @@ impl OciBackend {
 
     async fn pull_blob(
         &self,
-        reference: &Reference,
+        repository: &str,
         digest: &Digest,
-        size: u64,
     ) -> Result<Vec<u8>, OciDistributionError> {
-        let descriptor = oci_client::manifest::OciDescriptor {
-            digest: digest.to_string(),
-            size: size as i64,
-            ..Default::default()
-        };
-        if self.reads_are_open().await {
-            let repository = reference.repository().to_string();
-            let digest = digest.to_string();
-            return self
-                .retrying("pulling a blob", || self.reads.blob(&repository, &digest))
-                .await;
-        }
-        self.retrying("pulling a blob", || async {
-            let mut out = Vec::with_capacity(size as usize);
-            self.client
-                .pull_blob(reference, &descriptor, &mut out)
-                .await?;
-            Ok(out)
-        })
-        .await
+        let digest = digest.to_string();
+        self.retrying("pulling a blob", || self.reads.blob(repository, &digest))
+            .await
     }
 
     async fn tags(&self, package: &PackageRef) -> Result<Option<Vec<String>>> {
-        let reference = self.reference(package, "latest");
-        let auth = &self.credentials.auth;
-        let listed = if self.reads_are_open().await {
-            let repository = self.repository(package);
-            self.retrying("listing tags", || self.reads.tags(&repository))
-                .await
-        } else {
-            self.retrying("listing tags", || {
-                self.client.list_tags(&reference, auth, None, None)
-            })
-            .await
-            .map(|t| t.tags)
-        };
+        let repository = self.repository(package);
+        let listed = self
+            .retrying("listing tags", || self.reads.tags(&repository))
+            .await;
         match listed {
             Ok(tags) => Ok(Some(tags)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -373,28 +367,16 @@ impl OciBackend {
         label: &str,
         package: &PackageRef,
     ) -> Result<Vec<u8>> {
-        let reference = reference.clone();
-        let auth = &self.credentials.auth;
-        let open = self.reads_are_open().await;
         let repository = reference.repository().to_string();
         let tag = reference.tag().unwrap_or("latest").to_string();
         let (body, header_digest) = self
-            .retrying("pulling a manifest", || async {
-                if open {
-                    let (body, digest) = self
-                        .reads
-                        .manifest(&repository, &tag, artifact::MANIFEST_MEDIA_TYPE)
-                        .await?;
-                    Ok((bytes::Bytes::from(body), digest))
-                } else {
-                    self.client
-                        .pull_manifest_raw(&reference, auth, &[artifact::MANIFEST_MEDIA_TYPE])
-                        .await
-                }
+            .retrying("pulling a manifest", || {
+                self.reads
+                    .manifest(&repository, &tag, artifact::MANIFEST_MEDIA_TYPE)
             })
             .await
             .map_err(|e| self.explain(package, &format!("pulling the manifest of {label}"), e))?;
-        // oci-client compared the body with `Docker-Content-Digest`; the digest it reports must
+        // The reader compared the body with `Docker-Content-Digest`; the digest it reports must
         // also be the body's own.
         let manifest_digest = Digest::of(&body);
         if header_digest != manifest_digest.to_string() {
@@ -410,8 +392,8 @@ impl OciBackend {
         let layer_size = manifest.layers[0].size;
         let progress = Transfer::new(format!("downloading {label}"), Some(layer_size));
         let (config, layer) = tokio::join!(
-            self.pull_blob(&reference, &checked.config, manifest.config.size),
-            self.pull_blob(&reference, &checked.layer, layer_size),
+            self.pull_blob(&repository, &checked.config),
+            self.pull_blob(&repository, &checked.layer),
         );
         let config = config
             .map_err(|e| self.explain(package, &format!("pulling the config of {label}"), e))?;
@@ -419,8 +401,6 @@ impl OciBackend {
             .map_err(|e| self.explain(package, &format!("pulling the layer of {label}"), e))?;
         progress.inc(layer.len() as u64);
         progress.finish();
-        // oci-client checked both while streaming; a second look costs little and does not
-        // depend on its internals.
         for (bytes, expected, what) in [
             (&config, checked.config, "config"),
             (&layer, checked.layer, "layer"),
@@ -527,10 +507,10 @@ impl Backend for OciBackend {
             artifact::Annotations::of(bytes),
         );
         let reference = self.reference(package, &version.to_string());
-        let auth = &self.credentials.auth;
+        let auth = self.push_auth(package).await?;
         let explain = |what: &str, e| self.explain(package, what, e);
         self.client
-            .auth(&reference, auth, RegistryOperation::Push)
+            .auth(&reference, &auth, RegistryOperation::Push)
             .await
             .map_err(|e| explain("authenticating to push", e))?;
         let layer_digest = Digest::of(bytes);
