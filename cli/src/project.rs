@@ -49,18 +49,17 @@ impl Project {
             .collect()
     }
 
-    /// Entries of `deps/` that wtool did not write (not named in `managed`), kept as they are,
-    /// with the package names they define: those are provided locally and never fetched.
-    pub fn vendored(&self, managed: &BTreeSet<String>) -> Result<(Vec<String>, BTreeSet<String>)> {
+    /// The entries of `deps/`, each with the package names it defines. Read once per fetch:
+    /// which of them wtool wrote is known only as resolution goes on.
+    pub fn deps_entries(&self) -> Result<DepsEntries> {
         let mut entries = Vec::new();
-        let mut packages = BTreeSet::new();
         let Ok(dir) = std::fs::read_dir(self.deps_dir()) else {
-            return Ok((entries, packages));
+            return Ok(DepsEntries(entries));
         };
         for entry in dir {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if managed.contains(&name) || name.starts_with('.') {
+            if name.starts_with('.') {
                 continue;
             }
             let path = entry.path();
@@ -73,15 +72,15 @@ impl Project {
             } else {
                 None
             };
-            if let Some(group) = group {
-                for pkg in std::iter::once(&group.main).chain(&group.nested) {
-                    packages.insert(format!("{}:{}", pkg.name.namespace, pkg.name.name));
-                }
-            }
-            entries.push(name);
+            let packages = group
+                .iter()
+                .flat_map(|g| std::iter::once(&g.main).chain(&g.nested))
+                .map(|pkg| format!("{}:{}", pkg.name.namespace, pkg.name.name))
+                .collect();
+            entries.push((name, packages));
         }
         entries.sort();
-        Ok((entries, packages))
+        Ok(DepsEntries(entries))
     }
 
     /// Checks that the root package resolves against `tree` plus the vendored entries, without
@@ -206,4 +205,17 @@ fn copy_recursively(from: &Path, to: &Path) -> Result<()> {
         std::fs::copy(from, to).with_context(|| format!("cannot copy `{}`", from.display()))?;
     }
     Ok(())
+}
+
+/// What `deps/` holds: each entry's name and the packages it defines.
+pub struct DepsEntries(Vec<(String, Vec<String>)>);
+
+impl DepsEntries {
+    /// The entries wtool did not write (not named in `managed`), kept as they are, with the
+    /// package names they define: those are provided locally and never fetched.
+    pub fn vendored(&self, managed: &BTreeSet<String>) -> (Vec<String>, BTreeSet<String>) {
+        let kept = self.0.iter().filter(|(name, _)| !managed.contains(name));
+        let packages = kept.clone().flat_map(|(_, p)| p.iter().cloned()).collect();
+        (kept.map(|(name, _)| name.clone()).collect(), packages)
+    }
 }

@@ -79,7 +79,7 @@ impl Resolver<'_> {
                     name: name.clone(),
                     req: req.clone(),
                 };
-                // Plain, so that `resolve_closure` can tell it from other failures; it gives
+                // Plain, so that `resolve_imports` can tell it from other failures; it gives
                 // the exit code when it reports it.
                 return Err(not_locked.into());
             }

@@ -122,7 +122,8 @@ impl Args {
             .entries()
             .map(|e| deps_dir_name(&e.name, &e.version))
             .collect();
-        let (_, provided) = project.vendored(&previously_managed)?;
+        let deps_entries = project.deps_entries()?;
+        let (_, provided) = deps_entries.vendored(&previously_managed);
         let roots = project.requirements()?;
 
         let resolver = Resolver {
@@ -144,7 +145,7 @@ impl Args {
                 .iter()
                 .map(|(name, version, _)| deps_dir_name(name, version)),
         );
-        let (vendored, provided) = project.vendored(&previously_managed)?;
+        let (vendored, provided) = deps_entries.vendored(&previously_managed);
 
         let mut tree = DepsTree::new();
         let mut resolved = Vec::new();

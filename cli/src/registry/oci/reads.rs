@@ -306,7 +306,7 @@ impl Reads {
     /// The challenge `GET /v2/` answers with, if any: what a push must answer first.
     pub async fn challenge(&self) -> Result<Option<String>> {
         let response = self.send(&format!("{}/v2/", self.base), None, None).await?;
-        if matches!(response.status().as_u16(), 429 | 503) || response.status().is_server_error() {
+        if response.status().as_u16() == 429 || response.status().is_server_error() {
             self.note_retry_after(&response);
             return Err(OciDistributionError::ServerError {
                 code: response.status().as_u16(),
