@@ -4,7 +4,6 @@ use crate::{
     config::{self, Config, Overrides},
     server::{self, RunningServer},
     service::{self, Core},
-    store::{SqliteLogStore, TokenStore},
 };
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +36,8 @@ pub enum Command {
         /// Public URL written to the config file.
         #[arg(long)]
         public_url: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Run the server.
     Serve(ServeArgs),
@@ -50,6 +51,34 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Bring the metadata database's schema up to this version (`serve` does it too).
+    Migrate {
+        #[command(flatten)]
+        location: Location,
+        /// Only report the schema version; change nothing (fails if it is behind).
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Where `init` puts metadata and content; written to the config file's `[store]`.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// `sqlite`, or a `postgres://user@host/database` URL (the password from
+    /// `WTOOL_REGISTRY_DATABASE_PASSWORD` or `PGPASSWORD`).
+    #[arg(long, env = "WTOOL_REGISTRY_METADATA")]
+    metadata: Option<String>,
+    /// `fs`, or an `s3://bucket/prefix` URL (credentials from the AWS environment).
+    #[arg(long, env = "WTOOL_REGISTRY_CONTENT")]
+    content: Option<String>,
+    /// The S3 service's URL, for anything other than AWS.
+    #[arg(long, env = "WTOOL_REGISTRY_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    #[arg(long, env = "WTOOL_REGISTRY_S3_REGION")]
+    s3_region: Option<String>,
+    /// Address buckets as `endpoint/bucket` (MinIO, SeaweedFS and most self-hosted servers).
+    #[arg(long)]
+    s3_path_style: bool,
 }
 
 #[derive(Args)]
@@ -75,6 +104,12 @@ pub struct ServeArgs {
     allow_anonymous_publish: bool,
     #[arg(long, env = "WTOOL_REGISTRY_MAX_CONTENT_BYTES")]
     max_content_bytes: Option<u64>,
+    /// Overrides `[store] metadata`.
+    #[arg(long, env = "WTOOL_REGISTRY_METADATA")]
+    metadata: Option<String>,
+    /// Overrides `[store] content`.
+    #[arg(long, env = "WTOOL_REGISTRY_CONTENT")]
+    content: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -144,7 +179,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             namespaces,
             listen,
             public_url,
-        } => init(&data_dir, &namespaces, listen, public_url),
+            store,
+        } => init(&data_dir, &namespaces, listen, public_url, store),
+        Command::Migrate { location, check } => migrate(&location, check),
         Command::Serve(args) => serve(args),
         Command::Namespace { command } => match command {
             NamespaceCommand::Add {
@@ -153,7 +190,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 valid_namespaces(&namespace)?;
                 let config = location.resolve(Overrides::default())?;
-                let _lock = server::lock_data_dir(&config.data_dir)
+                let _lock = server::lock_if_embedded(&config)
                     .context("stop the server before adding a namespace")?;
                 let core = server::open_core(&config)?;
                 let len = core.define_namespaces(&namespace)?;
@@ -181,7 +218,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         bail!("namespace `{ns}` is not defined; run `wtool-registry namespace add {ns}` first");
                     }
                 }
-                let issued = service::issue_token(&server::open_tokens(&config)?, &namespaces)?;
+                let issued =
+                    service::issue_token(server::open_tokens(&config)?.as_ref(), &namespaces)?;
                 eprintln!("token id {} for {}", issued.id, namespaces.join(", "));
                 println!("{}", issued.token);
                 Ok(())
@@ -203,25 +241,16 @@ fn init(
     namespaces: &[String],
     listen: Option<String>,
     public_url: Option<String>,
+    store: StoreArgs,
 ) -> anyhow::Result<()> {
     valid_namespaces(namespaces)?;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create `{}`", data_dir.display()))?;
     let config_path = data_dir.join(config::CONFIG_FILE);
-    let key_path = data_dir.join(config::KEY_FILE);
-    let db_path = data_dir.join(config::DB_FILE);
-    for p in [&config_path, &key_path, &db_path] {
-        if p.exists() {
-            bail!(
-                "`{}` already exists; refusing to overwrite a registry",
-                p.display()
-            );
-        }
-    }
-    let (_, key) = warg_crypto::signing::generate_p256_pair();
-    write_secret(&key_path, key.encode().as_bytes())?;
-
-    let mut config = Config::default();
+    let mut config = Config {
+        data_dir: data_dir.to_path_buf(),
+        ..Config::default()
+    };
     if let Some(l) = listen {
         config.listen = l;
     }
@@ -229,9 +258,56 @@ fn init(
         config::normalize_public_url(&u)?;
         config.public_url = Some(u);
     }
-    std::fs::write(&config_path, toml::to_string_pretty(&config)?)?;
-
-    Core::initialize(&SqliteLogStore::open(&db_path)?, &key, namespaces)?;
+    if let Some(m) = store.metadata {
+        config.store.metadata = m;
+    }
+    if let Some(c) = store.content {
+        config.store.content = c;
+    }
+    config.store.s3.endpoint = store.s3_endpoint;
+    config.store.s3.region = store.s3_region;
+    config.store.s3.path_style = store.s3_path_style;
+    let backends = server::backends(&config)?;
+    let mut exists = vec![config_path.clone()];
+    if !backends.shared() {
+        exists.extend([
+            data_dir.join(config::KEY_FILE),
+            data_dir.join(config::DB_FILE),
+        ]);
+    }
+    if let Some(p) = exists.iter().find(|p| p.exists()) {
+        bail!(
+            "`{}` already exists; refusing to overwrite a registry",
+            p.display()
+        );
+    }
+    let stores = backends
+        .open()
+        .with_context(|| format!("cannot open the registry store {}", backends.describe()))?;
+    if stores.log.length()? > 0 {
+        bail!(
+            "{} already holds a registry; refusing to initialise it again (point a config \
+             file at it instead)",
+            backends.describe()
+        );
+    }
+    let (_, key) = warg_crypto::signing::generate_p256_pair();
+    let encoded = key.encode().to_string();
+    if stores
+        .secrets
+        .get_or_insert(config::KEY_FILE, encoded.clone())?
+        != encoded
+    {
+        bail!(
+            "{} already holds an operator key; refusing to initialise it again",
+            backends.describe()
+        );
+    }
+    // The data directory stays implicit in the file: it is wherever the file is.
+    let mut written = config.clone();
+    written.data_dir = PathBuf::from(".");
+    write_atomically(&config_path, toml::to_string_pretty(&written)?.as_bytes())?;
+    Core::initialize(stores.log.as_ref(), &key, namespaces)?;
     eprintln!(
         "initialised registry in {} (operator key id {}, namespaces: {})",
         data_dir.display(),
@@ -241,18 +317,51 @@ fn init(
     Ok(())
 }
 
-/// Writes a secret with mode 0600 from the start, with no trailing newline (the reference
-/// server and many tools choke on one).
-pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts
-        .open(path)
-        .with_context(|| format!("cannot create `{}`", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+/// Writes a file whole or not at all.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+fn migrate(location: &Location, check: bool) -> anyhow::Result<()> {
+    let config = location.resolve(Overrides::default())?;
+    let backends = server::backends(&config)?;
+    let _lock = server::lock_if_embedded(&config)
+        .context("stop the server before migrating its data directory")?;
+    let migrated = backends
+        .migrate(!check)
+        .with_context(|| format!("cannot migrate {}", backends.describe()))?;
+    let (embedded, shared) = crate::store::migrate::known();
+    let known = if backends.shared() { shared } else { embedded };
+    if check {
+        eprintln!(
+            "{} is at schema version {} (this wtool-registry knows up to {known})",
+            backends.describe(),
+            migrated.from
+        );
+        if migrated.from < known {
+            bail!("the schema is behind; run `wtool-registry migrate`");
+        }
+    } else if migrated.from == migrated.to {
+        eprintln!(
+            "{} is at schema version {}; nothing to do",
+            backends.describe(),
+            migrated.to
+        );
+    } else {
+        eprintln!(
+            "migrated {} from schema version {} to {}",
+            backends.describe(),
+            migrated.from,
+            migrated.to
+        );
+    }
     Ok(())
 }
 
@@ -263,6 +372,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         allow_anonymous_publish: args.allow_anonymous_publish,
         max_content_bytes: args.max_content_bytes,
+        metadata: args.metadata,
+        content: args.content,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

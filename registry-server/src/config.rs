@@ -67,6 +67,57 @@ pub struct Config {
     pub oci: OciConfig,
     /// The package browser (`/`).
     pub web: WebConfig,
+    /// Where metadata and content are kept.
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the metadata and content backends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite` (a file in the data directory) or a `postgres://` URL. A password is better
+    /// given in `WTOOL_REGISTRY_DATABASE_PASSWORD` (or `PGPASSWORD`) than written here.
+    pub metadata: String,
+    /// `fs` (the data directory's `blobs/`) or an `s3://bucket/prefix` URL.
+    pub content: String,
+    /// Most connections to PostgreSQL this instance opens.
+    pub pool_size: usize,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub pool_wait_ms: u64,
+    /// Object storage settings for an `s3://` content URL.
+    pub s3: S3Config,
+    /// How often an instance on a shared database looks for checkpoints another made.
+    pub refresh_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            metadata: "sqlite".into(),
+            content: "fs".into(),
+            pool_size: 16,
+            pool_wait_ms: 5000,
+            s3: S3Config::default(),
+            refresh_ms: 200,
+        }
+    }
+}
+
+/// `[store.s3]`. Credentials come from the environment, as the AWS tools read them
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, web identity, container or instance
+/// metadata), never from this file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// The service's URL, for anything other than AWS (e.g. `http://127.0.0.1:8333`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`.
+    pub path_style: bool,
+    /// Answer downloads with a redirect to a presigned URL instead of streaming them.
+    pub redirect_downloads: bool,
 }
 
 /// `[web]`: the package browser, pages for people (and their JSON twins) at `/`.
@@ -132,6 +183,7 @@ impl Default for Config {
             authorized_keys: AuthorizedKeys::default(),
             oci: OciConfig::default(),
             web: WebConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -144,6 +196,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub allow_anonymous_publish: bool,
     pub max_content_bytes: Option<u64>,
+    pub metadata: Option<String>,
+    pub content: Option<String>,
 }
 
 impl Config {
@@ -178,6 +232,12 @@ impl Config {
         }
         if let Some(v) = o.max_content_bytes {
             self.max_content_bytes = v;
+        }
+        if let Some(v) = o.metadata {
+            self.store.metadata = v;
+        }
+        if let Some(v) = o.content {
+            self.store.content = v;
         }
     }
 

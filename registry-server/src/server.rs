@@ -5,11 +5,8 @@ use crate::{
     config::{self, Config},
     metrics::Metrics,
     service::oci::OciPolicy,
-    service::{Access, Core, Policies, Service, Stores},
-    store::{
-        FsContentStore, SqliteLogStore, SqliteOciStore, SqlitePendingStore, SqliteTokenStore,
-        StoreError,
-    },
+    service::{Access, Core, Policies, Service},
+    store::{open::Backends, SecretStore, StoreError, TokenStore},
 };
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -33,41 +30,47 @@ pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     }
 }
 
-fn read_operator_key(path: &Path) -> anyhow::Result<PrivateKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read operator key `{}`", path.display()))?;
-    PrivateKey::decode(text.trim().to_string())
-        .with_context(|| format!("invalid operator key in `{}`", path.display()))
+/// The stores the config names, migrated to this build's schema.
+pub(crate) fn backends(config: &Config) -> anyhow::Result<Backends> {
+    Ok(Backends::of(config)?)
 }
 
-/// Reads a secret file, creating it first with `make` if it does not exist yet (data
-/// directories made before the file existed get one on their next start).
-fn secret_file(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
-    if !path.exists() {
-        match crate::cli::write_secret(path, make().as_bytes()) {
-            Ok(()) => {}
-            // Another process made it first: read theirs.
-            Err(_) if path.exists() => {}
-            Err(e) => return Err(e),
-        }
+fn operator_key(secrets: &dyn SecretStore, backends: &Backends) -> anyhow::Result<PrivateKey> {
+    let text = secrets
+        .get(config::KEY_FILE)
+        .with_context(|| format!("cannot read the operator key of {}", backends.describe()))?
+        .with_context(|| {
+            format!(
+                "{} holds no operator key; run `wtool-registry init` first",
+                backends.describe()
+            )
+        })?;
+    PrivateKey::decode(text).context("the stored operator key is not a valid key")
+}
+
+/// A secret made on first use (data directories made before it existed get one on their
+/// next start; instances sharing a store agree on the first one made).
+fn secret(
+    secrets: &dyn SecretStore,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
+    if let Some(found) = secrets.get(name)? {
+        return Ok(found);
     }
-    Ok(std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?
-        .trim()
-        .to_string())
+    Ok(secrets.get_or_insert(name, make())?)
 }
 
-fn oci_policy(config: &Config) -> anyhow::Result<OciPolicy> {
-    let key_path = config.data_dir.join(config::OCI_KEY_FILE);
-    let key = secret_file(&key_path, || {
+fn oci_policy(config: &Config, secrets: &dyn SecretStore) -> anyhow::Result<OciPolicy> {
+    let key = secret(secrets, config::OCI_KEY_FILE, || {
         warg_crypto::signing::generate_p256_pair()
             .1
             .encode()
             .to_string()
     })?;
-    let publisher_key = PrivateKey::decode(key)
-        .with_context(|| format!("invalid OCI publisher key in `{}`", key_path.display()))?;
-    let secret = secret_file(&config.data_dir.join(config::OCI_TOKEN_SECRET_FILE), || {
+    let publisher_key =
+        PrivateKey::decode(key).context("the stored OCI publisher key is not a valid key")?;
+    let token_secret = secret(secrets, config::OCI_TOKEN_SECRET_FILE, || {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).expect("operating system random number generator failed");
         hex::encode(bytes)
@@ -91,31 +94,17 @@ fn oci_policy(config: &Config) -> anyhow::Result<OciPolicy> {
         upload_expiry_secs: oci.upload_expiry_secs.max(1),
         token_ttl_secs: oci.token_ttl_secs,
         publisher_key,
-        token_secret: secret.into_bytes(),
+        token_secret: token_secret.into_bytes(),
     })
 }
 
 /// Opens the stores and rebuilds (and verifies) the in-memory state.
 pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
-    let key = read_operator_key(&config.key_path())?;
-    let db = config.data_dir.join(config::DB_FILE);
-    let oci = Arc::new(
-        SqliteOciStore::open(&db, &config.data_dir.join(config::UPLOAD_DIR))
-            .context("cannot open the OCI tables")?,
-    );
-    let stores = Stores {
-        log: Arc::new(SqliteLogStore::open(&db).context("cannot open the registry database")?),
-        content: Arc::new(
-            FsContentStore::open(&config.data_dir.join(config::BLOB_DIR))
-                .context("cannot open the blob directory")?,
-        ),
-        tokens: Arc::new(open_tokens(config)?),
-        pending: Arc::new(
-            SqlitePendingStore::open(&db).context("cannot open the pending-record database")?,
-        ),
-        oci: oci.clone(),
-        uploads: oci,
-    };
+    let backends = backends(config)?;
+    let stores = backends
+        .open()
+        .with_context(|| format!("cannot open the registry store {}", backends.describe()))?;
+    let key = operator_key(stores.secrets.as_ref(), &backends)?;
     let policies = Policies {
         content: config.content_policy(),
         access: Access {
@@ -123,7 +112,8 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
             allow_anonymous_publish: config.allow_anonymous_publish,
             require_read_token: config.require_read_token,
         },
-        oci: oci_policy(config)?,
+        oci: oci_policy(config, stores.secrets.as_ref())?,
+        refresh: Duration::from_millis(config.store.refresh_ms.max(1)),
     };
     let core = Core::open(stores, key, policies, Arc::new(Metrics::default()))
         .context("cannot load the registry state")?;
@@ -131,9 +121,22 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
 }
 
 /// The token store alone, for managing tokens without loading the log.
-pub(crate) fn open_tokens(config: &Config) -> anyhow::Result<SqliteTokenStore> {
-    SqliteTokenStore::open(&config.data_dir.join(config::DB_FILE))
-        .context("cannot open the token database")
+pub(crate) fn open_tokens(config: &Config) -> anyhow::Result<Arc<dyn TokenStore>> {
+    let backends = backends(config)?;
+    backends
+        .tokens()
+        .with_context(|| format!("cannot open the token store {}", backends.describe()))
+}
+
+/// Locks the data directory when the store lives in it alone: several instances may share a
+/// database, never a SQLite file.
+pub(crate) fn lock_if_embedded(config: &Config) -> anyhow::Result<Option<DataDirLock>> {
+    if backends(config)?.shared() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create `{}`", config.data_dir.display()))?;
+    lock_data_dir(&config.data_dir).map(Some)
 }
 
 /// Drops abandoned upload sessions and reclaims their bytes, at start and then periodically.
@@ -160,7 +163,7 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let lock = lock_data_dir(&config.data_dir)?;
+        let lock = lock_if_embedded(&config)?;
         let core = open_core(&config)?;
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

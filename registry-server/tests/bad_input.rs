@@ -22,6 +22,17 @@ async fn expect(res: Response, status: StatusCode) -> Value {
     body
 }
 
+/// An embedded store's uploads pass through `blobs/tmp/`; none may be left there. (Object
+/// storage has no such directory: an unfinished upload is never visible.)
+fn assert_no_temp_files(dir: &DataDir) {
+    if let wtool_testkit::registry::StoreOf::Embedded(data) = dir.store() {
+        assert_eq!(
+            std::fs::read_dir(data.join("blobs/tmp")).unwrap().count(),
+            0
+        );
+    }
+}
+
 struct Api {
     http: Client,
     url: String,
@@ -434,9 +445,8 @@ async fn bad_input_gets_json_errors_and_stores_nothing() {
         .await
         .unwrap();
     assert_eq!(checkpoint_before, checkpoint_after);
-    let blobs = data_dir(&dir).join("blobs");
-    assert_eq!(std::fs::read_dir(blobs.join("sha256")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(blobs.join("tmp")).unwrap().count(), 0);
+    assert_eq!(dir.stored_blobs().len(), 0);
+    assert_no_temp_files(&dir);
     let health = api
         .http
         .get(format!("{}healthz", api.url))
@@ -497,8 +507,7 @@ async fn large_uploads_are_validated_from_the_stored_file() {
             .await;
     }
     // Only the valid blob is stored; no temp files are left behind.
-    let blobs = data_dir(&dir).join("blobs");
-    assert_eq!(std::fs::read_dir(blobs.join("sha256")).unwrap().count(), 1);
-    assert_eq!(std::fs::read_dir(blobs.join("tmp")).unwrap().count(), 0);
+    assert_eq!(dir.stored_blobs().len(), 1);
+    assert_no_temp_files(&dir);
     server.shutdown().await.unwrap();
 }

@@ -7,7 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 
 #[test]
 fn init_writes_private_key_config_and_store() {
-    let dir = init_registry(&["example"]);
+    // The embedded store's files, whatever store the run is on.
+    let dir = DataDir::init_on(BIN.as_ref(), &["example"], &[]);
     let data = data_dir(&dir);
     let key_path = data.join("operator.key");
     let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
@@ -153,4 +154,62 @@ async fn authorized_keys_and_anonymous_publish() {
     .await
     .unwrap();
     server.shutdown().await.unwrap();
+}
+
+#[test]
+fn schemas_from_before_migrations_are_migrated_and_newer_ones_refused() {
+    // The embedded store, whatever store the run is on: this is about its SQLite file.
+    let dir = DataDir::init_on(BIN.as_ref(), &["example"], &[]);
+    let db = data_dir(&dir).join("registry.db");
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    // A data directory made before versioned migrations: the tables, no schema history.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE wtool_registry_schema")
+        .unwrap();
+    let check = dir.run(&["migrate", "--check"]);
+    assert!(!check.status.success());
+    assert!(
+        stderr(&check).contains("schema version 0"),
+        "{}",
+        stderr(&check)
+    );
+    let migrated = dir.run(&["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("from schema version 0 to 1"),
+        "{}",
+        stderr(&migrated)
+    );
+    assert_eq!(dir.ok(&["namespace", "list"]).trim(), "example");
+    let again = dir.run(&["migrate"]);
+    assert!(
+        stderr(&again).contains("nothing to do"),
+        "{}",
+        stderr(&again)
+    );
+
+    // A schema a newer wtool-registry wrote is refused, untouched, with the version found.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO wtool_registry_schema (version, name, applied_on, checksum)
+             VALUES (99, 'future', '2030-01-01T00:00:00Z', '0')",
+            [],
+        )
+        .unwrap();
+    for args in [
+        &["namespace", "list"][..],
+        &["migrate"],
+        &["token", "create", "--namespace", "example"],
+    ] {
+        let out = dir.run(args);
+        assert!(!out.status.success(), "{args:?} ran on a newer schema");
+        assert!(
+            stderr(&out).contains("schema version 99"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use sha2::Digest as _;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,15 +64,27 @@ async fn acknowledged_records_survive_kill_9() {
         server.child.wait().unwrap();
     }
 
-    // A partial upload left behind must not be visible as content.
-    let tmp = data_dir(&dir).join("blobs").join("tmp");
-    std::fs::write(tmp.join("upload-leftover"), b"partial").unwrap();
+    // A partial upload left behind in an embedded store must not be visible as content.
+    let tmp = match dir.store() {
+        wtool_testkit::registry::StoreOf::Embedded(data) => {
+            let tmp = data.join("blobs").join("tmp");
+            std::fs::write(tmp.join("upload-leftover"), b"partial").unwrap();
+            Some(tmp)
+        }
+        wtool_testkit::registry::StoreOf::Shared { .. } => None,
+    };
 
     let server = spawn_server(&dir, &listen, &[]).unwrap();
-    assert!(
-        std::fs::read_dir(&tmp).unwrap().next().is_none(),
-        "temp uploads are cleared at start"
-    );
+    if let Some(tmp) = tmp {
+        assert!(
+            std::fs::read_dir(&tmp).unwrap().next().is_none(),
+            "temp uploads are cleared at start"
+        );
+    }
+    // Every stored blob is whole: its bytes have its name.
+    for (hex, bytes) in dir.stored_blobs() {
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), hex);
+    }
     assert!(
         acknowledged.len() > 1,
         "some publishes between kills should have completed"

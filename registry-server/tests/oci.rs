@@ -794,8 +794,7 @@ async fn uploads_continue_after_a_restart_and_abandoned_ones_expire() {
         .send()
         .await
         .unwrap();
-    let uploads = data.path().join("uploads");
-    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+    assert_eq!(data.upload_sessions(), 1);
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let res = http
         .get(format!("{url}{loc}"))
@@ -805,5 +804,5 @@ async fn uploads_continue_after_a_restart_and_abandoned_ones_expire() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_codes(res).await, ["BLOB_UPLOAD_UNKNOWN"]);
-    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+    assert_eq!(data.upload_sessions(), 0);
 }

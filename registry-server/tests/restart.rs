@@ -115,35 +115,66 @@ async fn pending_upload_continues_after_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn second_server_on_same_data_dir_is_refused() {
+async fn a_second_server_is_refused_on_an_embedded_store_and_welcome_on_a_shared_one() {
     let dir = init_registry(&["example"]);
     let server = start(&dir, "127.0.0.1:0").await;
     let second =
         wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", false)).await;
-    let err = format!("{:#}", second.err().expect("must be refused"));
-    assert!(err.contains("in use"), "{err}");
+    match dir.store() {
+        wtool_testkit::registry::StoreOf::Embedded(_) => {
+            let err = format!("{:#}", second.err().expect("must be refused"));
+            assert!(err.contains("in use"), "{err}");
+        }
+        wtool_testkit::registry::StoreOf::Shared { .. } => {
+            let second = second.expect("instances may share a database");
+            let at = |url: String| async move {
+                let body: serde_json::Value = reqwest::get(format!("{url}v1/fetch/checkpoint"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                body
+            };
+            assert_eq!(
+                at(server.public_url.to_string()).await,
+                at(second.public_url.to_string()).await
+            );
+            second.shutdown().await.unwrap();
+        }
+    }
     server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_store_is_refused_at_start() {
     let dir = init_registry(&["example"]);
-    let db = rusqlite::Connection::open(data_dir(&dir).join("registry.db")).unwrap();
-    let envelope: String = db
-        .query_row(
-            "SELECT envelope FROM checkpoints WHERE log_length = 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut forged: serde_json::Value = serde_json::from_str(&envelope).unwrap();
-    forged["contents"]["logRoot"] = serde_json::json!(format!("sha256:{}", "00".repeat(32)));
-    db.execute(
-        "UPDATE checkpoints SET envelope = ?1 WHERE log_length = 1",
-        [forged.to_string()],
-    )
-    .unwrap();
-    drop(db);
+    let query = "SELECT envelope FROM checkpoints WHERE log_length = 1";
+    let forge = |envelope: &str| {
+        let mut forged: serde_json::Value = serde_json::from_str(envelope).unwrap();
+        forged["contents"]["logRoot"] = serde_json::json!(format!("sha256:{}", "00".repeat(32)));
+        forged.to_string()
+    };
+    match dir.store() {
+        wtool_testkit::registry::StoreOf::Embedded(data) => {
+            let db = rusqlite::Connection::open(data.join("registry.db")).unwrap();
+            let envelope: String = db.query_row(query, [], |r| r.get(0)).unwrap();
+            db.execute(
+                "UPDATE checkpoints SET envelope = ?1 WHERE log_length = 1",
+                [forge(&envelope)],
+            )
+            .unwrap();
+        }
+        wtool_testkit::registry::StoreOf::Shared { database, .. } => {
+            let pg = wtool_testkit::services::postgres();
+            let envelope = pg.psql(&database, query);
+            let forged = forge(envelope.trim()).replace('\'', "''");
+            pg.psql(
+                &database,
+                &format!("UPDATE checkpoints SET envelope = '{forged}' WHERE log_length = 1"),
+            );
+        }
+    }
     let res =
         wtool_registry::server::RunningServer::start(load_config(&dir, "127.0.0.1:0", false)).await;
     let err = format!(

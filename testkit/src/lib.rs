@@ -11,6 +11,7 @@ pub mod project;
 pub mod registry;
 #[cfg(feature = "run")]
 pub mod run;
+pub mod services;
 #[cfg(feature = "warg")]
 pub mod warg;
 pub mod wtool;

@@ -17,8 +17,19 @@ impl DataDir {
         Self::init_with(&crate::binary("wtool-registry"), namespaces)
     }
 
-    /// `init` with a given binary (a test's `CARGO_BIN_EXE_wtool-registry`).
+    /// `init` with a given binary (a test's `CARGO_BIN_EXE_wtool-registry`), on the store
+    /// the test run asks for ([`crate::services::shared_store`]).
     pub fn init_with(bin: &Path, namespaces: &[&str]) -> Self {
+        let store = if crate::services::shared_store() {
+            crate::services::shared_store_args()
+        } else {
+            Vec::new()
+        };
+        Self::init_on(bin, namespaces, &store)
+    }
+
+    /// `init` with extra arguments choosing the store (`--metadata`, `--content`, …).
+    pub fn init_on(bin: &Path, namespaces: &[&str], store: &[String]) -> Self {
         let data = Self {
             bin: bin.to_path_buf(),
             dir: tempfile::tempdir().expect("a temporary directory"),
@@ -27,7 +38,24 @@ impl DataDir {
         for ns in namespaces {
             args.extend(["--namespace".to_string(), ns.to_string()]);
         }
+        args.extend(store.iter().cloned());
         data.ok(&args);
+        data
+    }
+
+    /// Another data directory whose config points at the same shared store (a second
+    /// instance behind the same load balancer).
+    pub fn second_instance(&self) -> Self {
+        let data = Self {
+            bin: self.bin.clone(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        std::fs::create_dir_all(data.path()).unwrap();
+        std::fs::copy(
+            self.path().join("wtool-registry.toml"),
+            data.path().join("wtool-registry.toml"),
+        )
+        .expect("the config file copies");
         data
     }
 
@@ -53,6 +81,7 @@ impl DataDir {
     pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
         let mut command = Command::new(&self.bin);
         command.args(args).arg("--data-dir").arg(self.path());
+        command.envs(crate::services::SHARED_STORE_ENV);
         command
     }
 
@@ -192,5 +221,99 @@ impl Registry {
             .filter(|l| l.starts_with("wtool_registry_http_requests_total{"))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum()
+    }
+}
+
+/// Where a data directory's registry keeps its data, read from its config file.
+pub enum StoreOf {
+    /// The data directory itself.
+    Embedded(PathBuf),
+    /// A database on [`crate::services::postgres`] and a bucket on [`crate::services::s3`].
+    Shared {
+        database: String,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+impl DataDir {
+    /// The store its config names.
+    pub fn store(&self) -> StoreOf {
+        let text = std::fs::read_to_string(self.path().join("wtool-registry.toml"))
+            .expect("the config file exists");
+        let config: toml::Value = toml::from_str(&text).expect("the config file parses");
+        let store = config.get("store");
+        let get = |key: &str| {
+            store
+                .and_then(|s| s.get(key))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let metadata = get("metadata");
+        if !metadata.starts_with("postgres") {
+            return StoreOf::Embedded(self.path());
+        }
+        let content = get("content");
+        let (bucket, prefix) = content
+            .trim_start_matches("s3://")
+            .split_once('/')
+            .expect("an s3://bucket/prefix content URL");
+        StoreOf::Shared {
+            database: metadata.rsplit('/').next().unwrap().to_string(),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// Every stored sha256 blob: (hex digest, bytes).
+    pub fn stored_blobs(&self) -> Vec<(String, Vec<u8>)> {
+        match self.store() {
+            StoreOf::Embedded(dir) => {
+                let mut out: Vec<_> = std::fs::read_dir(dir.join("blobs/sha256"))
+                    .expect("the blob directory exists")
+                    .map(|e| {
+                        let path = e.unwrap().path();
+                        let name = path.file_name().unwrap().to_string_lossy().to_string();
+                        (name, std::fs::read(&path).unwrap())
+                    })
+                    .collect();
+                out.sort();
+                out
+            }
+            StoreOf::Shared { bucket, prefix, .. } => {
+                let s3 = crate::services::s3();
+                let listed = crate::services::s3_get(
+                    s3,
+                    &format!("/{bucket}?list-type=2&prefix={prefix}/blobs/sha256/"),
+                );
+                let listing = String::from_utf8_lossy(&listed).to_string();
+                let mut out = Vec::new();
+                for part in listing.split("<Key>").skip(1) {
+                    let key = part.split("</Key>").next().unwrap();
+                    let hex = key.rsplit('/').next().unwrap().to_string();
+                    out.push((
+                        hex,
+                        crate::services::s3_get(s3, &format!("/{bucket}/{key}")),
+                    ));
+                }
+                out.sort();
+                out
+            }
+        }
+    }
+
+    /// How many OCI upload sessions the store holds.
+    pub fn upload_sessions(&self) -> usize {
+        match self.store() {
+            StoreOf::Embedded(dir) => std::fs::read_dir(dir.join("uploads"))
+                .expect("the upload directory exists")
+                .count(),
+            StoreOf::Shared { database, .. } => crate::services::postgres()
+                .psql(&database, "SELECT count(*) FROM oci_uploads")
+                .trim()
+                .parse()
+                .unwrap(),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The error every handler returns, and the exact JSON shapes it is written in.
 
-use crate::service::AuthError;
+use crate::{service::AuthError, store::StoreError};
 use axum::{
     body::Body,
     http::{header, HeaderValue, StatusCode},
@@ -31,6 +31,20 @@ impl ApiError {
     pub(crate) fn internal(message: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!("{message}: {detail}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// A store failure: 503 when a shared backend is away (the client may retry), 500 else.
+    pub(crate) fn store(message: &str, e: &StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(why) => {
+                tracing::warn!("{message}: {why}");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{message}: the registry's store is unavailable: {why}"),
+                )
+            }
+            e => Self::internal(message, e),
+        }
     }
 
     /// Renders a `warg-api` error enum with the status it declares.
@@ -64,7 +78,7 @@ warg_errors!(
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Store(detail) => ApiError::internal("token lookup failed", detail),
+            AuthError::Store(detail) => ApiError::store("token lookup failed", &detail),
             refused => ApiError::new(StatusCode::UNAUTHORIZED, refused.to_string()),
         }
     }

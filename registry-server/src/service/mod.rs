@@ -8,6 +8,7 @@ pub(crate) mod describe;
 pub(crate) mod oci;
 mod operator;
 mod reads;
+mod refresh;
 mod state;
 mod submit;
 mod upload;
@@ -21,7 +22,7 @@ pub(crate) use upload::UploadError;
 use crate::{
     metrics::Metrics,
     policy::ContentPolicy,
-    store::{ContentStore, LogStore, OciStore, PendingStore, StoreError, TokenStore, UploadStore},
+    store::{StoreError, Stores},
 };
 use state::{ReplayError, State};
 use std::sync::{Arc, RwLock};
@@ -40,21 +41,13 @@ pub(crate) enum ServiceError {
     Signing(String),
 }
 
-/// The stores the service works over.
-pub(crate) struct Stores {
-    pub log: Arc<dyn LogStore>,
-    pub content: Arc<dyn ContentStore>,
-    pub tokens: Arc<dyn TokenStore>,
-    pub pending: Arc<dyn PendingStore>,
-    pub oci: Arc<dyn OciStore>,
-    pub uploads: Arc<dyn UploadStore>,
-}
-
 /// What the service enforces beyond the protocol.
 pub(crate) struct Policies {
     pub content: ContentPolicy,
     pub access: Access,
     pub oci: oci::OciPolicy,
+    /// How often an instance on a shared store looks for other instances' checkpoints.
+    pub refresh: std::time::Duration,
 }
 
 pub(crate) struct Core {
@@ -65,6 +58,9 @@ pub(crate) struct Core {
     metrics: Arc<Metrics>,
     /// Upload sessions as their bytes pass through this instance (a cache).
     uploads_seen: oci::Progress,
+    /// Held while the state is extended from the store, by this instance's own commit or by
+    /// a refresh with other instances' commits, so that no record is applied twice.
+    extending: std::sync::Mutex<()>,
 }
 
 /// Handle used by the front ends.
@@ -82,7 +78,7 @@ impl Core {
         policies: Policies,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServiceError> {
-        let state = State::replay(stores.log.load_records()?, stores.log.load_checkpoints()?)?;
+        let state = State::replay(stores.log.load_since(0)?)?;
         metrics.set_log_length(state.log_length());
         Ok(Self {
             state: RwLock::new(state),
@@ -91,6 +87,7 @@ impl Core {
             policies,
             metrics,
             uploads_seen: oci::Progress::default(),
+            extending: std::sync::Mutex::new(()),
         })
     }
 
@@ -111,6 +108,12 @@ impl Service {
         let handle = tokio::spawn(writer::run(core.clone(), submit_rx, batch_limit.max(1)));
         let service = Self { core, submit_tx };
         tokio::spawn(service.clone().resume_processing());
+        if service.core.stores.shared {
+            tokio::spawn(refresh::follow(
+                Arc::downgrade(&service.core),
+                service.core.policies.refresh,
+            ));
+        }
         (service, handle)
     }
 

@@ -99,12 +99,15 @@ fn push_array<R: Clone>(
 
 impl Service {
     pub(crate) fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
+        // Another instance may have given this client a newer one.
+        self.core.refresh_logged();
         self.core.read().latest_checkpoint().cloned()
     }
 
     /// The `fetch/logs` response body, byte for byte what serialising a
     /// [`FetchLogsResponse`] gives, assembled from records serialised once each.
     pub(crate) fn fetch_logs(&self, q: FetchLogsQuery<'_>) -> Result<Vec<u8>, FetchError> {
+        self.core.catch_up_to(q.log_length);
         let state = self.core.read();
         if !state.checkpoints.contains_key(&q.log_length) {
             return Err(FetchError::CheckpointNotFound(q.log_length));
@@ -216,6 +219,7 @@ impl Service {
         log_length: RegistryLen,
         leafs: &[RegistryIndex],
     ) -> Result<InclusionResponse, ProofError> {
+        self.core.catch_up_to(log_length);
         let state = self.core.read();
         let map = state
             .map_snapshots
@@ -263,6 +267,7 @@ impl Service {
         from: RegistryLen,
         to: RegistryLen,
     ) -> Result<ConsistencyResponse, ProofError> {
+        self.core.catch_up_to(from.max(to));
         let state = self.core.read();
         for len in [from, to] {
             if !state.checkpoints.contains_key(&len) {
@@ -312,6 +317,7 @@ impl Service {
         &self,
         body: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> CheckpointVerificationResponse {
+        self.core.catch_up_to(body.as_ref().checkpoint.log_length);
         let state = self.core.read();
         let cp = &body.as_ref().checkpoint;
         let checkpoint = match state.checkpoints.get(&cp.log_length) {

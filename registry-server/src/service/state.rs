@@ -20,7 +20,7 @@ use warg_transparency::{
     map::Map,
 };
 
-use crate::store::{StoreError, StoredRecord};
+use crate::store::{LogTail, StoreError, StoredRecord};
 
 pub(crate) type VerifiableMap = Map<Sha256, LogId, MapLeaf>;
 
@@ -187,41 +187,50 @@ impl State {
     }
 
     /// Rebuilds the state from stored records and verifies every stored checkpoint against it.
-    pub(crate) fn replay(
-        records: Vec<StoredRecord>,
-        checkpoints: Vec<SerdeEnvelope<TimestampedCheckpoint>>,
-    ) -> Result<Self, ReplayError> {
-        if records.is_empty() {
+    pub(crate) fn replay(tail: LogTail) -> Result<Self, ReplayError> {
+        if tail.0.is_empty() {
             return Err(ReplayError::Empty);
         }
+        let mut state = State::default();
+        state.extend(tail)?;
+        Ok(state)
+    }
+
+    /// Applies the records after this state's end (another instance committed them, or the
+    /// store is being replayed) and verifies every checkpoint among them, as [`replay`] does.
+    /// On an error the state may hold part of the tail: the store is corrupt.
+    ///
+    /// [`replay`]: Self::replay
+    pub(crate) fn extend(&mut self, (records, checkpoints): LogTail) -> Result<(), ReplayError> {
+        let start = self.log.length();
         let mut by_len: BTreeMap<RegistryLen, SerdeEnvelope<TimestampedCheckpoint>> = checkpoints
             .into_iter()
             .map(|c| (c.as_ref().checkpoint.log_length, c))
             .collect();
-        let last = by_len.keys().next_back().copied().unwrap_or(0);
-        if last != records.len() {
+        let last = by_len.keys().next_back().copied().unwrap_or(start);
+        if last != start + records.len() {
             return Err(ReplayError::Uncovered {
-                records: records.len(),
+                records: start + records.len(),
                 checkpoint: last,
             });
         }
-        let mut state = State::default();
-        for (expected, stored) in records.into_iter().enumerate() {
+        for (offset, stored) in records.into_iter().enumerate() {
+            let expected = start + offset;
             if stored.registry_index != expected {
                 return Err(ReplayError::OutOfOrder {
                     expected,
                     found: stored.registry_index,
                 });
             }
-            let accepted = state.revalidate(stored)?;
-            state.apply(accepted);
-            let len = state.log_length();
+            let accepted = self.revalidate(stored)?;
+            self.apply(accepted);
+            let len = self.log_length();
             if let Some(stored_cp) = by_len.remove(&len) {
-                let computed = checkpoint_of(&state.log, &state.map);
+                let computed = checkpoint_of(&self.log, &self.map);
                 if stored_cp.as_ref().checkpoint != computed {
                     return Err(ReplayError::CheckpointMismatch(len));
                 }
-                let key = state
+                let key = self
                     .operator
                     .state
                     .public_key(stored_cp.key_id())
@@ -232,16 +241,16 @@ impl State {
                     stored_cp.signature(),
                 )
                 .map_err(|_| ReplayError::CheckpointSignature(len))?;
-                state.keep_map_snapshot(len);
-                state.checkpoints.insert(len, stored_cp);
+                self.keep_map_snapshot(len);
+                self.checkpoints.insert(len, stored_cp);
             }
         }
         // The writer stages commits on `roots`; it must agree with the full log.
-        let len = state.log_length();
-        if checkpoint_of(&state.roots, &state.map) != checkpoint_of(&state.log, &state.map) {
+        let len = self.log_length();
+        if checkpoint_of(&self.roots, &self.map) != checkpoint_of(&self.log, &self.map) {
             return Err(ReplayError::CheckpointMismatch(len));
         }
-        Ok(state)
+        Ok(())
     }
 
     fn revalidate(&self, stored: StoredRecord) -> Result<Accepted, ReplayError> {

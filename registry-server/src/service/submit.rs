@@ -55,9 +55,15 @@ fn new_session_id() -> String {
 
 fn store_failed(e: StoreError) -> PackageError {
     tracing::error!("pending store failed: {e}");
-    PackageError::Message {
-        status: 500,
-        message: "the registry could not store the record".into(),
+    match e {
+        StoreError::Unavailable(why) => PackageError::Message {
+            status: 503,
+            message: format!("the registry's store is unavailable: {why}; try again"),
+        },
+        _ => PackageError::Message {
+            status: 500,
+            message: "the registry could not store the record".into(),
+        },
     }
 }
 
@@ -243,17 +249,26 @@ impl Service {
             return Ok(outcome);
         }
         let pending = &self.core.stores.pending;
-        match pending.get(record_id).map_err(store_failed)? {
-            Some(r) if &r.log_id == log_id => Ok(r.outcome()),
-            _ => {
-                let known_log = self.core.read().packages.contains_key(log_id)
-                    || pending.has_log(log_id).map_err(store_failed)?;
-                if known_log {
-                    Err(PackageError::RecordNotFound(record_id.clone()))
-                } else {
-                    Err(PackageError::LogNotFound(log_id.clone()))
-                }
+        if let Some(r) = pending
+            .get(record_id)
+            .map_err(store_failed)?
+            .filter(|r| &r.log_id == log_id)
+        {
+            return Ok(r.outcome());
+        }
+        // Another instance sharing the store may have committed it since this one looked.
+        if self.core.stores.shared {
+            self.core.refresh_logged();
+            if let Some(outcome) = self.committed_outcome(log_id, record_id) {
+                return Ok(outcome);
             }
+        }
+        let known_log = self.core.read().packages.contains_key(log_id)
+            || pending.has_log(log_id).map_err(store_failed)?;
+        if known_log {
+            Err(PackageError::RecordNotFound(record_id.clone()))
+        } else {
+            Err(PackageError::LogNotFound(log_id.clone()))
         }
     }
 

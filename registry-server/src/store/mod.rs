@@ -8,15 +8,22 @@
 //! copying.
 
 mod fs;
+pub(crate) mod migrate;
+mod object;
 mod oci;
+pub(crate) mod open;
 mod pending_sqlite;
+mod postgres;
+mod secrets;
 mod sqlite;
 
 pub(crate) use fs::FsContentStore;
 pub(crate) use oci::{
-    AppendOutcome, ManifestRow, OciStore, SqliteOciStore, TagOutcome, UploadRow, UploadStore,
+    is_session_id, new_session_id, AppendOutcome, ManifestRow, OciStore, SqliteOciStore,
+    TagOutcome, UploadRow, UploadStore,
 };
 pub(crate) use pending_sqlite::SqlitePendingStore;
+pub(crate) use secrets::FileSecretStore;
 pub(crate) use sqlite::{SqliteLogStore, SqliteTokenStore};
 
 use crate::digest::Digest;
@@ -43,6 +50,21 @@ pub(crate) enum StoreError {
     /// The stream being written failed (or was refused by its reader); nothing was stored.
     #[error("the content stream ended with an error; nothing was stored")]
     Aborted,
+    /// A backend that is shared over the network did not answer (down, or every pooled
+    /// connection busy); the request may succeed when it is retried.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Another instance committed to the log first; it now has this length.
+    #[error("another instance extended the log first (it is now {0} records long)")]
+    Conflict(usize),
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
@@ -59,19 +81,51 @@ pub(crate) struct StoredRecord {
     pub envelope: Vec<u8>,
 }
 
+/// Every store the service works over, on whichever backends the config chose.
+pub(crate) struct Stores {
+    pub log: std::sync::Arc<dyn LogStore>,
+    pub content: std::sync::Arc<dyn ContentStore>,
+    pub tokens: std::sync::Arc<dyn TokenStore>,
+    pub pending: std::sync::Arc<dyn PendingStore>,
+    pub oci: std::sync::Arc<dyn OciStore>,
+    pub uploads: std::sync::Arc<dyn UploadStore>,
+    pub secrets: std::sync::Arc<dyn SecretStore>,
+    /// Whether other instances may share these stores (a shared database): the service then
+    /// refreshes its view of the log from the store.
+    pub shared: bool,
+}
+
+/// Records and the checkpoints that cover them.
+pub(crate) type LogTail = (Vec<StoredRecord>, Vec<SerdeEnvelope<TimestampedCheckpoint>>);
+
 /// The append-only transparency log and its signed checkpoints.
 ///
 /// A commit appends records and the checkpoint covering them in one atomic, durable step, so a
 /// checkpoint a client has seen always refers to records that survive a crash. Calls block;
-/// the service makes them from the writer's blocking task or at startup.
+/// the service makes them from the writer's blocking task, its refresh task, or at startup.
 pub(crate) trait LogStore: Send + Sync {
-    fn load_records(&self) -> StoreResult<Vec<StoredRecord>>;
-    fn load_checkpoints(&self) -> StoreResult<Vec<SerdeEnvelope<TimestampedCheckpoint>>>;
+    /// The records from registry index `from` on, and the checkpoints of lengths past `from`,
+    /// read from one snapshot.
+    fn load_since(&self, from: usize) -> StoreResult<LogTail>;
+    /// The length the latest checkpoint covers (0 for an empty store).
+    fn length(&self) -> StoreResult<usize>;
+    /// Appends `records` and `checkpoint`, which must extend the log exactly where the store's
+    /// latest checkpoint ends; otherwise nothing is written and the answer is
+    /// [`StoreError::Conflict`] (another instance sharing the store committed first).
     fn commit(
         &self,
         records: &[StoredRecord],
         checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> StoreResult<()>;
+}
+
+/// Keys and secrets the registry makes once and keeps (the operator key, the OCI publisher key,
+/// the token-signing secret), shared by every instance over one store.
+pub(crate) trait SecretStore: Send + Sync {
+    fn get(&self, name: &str) -> StoreResult<Option<String>>;
+    /// The stored value, storing `value` first if there is none (a concurrent caller's value
+    /// may win; every caller gets the same answer).
+    fn get_or_insert(&self, name: &str, value: String) -> StoreResult<String>;
 }
 
 /// A publish token as stored: only the hash of the secret is kept.
@@ -149,6 +203,14 @@ pub(crate) async fn copy_in<S: ContentStore + ?Sized>(
     let len = store.write(digest, body).await?;
     spooled.discard();
     Ok(len)
+}
+
+/// A finished upload session's bytes, as the content store takes them.
+pub(crate) enum Finished {
+    /// In a local file the content store may take over.
+    Spooled(Spooled),
+    /// Read back from a shared store.
+    Stream(ByteStream<'static>),
 }
 
 /// Bytes that wait in a local file of their own, such as a finished upload session's.

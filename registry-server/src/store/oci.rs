@@ -7,7 +7,7 @@
 //! crash a session continues from the last acknowledged byte (anything past it is cut off on
 //! the next append), or, if it expired or was never issued, is unknown.
 
-use super::{ByteStream, Spooled, StoreError, StoreResult};
+use super::{unix_now as now, ByteStream, Finished, Spooled, StoreError, StoreResult};
 use crate::digest::Digest;
 use futures_util::{future::BoxFuture, StreamExt};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -17,33 +17,6 @@ use std::{
     path::{Path, PathBuf},
     sync::Mutex,
 };
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS oci_manifests (
-    repo TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    subject TEXT,
-    artifact_type TEXT,
-    annotations TEXT,
-    PRIMARY KEY (repo, digest)
-);
-CREATE INDEX IF NOT EXISTS oci_manifests_subject ON oci_manifests (repo, subject);
-CREATE TABLE IF NOT EXISTS oci_tags (
-    repo TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    PRIMARY KEY (repo, tag)
-);
-CREATE TABLE IF NOT EXISTS oci_uploads (
-    id TEXT PRIMARY KEY,
-    repo TEXT NOT NULL,
-    committed INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-";
 
 /// A manifest as indexed: its bytes are the blob `digest` in the content store.
 #[derive(Clone, Debug)]
@@ -122,19 +95,12 @@ pub(crate) trait UploadStore: Send + Sync {
     ) -> BoxFuture<'a, StoreResult<AppendOutcome>>;
     /// The session's committed bytes.
     fn read(&self, id: &str, len: u64) -> StoreResult<ByteStream<'static>>;
-    /// The session's first `len` bytes as a file the content store may take over; the session
-    /// is to be removed afterwards.
-    fn spooled(&self, id: &str, len: u64) -> StoreResult<Spooled>;
+    /// The session's first `len` bytes for the content store (a file it may take over, where
+    /// the session has one); the session is to be removed afterwards.
+    fn finished(&self, id: &str, len: u64) -> StoreResult<Finished>;
     fn remove(&self, id: &str) -> StoreResult<()>;
     /// Removes sessions untouched for `idle_secs` and their bytes; returns how many.
     fn expire(&self, idle_secs: u64) -> StoreResult<usize>;
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -157,14 +123,8 @@ pub(crate) struct SqliteOciStore {
 
 impl SqliteOciStore {
     pub(crate) fn open(db: &Path, uploads: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        let sessions = Connection::open(db)?;
-        sessions.busy_timeout(std::time::Duration::from_secs(5))?;
-        sessions.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = super::sqlite::connect(db, "FULL")?;
+        let sessions = super::sqlite::connect(db, "NORMAL")?;
         fs::create_dir_all(uploads)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -183,6 +143,13 @@ impl SqliteOciStore {
 
     fn data_path(&self, id: &str) -> PathBuf {
         self.uploads.join(id)
+    }
+
+    fn spooled(&self, id: &str, len: u64) -> Spooled {
+        Spooled {
+            path: self.data_path(id),
+            len,
+        }
     }
 }
 
@@ -339,7 +306,7 @@ impl OciStore for SqliteOciStore {
 }
 
 /// Session ids are 16 random bytes in hex: unguessable, and safe as file names.
-fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("operating system random number generator failed");
     hex::encode(bytes)
@@ -463,7 +430,7 @@ impl UploadStore for SqliteOciStore {
     }
 
     fn read(&self, id: &str, len: u64) -> StoreResult<ByteStream<'static>> {
-        self.spooled(id, len)?.stream().map_err(|e| match e {
+        self.spooled(id, len).stream().map_err(|e| match e {
             StoreError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 corrupt(format!("upload session `{id}` lost bytes"))
             }
@@ -471,11 +438,8 @@ impl UploadStore for SqliteOciStore {
         })
     }
 
-    fn spooled(&self, id: &str, len: u64) -> StoreResult<Spooled> {
-        Ok(Spooled {
-            path: self.data_path(id),
-            len,
-        })
+    fn finished(&self, id: &str, len: u64) -> StoreResult<Finished> {
+        Ok(Finished::Spooled(self.spooled(id, len)))
     }
 
     fn remove(&self, id: &str) -> StoreResult<()> {

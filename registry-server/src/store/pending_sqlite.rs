@@ -22,31 +22,11 @@ use warg_protocol::{
 /// Bounds the space held by abandoned or rejected submissions.
 const MAX_PENDING: i64 = 10_000;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pending_records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    record_id TEXT NOT NULL UNIQUE,
-    log_id TEXT NOT NULL,
-    package_name TEXT NOT NULL,
-    envelope BLOB NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('sourcing', 'processing', 'rejected')),
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS pending_records_by_log ON pending_records (log_id);
-CREATE TABLE IF NOT EXISTS upload_sessions (
-    id TEXT PRIMARY KEY,
-    record_id TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    position INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS upload_sessions_by_record ON upload_sessions (record_id);
-";
-
 pub(crate) struct SqlitePendingStore(Db);
 
 impl SqlitePendingStore {
     pub(crate) fn open(path: &Path) -> StoreResult<Self> {
-        Db::open_with(path, SCHEMA, "NORMAL").map(Self)
+        Db::open_with(path, "NORMAL").map(Self)
     }
 }
 
@@ -298,6 +278,7 @@ mod tests {
     #[test]
     fn sessions_follow_what_a_record_still_misses() {
         let dir = tempfile::tempdir().unwrap();
+        crate::store::migrate::sqlite(&dir.path().join("db"), true).unwrap();
         let store = SqlitePendingStore::open(&dir.path().join("db")).unwrap();
         assert!(store
             .insert(record(1, &[(7, "a"), (8, "b")]))

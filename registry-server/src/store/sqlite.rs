@@ -1,9 +1,12 @@
 //! The embedded metadata stores: one SQLite file in WAL mode with `synchronous=FULL`, so a
 //! committed transaction survives `kill -9` and power loss. The log and the tokens are separate
 //! stores with their own connections and tables; they share the file only for convenience.
-//! Pending records sit in the same file too (`pending_sqlite.rs`).
+//! Pending records sit in the same file too (`pending_sqlite.rs`). The tables are made by the
+//! migrations (`migrations/sqlite/`), which run before any store opens.
 
-use super::{LogStore, StoreError, StoreResult, StoredRecord, StoredToken, TokenStore};
+use super::{
+    unix_now, LogStore, LogTail, StoreError, StoreResult, StoredRecord, StoredToken, TokenStore,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{path::Path, sync::Mutex};
 use warg_protocol::{
@@ -11,52 +14,32 @@ use warg_protocol::{
     SerdeEnvelope,
 };
 
-const LOG_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS records (
-    registry_index INTEGER PRIMARY KEY,
-    log_id TEXT NOT NULL,
-    record_id TEXT NOT NULL UNIQUE,
-    package_name TEXT,
-    envelope BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    log_length INTEGER PRIMARY KEY,
-    envelope TEXT NOT NULL
-);
-";
-
-const TOKEN_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tokens (
-    id TEXT PRIMARY KEY,
-    secret_hash TEXT NOT NULL UNIQUE,
-    namespaces TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-";
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Backend(Box::new(e))
     }
 }
 
+/// A connection to the file, in WAL mode.
+pub(super) fn connect(path: &Path, synchronous: &str) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    Ok(conn)
+}
+
 /// One connection, serialised.
 pub(super) struct Db(Mutex<Connection>);
 
 impl Db {
-    fn open(path: &Path, schema: &str) -> StoreResult<Self> {
-        Self::open_with(path, schema, "FULL")
+    fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with(path, "FULL")
     }
 
     /// `synchronous` is per connection: each store chooses how durable its commits are.
-    pub(super) fn open_with(path: &Path, schema: &str, synchronous: &str) -> StoreResult<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", synchronous)?;
-        conn.execute_batch(schema)?;
-        Ok(Self(Mutex::new(conn)))
+    pub(super) fn open_with(path: &Path, synchronous: &str) -> StoreResult<Self> {
+        Ok(Self(Mutex::new(connect(path, synchronous)?)))
     }
 
     pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -71,7 +54,7 @@ pub(crate) struct SqliteLogStore(Db);
 
 impl SqliteLogStore {
     pub(crate) fn open(path: &Path) -> StoreResult<Self> {
-        Db::open(path, LOG_SCHEMA).map(Self)
+        Db::open(path).map(Self)
     }
 }
 
@@ -80,7 +63,7 @@ pub(crate) struct SqliteTokenStore(Db);
 
 impl SqliteTokenStore {
     pub(crate) fn open(path: &Path) -> StoreResult<Self> {
-        Db::open(path, TOKEN_SCHEMA).map(Self)
+        Db::open(path).map(Self)
     }
 }
 
@@ -89,55 +72,67 @@ pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 impl LogStore for SqliteLogStore {
-    fn load_records(&self) -> StoreResult<Vec<StoredRecord>> {
-        let conn = self.0.conn();
-        let mut stmt = conn.prepare(
-            "SELECT registry_index, log_id, record_id, package_name, envelope
-             FROM records ORDER BY registry_index",
-        )?;
-        let rows = stmt.query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, Vec<u8>>(4)?,
-            ))
-        })?;
+    fn load_since(&self, from: usize) -> StoreResult<LogTail> {
+        let mut conn = self.0.conn();
+        // One snapshot, so the records and checkpoints agree.
+        let tx = conn.transaction()?;
         let mut records = Vec::new();
-        for row in rows {
-            let (index, log_id, record_id, name, envelope) = row?;
-            let log_id: LogId = log_id
-                .parse::<warg_crypto::hash::AnyHash>()
-                .map_err(corrupt)?
-                .into();
-            let record_id: RecordId = record_id
-                .parse::<warg_crypto::hash::AnyHash>()
-                .map_err(corrupt)?
-                .into();
-            let package_name = name
-                .map(|n| PackageName::new(n).map_err(corrupt))
-                .transpose()?;
-            records.push(StoredRecord {
-                registry_index: usize::try_from(index).map_err(corrupt)?,
-                log_id,
-                record_id,
-                package_name,
-                envelope,
-            });
+        {
+            let mut stmt = tx.prepare(
+                "SELECT registry_index, log_id, record_id, package_name, envelope
+                 FROM records WHERE registry_index >= ?1 ORDER BY registry_index",
+            )?;
+            let rows = stmt.query_map(params![from as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, Vec<u8>>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (index, log_id, record_id, name, envelope) = row?;
+                let log_id: LogId = log_id
+                    .parse::<warg_crypto::hash::AnyHash>()
+                    .map_err(corrupt)?
+                    .into();
+                let record_id: RecordId = record_id
+                    .parse::<warg_crypto::hash::AnyHash>()
+                    .map_err(corrupt)?
+                    .into();
+                let package_name = name
+                    .map(|n| PackageName::new(n).map_err(corrupt))
+                    .transpose()?;
+                records.push(StoredRecord {
+                    registry_index: usize::try_from(index).map_err(corrupt)?,
+                    log_id,
+                    record_id,
+                    package_name,
+                    envelope,
+                });
+            }
         }
-        Ok(records)
+        let mut checkpoints = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT envelope FROM checkpoints WHERE log_length > ?1 ORDER BY log_length",
+            )?;
+            let rows = stmt.query_map(params![from as i64], |row| row.get::<_, String>(0))?;
+            for row in rows {
+                checkpoints.push(serde_json::from_str(&row?).map_err(corrupt)?);
+            }
+        }
+        Ok((records, checkpoints))
     }
 
-    fn load_checkpoints(&self) -> StoreResult<Vec<SerdeEnvelope<TimestampedCheckpoint>>> {
-        let conn = self.0.conn();
-        let mut stmt = conn.prepare("SELECT envelope FROM checkpoints ORDER BY log_length")?;
-        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?).map_err(corrupt)?);
-        }
-        Ok(out)
+    fn length(&self) -> StoreResult<usize> {
+        let len: i64 = self.0.conn().query_row(
+            "SELECT COALESCE(MAX(log_length), 0) FROM checkpoints",
+            [],
+            |r| r.get(0),
+        )?;
+        usize::try_from(len).map_err(corrupt)
     }
 
     fn commit(
@@ -146,7 +141,16 @@ impl LogStore for SqliteLogStore {
         checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> StoreResult<()> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let base = checkpoint.as_ref().checkpoint.log_length - records.len();
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(log_length), 0) FROM checkpoints",
+            [],
+            |r| r.get(0),
+        )?;
+        if current as usize != base {
+            return Err(StoreError::Conflict(current as usize));
+        }
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (registry_index, log_id, record_id, package_name, envelope)
@@ -197,10 +201,7 @@ impl SqliteTokenStore {
 
 impl TokenStore for SqliteTokenStore {
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = unix_now();
         self.0.conn().execute(
             "INSERT INTO tokens (id, secret_hash, namespaces, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![id, secret_hash, namespaces.join(","), now],

@@ -42,6 +42,14 @@ pub fn create_token(dir: &DataDir, namespace: &str) -> String {
 }
 
 pub fn load_config(dir: &DataDir, listen: &str, anonymous: bool) -> Config {
+    // An in-process server reads the S3 credentials from this process's environment, as a
+    // real one reads its own. Set once, before the first such server, always to one value.
+    static ENV: std::sync::Once = std::sync::Once::new();
+    ENV.call_once(|| {
+        for (k, v) in wtool_testkit::services::SHARED_STORE_ENV {
+            std::env::set_var(k, v);
+        }
+    });
     let mut config = Config::load(&dir.path().join("wtool-registry.toml")).unwrap();
     config.apply(Overrides {
         listen: Some(listen.to_string()),

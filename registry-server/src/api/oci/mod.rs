@@ -132,6 +132,7 @@ fn status_of(code: Code) -> StatusCode {
         Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
         Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -41,8 +41,8 @@ impl SourcesCache {
     }
 }
 
-fn read_failed(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal("cannot read content", e)
+fn read_failed(e: crate::store::StoreError) -> ApiError {
+    ApiError::store("cannot read content", &e)
 }
 
 pub(super) async fn sources(

@@ -90,7 +90,7 @@ impl From<UploadError> for ApiError {
                 reason,
             } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, reason),
             UploadError::Rejected { reason, .. } => PackageError::Rejection(reason).into(),
-            UploadError::Store(detail) => ApiError::internal("cannot store content", detail),
+            UploadError::Store(detail) => ApiError::store("cannot store content", &detail),
         }
     }
 }

@@ -106,9 +106,11 @@ impl Service {
                 None => Err(unauthorized("the token has been revoked")),
             };
         }
-        match super::super::access::lookup(tokens, &secret)
-            .map_err(|e| OciError::internal("token lookup failed", e))?
-        {
+        let found = super::super::access::lookup(tokens, &secret).map_err(|e| match e {
+            super::super::AuthError::Store(e) => OciError::from(e),
+            e => OciError::internal("token lookup failed", e),
+        })?;
+        match found {
             Some(t) => Ok(Identity::Token(t)),
             None => Err(unauthorized("the token is not valid")),
         }

@@ -56,6 +56,8 @@ pub(crate) enum Code {
     /// A body over the size limit (413).
     TooLarge,
     Internal,
+    /// A shared backend did not answer (503); retrying may succeed.
+    Unavailable,
 }
 
 impl Code {
@@ -75,6 +77,7 @@ impl Code {
             Code::Denied => "DENIED",
             Code::Unsupported => "UNSUPPORTED",
             Code::Internal => "UNKNOWN",
+            Code::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -105,7 +108,16 @@ impl OciError {
 
 impl From<StoreError> for OciError {
     fn from(e: StoreError) -> Self {
-        OciError::internal("the registry store failed", e)
+        match e {
+            StoreError::Unavailable(why) => {
+                tracing::warn!("{why}");
+                OciError::new(
+                    Code::Unavailable,
+                    format!("the registry's store is unavailable: {why}"),
+                )
+            }
+            e => OciError::internal("the registry store failed", e),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::{Code, OciError, OciResult, Repo};
 use crate::{
     digest::{Algorithm, Digest},
     service::Service,
-    store::{AppendOutcome, ByteStream, StoreError},
+    store::{AppendOutcome, ByteStream, Finished, StoreError},
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -211,8 +211,12 @@ impl Service {
             return Err(mismatch(digest, &found));
         }
         if self.core.stores.content.size(digest).await?.is_none() {
-            let spooled = uploads.spooled(id, state.offset)?;
-            let bytes = self.core.stores.content.adopt(digest, spooled).await?;
+            let bytes = match uploads.finished(id, state.offset)? {
+                Finished::Spooled(spooled) => {
+                    self.core.stores.content.adopt(digest, spooled).await?
+                }
+                Finished::Stream(body) => self.core.stores.content.write(digest, body).await?,
+            };
             self.core.metrics.upload(bytes);
             tracing::info!(%digest, bytes, "OCI blob stored");
         }

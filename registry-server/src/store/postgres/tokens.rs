@@ -1,0 +1,84 @@
+//! Publish tokens on PostgreSQL: only the hash of each secret.
+
+use super::Pg;
+use crate::store::{StoreResult, StoredToken, TokenStore};
+use std::sync::Arc;
+
+pub(crate) struct PgTokenStore(pub(super) Arc<Pg>);
+
+fn token_of(row: &tokio_postgres::Row) -> StoreResult<StoredToken> {
+    let id: String = row.try_get(0)?;
+    let namespaces: String = row.try_get(1)?;
+    Ok(StoredToken {
+        id,
+        namespaces: namespaces
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+impl PgTokenStore {
+    fn live(&self, query: &'static str, value: &str) -> StoreResult<Option<StoredToken>> {
+        let value = value.to_string();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                let stmt = c.prepare_cached(query).await?;
+                c.query_opt(&stmt, &[&value])
+                    .await?
+                    .as_ref()
+                    .map(token_of)
+                    .transpose()
+            })
+        })
+    }
+}
+
+impl TokenStore for PgTokenStore {
+    fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
+        let (id, hash, namespaces) = (
+            id.to_string(),
+            secret_hash.to_string(),
+            namespaces.join(","),
+        );
+        let now = crate::store::unix_now();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO tokens (id, secret_hash, namespaces, created_at)
+                     VALUES ($1, $2, $3, $4)",
+                    &[&id, &hash, &namespaces, &now],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+    }
+
+    fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>> {
+        self.live(
+            "SELECT id, namespaces FROM tokens WHERE secret_hash = $1 AND NOT revoked",
+            secret_hash,
+        )
+    }
+
+    fn find_by_id(&self, id: &str) -> StoreResult<Option<StoredToken>> {
+        self.live(
+            "SELECT id, namespaces FROM tokens WHERE id = $1 AND NOT revoked",
+            id,
+        )
+    }
+
+    fn revoke(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                let n = c
+                    .execute("UPDATE tokens SET revoked = TRUE WHERE id = $1", &[&id])
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+    }
+}

