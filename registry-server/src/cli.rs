@@ -51,6 +51,39 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Copy a whole registry to another store (embedded to PostgreSQL and S3, or back),
+    /// verifying every log and checkpoint on arrival; a copy that was cut off resumes.
+    Copy {
+        /// The source: a data directory or its config file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The destination: a data directory or a config file (an empty directory gets an
+        /// embedded store).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Copy the registry into a data directory of its own (an embedded store), resuming
+    /// into an earlier backup of the same registry.
+    Backup {
+        #[command(flatten)]
+        location: Location,
+        /// Where the backup goes.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Copy a backup (or any registry) into the configured store.
+    Restore {
+        #[command(flatten)]
+        location: Location,
+        /// The backup's data directory.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Recompute every checkpoint from the stored records and check every blob's digest.
+    Verify {
+        #[command(flatten)]
+        location: Location,
+    },
     /// Bring the metadata database's schema up to this version (`serve` does it too).
     Migrate {
         #[command(flatten)]
@@ -182,6 +215,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             store,
         } => init(&data_dir, &namespaces, listen, public_url, store),
         Command::Migrate { location, check } => migrate(&location, check),
+        Command::Copy { from, to } => copy(&config_at(&from, false)?, &config_at(&to, true)?),
+        Command::Backup { location, to } => copy(
+            &location.resolve(Overrides::default())?,
+            &config_at(&to, true)?,
+        ),
+        Command::Restore { location, from } => copy(
+            &config_at(&from, false)?,
+            &location.resolve(Overrides::default())?,
+        ),
+        Command::Verify { location } => verify(&location.resolve(Overrides::default())?),
         Command::Serve(args) => serve(args),
         Command::Namespace { command } => match command {
             NamespaceCommand::Add {
@@ -326,6 +369,100 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+/// The config of a registry named by its data directory or its config file. A directory with
+/// no config file is a new embedded store when `create`, and an error otherwise.
+fn config_at(path: &Path, create: bool) -> anyhow::Result<Config> {
+    if path.is_file() {
+        return Ok(Config::load(path)?);
+    }
+    let file = path.join(config::CONFIG_FILE);
+    if file.is_file() {
+        return Ok(Config::load(&file)?);
+    }
+    if !create {
+        bail!(
+            "`{}` holds no registry (no {} there)",
+            path.display(),
+            config::CONFIG_FILE
+        );
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    write_atomically(
+        &file,
+        toml::to_string_pretty(&Config::default())?.as_bytes(),
+    )?;
+    Config::load(&file).map_err(Into::into)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn copy(from: &Config, to: &Config) -> anyhow::Result<()> {
+    let (source, dest) = (server::backends(from)?, server::backends(to)?);
+    let _locks = (
+        server::lock_if_embedded(from).context("stop the server of the source first")?,
+        server::lock_if_embedded(to).context("stop the server of the destination first")?,
+    );
+    let from_stores = source
+        .open()
+        .with_context(|| format!("cannot open the source {}", source.describe()))?;
+    let to_stores = dest
+        .open()
+        .with_context(|| format!("cannot open the destination {}", dest.describe()))?;
+    let report = runtime()?
+        .block_on(service::maintenance::copy(&from_stores, &to_stores))
+        .with_context(|| format!("cannot copy {} to {}", source.describe(), dest.describe()))?;
+    eprintln!(
+        "copied {} to {}: {} records under {} checkpoints (log length {}), {} blobs ({} were \
+         there already), {} tokens, {} OCI manifests; verified on arrival",
+        source.describe(),
+        dest.describe(),
+        report.records,
+        report.checkpoints,
+        report.log_length,
+        report.blobs_copied,
+        report.blobs_present,
+        report.tokens,
+        report.manifests
+    );
+    Ok(())
+}
+
+fn verify(config: &Config) -> anyhow::Result<()> {
+    let backends = server::backends(config)?;
+    let stores = backends
+        .open()
+        .with_context(|| format!("cannot open {}", backends.describe()))?;
+    let report = runtime()?
+        .block_on(service::maintenance::verify(&stores))
+        .with_context(|| format!("{} does not verify", backends.describe()))?;
+    for digest in &report.corrupt {
+        eprintln!("corrupt: blob {digest} does not have its digest");
+    }
+    for digest in &report.missing {
+        eprintln!("missing: {digest} is referred to but not stored");
+    }
+    if !report.ok() {
+        bail!(
+            "{} does not verify: {} corrupt and {} missing blobs",
+            backends.describe(),
+            report.corrupt.len(),
+            report.missing.len()
+        );
+    }
+    eprintln!(
+        "{} verifies: {} records, {} checkpoints recomputed, {} blobs checked",
+        backends.describe(),
+        report.log_length,
+        report.checkpoints,
+        report.blobs
+    );
     Ok(())
 }
 

@@ -360,3 +360,133 @@ async fn an_oci_upload_may_hop_between_instances() {
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.unwrap().as_ref(), blob.as_slice());
 }
+
+/// A config file for an empty registry on this process's PostgreSQL and S3 servers.
+fn empty_shared_config() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = services::s3();
+    let config = format!(
+        "[store]\nmetadata = \"{}\"\ncontent = \"s3://{}/moved\"\n\n[store.s3]\nendpoint = \"{}\"\nregion = \"us-east-1\"\npath_style = true\n",
+        services::postgres().database(),
+        s3.bucket(),
+        s3.endpoint
+    );
+    std::fs::write(dir.path().join("wtool-registry.toml"), config).unwrap();
+    dir
+}
+
+fn run_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .envs(services::SHARED_STORE_ENV)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_registry_moves_to_postgres_and_s3_and_its_clients_carry_on() {
+    let old = DataDir::init_on(BIN.as_ref(), &["example"], &[]);
+    let token = old.token(&["example"]);
+    let listen = free_listen();
+    let key = new_key();
+    let pkg = name("example:moved");
+    let cache = tempfile::tempdir().unwrap();
+    let big = sized_component(7 << 20, 5);
+    {
+        let server = old.serve(&listen, &[]).unwrap();
+        let c = client(&server.url, cache.path(), Some(&token));
+        release(&c, &key, &pkg, "1.0.0", component(1), true)
+            .await
+            .unwrap();
+        release(&c, &key, &pkg, "1.1.0", big.clone(), false)
+            .await
+            .unwrap();
+    }
+
+    let new = empty_shared_config();
+    let from = old.path().into_os_string();
+    let to = new.path().as_os_str().to_owned();
+    let copied = run_ok(&[
+        "copy".as_ref(),
+        "--from".as_ref(),
+        &from,
+        "--to".as_ref(),
+        &to,
+    ]);
+    assert!(copied.contains(": 3 records"), "{copied}");
+    // Again: it resumes, and there is nothing left to do.
+    let again = run_ok(&[
+        "copy".as_ref(),
+        "--from".as_ref(),
+        &from,
+        "--to".as_ref(),
+        &to,
+    ]);
+    assert!(
+        again.contains(": 0 records") && again.contains(", 0 blobs ("),
+        "{again}"
+    );
+    let verified = run_ok(&["verify".as_ref(), "--data-dir".as_ref(), &to]);
+    assert!(verified.contains("verifies"), "{verified}");
+
+    // The moved registry serves at the old address: the client's cached checkpoints verify
+    // against it (no rewind), the old token still works, and publishing goes on.
+    let mut serve = std::process::Command::new(BIN);
+    serve
+        .args(["serve", "--listen", &listen, "--data-dir"])
+        .arg(new.path())
+        .envs(services::SHARED_STORE_ENV)
+        .env("RUST_LOG", "warn");
+    let server = wtool_testkit::registry::Server::start(serve).unwrap();
+    let c = client(&server.url, cache.path(), Some(&token));
+    c.update().await.unwrap();
+    release(&c, &key, &pkg, "1.2.0", component(3), false)
+        .await
+        .unwrap();
+    let fresh_cache = tempfile::tempdir().unwrap();
+    let fresh = client(&server.url, fresh_cache.path(), None);
+    let got = fresh
+        .download_exact(&pkg, &"1.1.0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), big);
+    drop(server);
+
+    // A backup of the shared store is an embedded data directory that verifies on its own.
+    let backup = tempfile::tempdir().unwrap();
+    let backup_dir = backup.path().join("backup");
+    let backed = run_ok(&[
+        "backup".as_ref(),
+        "--data-dir".as_ref(),
+        &to,
+        "--to".as_ref(),
+        backup_dir.as_os_str(),
+    ]);
+    assert!(backed.contains(": 4 records"), "{backed}");
+    run_ok(&[
+        "verify".as_ref(),
+        "--data-dir".as_ref(),
+        backup_dir.as_os_str(),
+    ]);
+
+    // A blob whose bytes changed is found.
+    let blobs = backup_dir.join("blobs/sha256");
+    let victim = std::fs::read_dir(&blobs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&victim, b"not what it was").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["verify", "--data-dir"])
+        .arg(&backup_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("corrupt: blob sha256:"), "{stderr}");
+}

@@ -5,6 +5,7 @@
 mod access;
 pub(crate) mod browse;
 pub(crate) mod describe;
+pub(crate) mod maintenance;
 pub(crate) mod oci;
 mod operator;
 mod reads;

@@ -56,6 +56,22 @@ impl FsContentStore {
 }
 
 impl ContentStore for FsContentStore {
+    fn list(&self) -> BoxFuture<'_, StoreResult<Vec<Digest>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
+                for entry in fs::read_dir(self.root.join(algorithm.name()))? {
+                    let name = entry?.file_name().to_string_lossy().to_string();
+                    if let Ok(d) = Digest::parse(&format!("{}:{name}", algorithm.name())) {
+                        out.push(d);
+                    }
+                }
+            }
+            out.sort_by_key(|d| d.to_string());
+            Ok(out)
+        })
+    }
+
     fn size<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<u64>>> {
         Box::pin(async move {
             let path = self.final_path(digest)?;

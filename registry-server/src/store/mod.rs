@@ -135,8 +135,22 @@ pub(crate) struct StoredToken {
     pub namespaces: Vec<String>,
 }
 
+/// A token row whole, for copying a store.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRow {
+    pub id: String,
+    pub secret_hash: String,
+    pub namespaces: Vec<String>,
+    pub created_at: i64,
+    pub revoked: bool,
+}
+
 /// Publish tokens, by the hash of their secret.
 pub(crate) trait TokenStore: Send + Sync {
+    /// Every token, revoked ones too.
+    fn all(&self) -> StoreResult<Vec<TokenRow>>;
+    /// Stores a copied token unless one with its id exists.
+    fn restore(&self, row: &TokenRow) -> StoreResult<()>;
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()>;
     /// The live (unrevoked) token with this secret hash.
     fn find(&self, secret_hash: &str) -> StoreResult<Option<StoredToken>>;
@@ -181,6 +195,8 @@ pub(crate) trait ContentStore: Send + Sync {
         digest: &'a Digest,
         body: ByteStream<'a>,
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// Every stored blob.
+    fn list(&self) -> BoxFuture<'_, StoreResult<Vec<Digest>>>;
     /// Stores the bytes of `spooled` under `digest`, as [`write`](Self::write) does, taking the
     /// file over where that is cheaper than copying it (a rename on the same file system). The
     /// caller has checked the digest. The file is gone afterwards either way.

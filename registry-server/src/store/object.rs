@@ -66,6 +66,29 @@ fn io(e: object_store::Error) -> std::io::Error {
 }
 
 impl ContentStore for ObjectContentStore {
+    fn list(&self) -> BoxFuture<'_, StoreResult<Vec<Digest>>> {
+        Box::pin(async move {
+            let prefix = self.prefix.clone().join("blobs");
+            let mut listed = self.store.list(Some(&prefix));
+            let mut out = Vec::new();
+            while let Some(meta) = listed.next().await {
+                let meta = meta.map_err(backend)?;
+                let mut parts: Vec<String> = meta
+                    .location
+                    .parts()
+                    .map(|p| p.as_ref().to_string())
+                    .collect();
+                let hex = parts.pop().unwrap_or_default();
+                let algorithm = parts.pop().unwrap_or_default();
+                if let Ok(d) = Digest::parse(&format!("{algorithm}:{hex}")) {
+                    out.push(d);
+                }
+            }
+            out.sort_by_key(|d| d.to_string());
+            Ok(out)
+        })
+    }
+
     fn size<'a>(&'a self, digest: &'a Digest) -> BoxFuture<'a, StoreResult<Option<u64>>> {
         Box::pin(async move {
             match self.store.head(&self.path(digest)).await {

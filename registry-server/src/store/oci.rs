@@ -75,6 +75,10 @@ pub(crate) trait OciStore: Send + Sync {
     /// Every tag of a repository, sorted.
     fn tags(&self, repo: &str) -> StoreResult<Vec<String>>;
     fn referrers(&self, repo: &str, subject: &Digest) -> StoreResult<Vec<ManifestRow>>;
+    /// Every manifest of a repository.
+    fn manifests(&self, repo: &str) -> StoreResult<Vec<ManifestRow>>;
+    /// Every tag of a repository with the manifest it points at.
+    fn tag_targets(&self, repo: &str) -> StoreResult<Vec<(String, Digest)>>;
     /// Every repository holding a manifest, sorted.
     fn repositories(&self) -> StoreResult<Vec<String>>;
     fn has_repository(&self, repo: &str) -> StoreResult<bool>;
@@ -280,6 +284,31 @@ impl OciStore for SqliteOciStore {
             .query_map(params![repo, subject.to_string()], row_of)?
             .collect::<Result<Vec<_>, _>>()?;
         raws.into_iter().map(manifest_of).collect()
+    }
+
+    fn manifests(&self, repo: &str) -> StoreResult<Vec<ManifestRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {MANIFEST_COLUMNS} FROM oci_manifests WHERE repo = ?1 ORDER BY digest"
+        ))?;
+        let raws = stmt
+            .query_map(params![repo], row_of)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(manifest_of).collect()
+    }
+
+    fn tag_targets(&self, repo: &str) -> StoreResult<Vec<(String, Digest)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT tag, digest FROM oci_tags WHERE repo = ?1 ORDER BY tag")?;
+        let rows = stmt
+            .query_map(params![repo], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(tag, digest)| Ok((tag, parse_digest(digest)?)))
+            .collect()
     }
 
     fn repositories(&self) -> StoreResult<Vec<String>> {

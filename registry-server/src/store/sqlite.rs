@@ -5,7 +5,8 @@
 //! migrations (`migrations/sqlite/`), which run before any store opens.
 
 use super::{
-    unix_now, LogStore, LogTail, StoreError, StoreResult, StoredRecord, StoredToken, TokenStore,
+    unix_now, LogStore, LogTail, StoreError, StoreResult, StoredRecord, StoredToken, TokenRow,
+    TokenStore,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{path::Path, sync::Mutex};
@@ -65,6 +66,14 @@ impl SqliteTokenStore {
     pub(crate) fn open(path: &Path) -> StoreResult<Self> {
         Db::open(path).map(Self)
     }
+}
+
+pub(super) fn split_namespaces(joined: &str) -> Vec<String> {
+    joined
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -200,6 +209,40 @@ impl SqliteTokenStore {
 }
 
 impl TokenStore for SqliteTokenStore {
+    fn all(&self) -> StoreResult<Vec<TokenRow>> {
+        let conn = self.0.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, secret_hash, namespaces, created_at, revoked FROM tokens ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TokenRow {
+                    id: r.get(0)?,
+                    secret_hash: r.get(1)?,
+                    namespaces: split_namespaces(&r.get::<_, String>(2)?),
+                    created_at: r.get(3)?,
+                    revoked: r.get::<_, i64>(4)? != 0,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn restore(&self, row: &TokenRow) -> StoreResult<()> {
+        self.0.conn().execute(
+            "INSERT OR IGNORE INTO tokens (id, secret_hash, namespaces, created_at, revoked)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                row.id,
+                row.secret_hash,
+                row.namespaces.join(","),
+                row.created_at,
+                row.revoked as i64
+            ],
+        )?;
+        Ok(())
+    }
+
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
         let now = unix_now();
         self.0.conn().execute(

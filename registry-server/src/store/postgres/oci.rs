@@ -159,6 +159,41 @@ impl OciStore for PgOciStore {
         })
     }
 
+    fn manifests(&self, repo: &str) -> StoreResult<Vec<ManifestRow>> {
+        let repo = repo.to_string();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        &format!(
+                            "SELECT {MANIFEST_COLUMNS} FROM oci_manifests WHERE repo = $1
+                             ORDER BY digest COLLATE \"C\""
+                        ),
+                        &[&repo],
+                    )
+                    .await?;
+                rows.iter().map(manifest_of).collect()
+            })
+        })
+    }
+
+    fn tag_targets(&self, repo: &str) -> StoreResult<Vec<(String, Digest)>> {
+        let repo = repo.to_string();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT tag, digest FROM oci_tags WHERE repo = $1 ORDER BY tag COLLATE \"C\"",
+                        &[&repo],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, parse_digest(r.try_get(1)?)?)))
+                    .collect()
+            })
+        })
+    }
+
     fn repositories(&self) -> StoreResult<Vec<String>> {
         self.0.run(move |c| {
             Box::pin(async move {

@@ -1,7 +1,7 @@
 //! Publish tokens on PostgreSQL: only the hash of each secret.
 
 use super::Pg;
-use crate::store::{StoreResult, StoredToken, TokenStore};
+use crate::store::{StoreResult, StoredToken, TokenRow, TokenStore};
 use std::sync::Arc;
 
 pub(crate) struct PgTokenStore(pub(super) Arc<Pg>);
@@ -36,6 +36,57 @@ impl PgTokenStore {
 }
 
 impl TokenStore for PgTokenStore {
+    fn all(&self) -> StoreResult<Vec<TokenRow>> {
+        self.0.run(|c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT id, secret_hash, namespaces, created_at, revoked FROM tokens
+                         ORDER BY id",
+                        &[],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(TokenRow {
+                            id: r.try_get(0)?,
+                            secret_hash: r.try_get(1)?,
+                            namespaces: r
+                                .try_get::<_, String>(2)?
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect(),
+                            created_at: r.try_get(3)?,
+                            revoked: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    fn restore(&self, row: &TokenRow) -> StoreResult<()> {
+        let row = row.clone();
+        self.0.run(move |c| {
+            Box::pin(async move {
+                c.execute(
+                    "INSERT INTO tokens (id, secret_hash, namespaces, created_at, revoked)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    &[
+                        &row.id,
+                        &row.secret_hash,
+                        &row.namespaces.join(","),
+                        &row.created_at,
+                        &row.revoked,
+                    ],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+    }
+
     fn insert(&self, id: &str, secret_hash: &str, namespaces: &[String]) -> StoreResult<()> {
         let (id, hash, namespaces) = (
             id.to_string(),
