@@ -490,3 +490,51 @@ async fn an_embedded_registry_moves_to_postgres_and_s3_and_its_clients_carry_on(
     assert!(!out.status.success());
     assert!(stderr.contains("corrupt: blob sha256:"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_503_and_says_so() {
+    let dir = shared_registry(&["example"]);
+    let token = dir.token(&["example"]);
+    dir.edit_config("pool_size = 16", "pool_size = 1");
+    dir.edit_config("pool_wait_ms = 5000", "pool_wait_ms = 300");
+    let server = dir.serve("127.0.0.1:0", &[]).unwrap();
+    let wtool_testkit::registry::StoreOf::Shared { database, .. } = dir.store() else {
+        panic!("a shared registry")
+    };
+    // Hold the token table, so that the one connection waits inside a token check.
+    let locker = std::thread::spawn(move || {
+        services::postgres().psql(
+            &database,
+            "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let http = reqwest::Client::new();
+    let check = |http: reqwest::Client| {
+        let url = format!("{}v2/", server.url);
+        let token = token.clone();
+        async move {
+            let res = http
+                .get(url)
+                .basic_auth("token", Some(&token))
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    // A slow query holds one worker; the instance's other requests still run.
+    let first = tokio::spawn(check(http.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = check(http.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("busy") && body.contains("pool_size"),
+        "the message says what ran out: {body}"
+    );
+    // Once the lock goes, the waiting request completes, and the pool serves again.
+    let (status, body) = first.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    locker.join().unwrap();
+    assert_eq!(check(http).await.0, 200);
+}

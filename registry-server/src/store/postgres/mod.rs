@@ -79,10 +79,21 @@ impl PgSettings {
 pub(crate) struct Pending<T>(std::sync::mpsc::Receiver<StoreResult<T>>);
 
 impl<T> Pending<T> {
+    /// Blocks for the answer. On a worker of a multi-threaded runtime the worker's other
+    /// tasks move to another thread meanwhile: a query that waits (on a lock, or for a pool
+    /// connection) must not stall the requests queued behind it.
     pub(crate) fn wait(self) -> StoreResult<T> {
-        self.0
-            .recv()
-            .map_err(|_| StoreError::Unavailable("the database task stopped".into()))?
+        let recv = || {
+            self.0
+                .recv()
+                .map_err(|_| StoreError::Unavailable("the database task stopped".into()))?
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(recv)
+            }
+            _ => recv(),
+        }
     }
 }
 
