@@ -13,6 +13,23 @@ fn shared_registry(namespaces: &[&str]) -> DataDir {
     DataDir::init_on(BIN.as_ref(), namespaces, &services::shared_store_args())
 }
 
+/// The log length an instance holds, from its metrics (which, unlike `fetch/checkpoint`, do
+/// not make it look at the database first).
+async fn log_length_of(url: &str) -> u64 {
+    let text = reqwest::get(format!("{url}metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("wtool_registry_log_length "))
+        .expect("the log length gauge")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn free_listen() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -138,6 +155,26 @@ async fn concurrent_publishes_on_two_instances_have_one_winner_per_head() {
         assert_eq!(wins, 1, "round {round}: {results:?}");
         total_wins += wins;
     }
+    // An idle instance sees the other's commits within the documented bound: `refresh_ms`
+    // (200 ms) plus one query; the test allows 1 s for a loaded CI machine.
+    let release_id = release(&setup, &key, &pkg, "2.0.0", component(2000), false)
+        .await
+        .unwrap();
+    let published_at = std::time::Instant::now();
+    let want = log_length_of(&a.url).await;
+    loop {
+        if log_length_of(&b.url).await == want {
+            break;
+        }
+        assert!(
+            published_at.elapsed() < Duration::from_secs(1),
+            "instance B did not see {release_id} within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("B followed A after {:?}", published_at.elapsed());
+    total_wins += 1;
+
     // The log verifies for a fresh client on either instance.
     for url in [&a.url, &b.url] {
         let cache = tempfile::tempdir().unwrap();
