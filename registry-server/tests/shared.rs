@@ -575,3 +575,66 @@ async fn an_exhausted_pool_answers_503_and_says_so() {
     locker.join().unwrap();
     assert_eq!(check(http).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_may_redirect_to_presigned_object_storage_urls() {
+    let dir = shared_registry(&["example", "generic"]);
+    dir.edit_config(
+        "generic_namespaces = []",
+        "generic_namespaces = [\"generic\"]",
+    );
+    dir.edit_config("redirect_downloads = false", "redirect_downloads = true");
+    let token = dir.token(&["example", "generic"]);
+    let server = dir.serve("127.0.0.1:0", &[]).unwrap();
+    let blob = b"bytes served by the bucket itself".to_vec();
+    let digest = {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&blob)))
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let pushed = no_redirects
+        .post(format!(
+            "{}v2/generic/direct/blobs/uploads/?digest={digest}",
+            server.url
+        ))
+        .bearer_auth(&token)
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    let res = no_redirects
+        .get(format!("{}v2/generic/direct/blobs/{digest}", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 307);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&services::s3().endpoint) && location.contains("X-Amz-Signature"),
+        "{location}"
+    );
+    let direct = reqwest::get(&location).await.unwrap();
+    assert_eq!(direct.bytes().await.unwrap().as_ref(), blob.as_slice());
+
+    // The warg client follows the redirect too.
+    let key = new_key();
+    let pkg = name("example:direct");
+    let cache = tempfile::tempdir().unwrap();
+    let c = client(&server.url, cache.path(), Some(&token));
+    let bytes = component(42);
+    release(&c, &key, &pkg, "1.0.0", bytes.clone(), true)
+        .await
+        .unwrap();
+    let fresh_cache = tempfile::tempdir().unwrap();
+    let fresh = client(&server.url, fresh_cache.path(), None);
+    let got = fresh
+        .download_exact(&pkg, &"1.0.0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(got.path).unwrap(), bytes);
+}
