@@ -638,3 +638,63 @@ async fn downloads_may_redirect_to_presigned_object_storage_urls() {
         .unwrap();
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_is_verified_against_the_given_ca() {
+    let pg = services::Postgres::dedicated_tls();
+    let cert = pg.tls_cert.clone().unwrap();
+    let store_args = |metadata: String| {
+        let mut args = services::shared_store_args_on(&pg);
+        args[1] = metadata;
+        args
+    };
+    let url = pg.database();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let tls_url = format!("{url}?sslmode=require&sslrootcert={}", cert.display());
+    let dir = DataDir::init_on(BIN.as_ref(), &["example"], &store_args(tls_url));
+    let token = dir.token(&["example"]);
+    let server = dir.serve("127.0.0.1:0", &[]).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let c = client(&server.url, cache.path(), Some(&token));
+    release(
+        &c,
+        &new_key(),
+        &name("example:tls"),
+        "1.0.0",
+        component(1),
+        true,
+    )
+    .await
+    .unwrap();
+    let encrypted = pg.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+             WHERE ssl AND datname = '{database}'"
+        ),
+    );
+    assert!(
+        encrypted.trim().parse::<u32>().unwrap() > 0,
+        "the server's connections use TLS"
+    );
+    drop(server);
+
+    // Without the CA the server's certificate is not trusted, and init says so.
+    let other = tempfile::tempdir().unwrap();
+    let mut args = vec!["init".to_string(), "--data-dir".into()];
+    args.push(other.path().join("data").display().to_string());
+    args.extend(["--namespace".into(), "example".into()]);
+    args.extend(store_args(format!("{}?sslmode=require", pg.database())));
+    let out = std::process::Command::new(BIN)
+        .args(&args)
+        .envs(services::SHARED_STORE_ENV)
+        .env_remove("PGSSLROOTCERT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", pg.port)) && stderr.contains("certificate"),
+        "{stderr}"
+    );
+}

@@ -136,6 +136,8 @@ pub struct Postgres {
     sockets: PathBuf,
     server: Mutex<Option<Child>>,
     owner: Option<(u32, u32)>,
+    /// The CA that signed the certificate (for `127.0.0.1`) it serves TLS with, if it does.
+    pub tls_cert: Option<PathBuf>,
 }
 
 /// The server binaries of the newest PostgreSQL Debian installed.
@@ -181,23 +183,30 @@ impl Postgres {
 
     /// A cluster of the caller's own (for a test that stops it); stopped when dropped.
     pub fn dedicated() -> Self {
-        Self::init_in(&unique("pg"))
+        Self::init_in(&unique("pg"), false)
+    }
+
+    /// A cluster of the caller's own that also serves TLS, with a certificate for
+    /// `127.0.0.1` made by `openssl`.
+    pub fn dedicated_tls() -> Self {
+        Self::init_in(&unique("pgtls"), true)
     }
 
     fn init() -> Self {
-        Self::init_in("pg")
+        Self::init_in("pg", false)
     }
 
-    fn init_in(kind: &str) -> Self {
+    fn init_in(kind: &str, tls: bool) -> Self {
         let dir = scratch(kind);
         let owner = postgres_owner();
-        let pg = Self {
+        let mut pg = Self {
             port: free_port(),
             bin: postgres_bin(),
             data: dir.join("data"),
             sockets: dir.join("sockets"),
             server: Mutex::new(None),
             owner,
+            tls_cert: None,
         };
         std::fs::create_dir_all(&pg.sockets).unwrap();
         if let Some((uid, gid)) = owner {
@@ -222,6 +231,79 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if tls {
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .args(args)
+                    .current_dir(&dir)
+                    .output()
+                    .expect("openssl runs (apt-get install openssl)");
+                assert!(
+                    out.status.success(),
+                    "openssl {args:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            // A CA, and a server certificate for 127.0.0.1 that it signed.
+            std::fs::write(
+                dir.join("server.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=wtool-test-ca",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.crt",
+            ]);
+            let key = dir.join("server.key");
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            if let Some((uid, gid)) = owner {
+                for p in [dir.join("server.crt"), key] {
+                    std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            pg.tls_cert = Some(dir.join("ca.crt"));
+        }
         pg.start();
         pg
     }
@@ -242,7 +324,19 @@ impl Postgres {
                 "-c",
                 "listen_addresses=127.0.0.1",
             ])
-            .args(["-c", "fsync=off", "-c", "max_connections=300"])
+            .args(["-c", "fsync=off", "-c", "max_connections=300"]);
+        if let (Some(_), Some(dir)) = (&self.tls_cert, self.data.parent()) {
+            command
+                .args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!(
+                    "ssl_cert_file={}",
+                    dir.join("server.crt").display()
+                ))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+        }
+        command
             .arg("-k")
             .arg(&self.sockets)
             .stdout(Stdio::null())

@@ -26,6 +26,9 @@ pub(crate) type Client = deadpool_postgres::Object;
 #[derive(Clone)]
 pub(crate) struct PgSettings {
     pub config: tokio_postgres::Config,
+    /// A CA certificate to trust besides the system's (`sslrootcert` in the URL, as libpq
+    /// reads it, or `PGSSLROOTCERT`).
+    pub root_cert: Option<std::path::PathBuf>,
     pub pool_size: usize,
     pub wait: Duration,
 }
@@ -39,6 +42,25 @@ impl PgSettings {
         pool_size: usize,
         wait: Duration,
     ) -> Result<Self, String> {
+        // tokio-postgres does not know libpq's `sslrootcert`: take it out first.
+        let mut root_cert = std::env::var_os("PGSSLROOTCERT").map(Into::into);
+        let mut url = url.to_string();
+        if let Ok(mut parsed) = url::Url::parse(&url) {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if let Some((_, path)) = pairs.iter().find(|(k, _)| k == "sslrootcert") {
+                root_cert = Some(path.into());
+                let rest: Vec<_> = pairs.iter().filter(|(k, _)| k != "sslrootcert").collect();
+                if rest.is_empty() {
+                    parsed.set_query(None);
+                } else {
+                    parsed.query_pairs_mut().clear().extend_pairs(rest);
+                }
+                url = parsed.to_string();
+            }
+        }
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
         if config.get_password().is_none() {
             if let Some(p) = password {
@@ -50,6 +72,7 @@ impl PgSettings {
         }
         Ok(Self {
             config,
+            root_cert,
             pool_size: pool_size.max(1),
             wait,
         })
@@ -132,7 +155,9 @@ impl Pg {
             .thread_name("wtool-registry-pg")
             .enable_all()
             .build()?;
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+            settings.root_cert.as_deref(),
+        )?);
         let manager = Manager::from_config(
             settings.config.clone(),
             tls,
@@ -219,9 +244,11 @@ impl Pg {
                 self.name,
                 self.pool.status().max_size
             )),
-            PoolError::Backend(e) => {
-                StoreError::Unavailable(format!("cannot reach the database {}: {e}", self.name))
-            }
+            PoolError::Backend(e) => StoreError::Unavailable(format!(
+                "cannot reach the database {}: {}",
+                self.name,
+                with_causes(&e)
+            )),
             other => StoreError::Unavailable(format!("database {}: {other}", self.name)),
         }
     }
@@ -241,31 +268,49 @@ impl Pg {
     }
 }
 
+/// An error and what caused it, as one line (a TLS failure names the certificate problem).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         StoreError::Backend(Box::new(e))
     }
 }
 
-/// TLS to the database, when `sslmode` asks for it, against the system's roots.
-fn tls_config() -> rustls::ClientConfig {
+/// TLS to the database, when `sslmode` asks for it: the server's certificate is verified
+/// against the system's roots and `root_cert`, host name included.
+fn tls_config(root_cert: Option<&std::path::Path>) -> StoreResult<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         let _ = roots.add(cert);
     }
-    if let Ok(path) = std::env::var("PGSSLROOTCERT") {
-        if let Ok(pem) = std::fs::read(&path) {
-            for cert in rustls_pemfile_certs(&pem) {
-                let _ = roots.add(cert);
-            }
+    if let Some(path) = root_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot read the database's CA certificate `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        for cert in rustls_pemfile_certs(&pem) {
+            let _ = roots.add(cert);
         }
     }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
