@@ -4,7 +4,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,refinery_core=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
