@@ -382,7 +382,7 @@ fn config_at(path: &Path, create: bool) -> anyhow::Result<Config> {
     if file.is_file() {
         return Ok(Config::load(&file)?);
     }
-    if !create {
+    if !create || path.extension().is_some_and(|e| e == "toml") {
         bail!(
             "`{}` holds no registry (no {} there)",
             path.display(),

@@ -17,6 +17,10 @@ impl Core {
         if !self.stores.shared {
             return Ok(0);
         }
+        // Most calls find nothing new: they need not wait for a commit in progress.
+        if self.stores.log.length()? <= self.read().log_length() {
+            return Ok(0);
+        }
         let _extending = self.extending.lock().unwrap_or_else(|e| e.into_inner());
         self.refresh_locked()
     }

@@ -81,6 +81,51 @@ pub(crate) struct StoredRecord {
     pub envelope: Vec<u8>,
 }
 
+impl StoredRecord {
+    /// A record from its stored columns, as both metadata databases keep them.
+    pub(crate) fn from_columns(
+        index: i64,
+        log_id: &str,
+        record_id: &str,
+        name: Option<String>,
+        envelope: Vec<u8>,
+    ) -> StoreResult<Self> {
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(e.to_string());
+        let hash = |text: &str| text.parse::<AnyHash>().map_err(|e| corrupt(&e));
+        Ok(Self {
+            registry_index: usize::try_from(index).map_err(|e| corrupt(&e))?,
+            log_id: hash(log_id)?.into(),
+            record_id: hash(record_id)?.into(),
+            package_name: name
+                .map(|n| PackageName::new(n).map_err(|e| corrupt(&e)))
+                .transpose()?,
+            envelope,
+        })
+    }
+}
+
+impl PendingStatus {
+    /// The `status` and `reason` columns.
+    pub(crate) fn columns(&self) -> (&'static str, Option<&str>) {
+        match self {
+            PendingStatus::Sourcing => ("sourcing", None),
+            PendingStatus::Processing => ("processing", None),
+            PendingStatus::Rejected(reason) => ("rejected", Some(reason)),
+        }
+    }
+
+    pub(crate) fn from_columns(status: &str, reason: Option<String>) -> StoreResult<Self> {
+        match status {
+            "sourcing" => Ok(PendingStatus::Sourcing),
+            "processing" => Ok(PendingStatus::Processing),
+            "rejected" => Ok(PendingStatus::Rejected(reason.unwrap_or_default())),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown pending status `{other}`"
+            ))),
+        }
+    }
+}
+
 /// Every store the service works over, on whichever backends the config chose.
 pub(crate) struct Stores {
     pub log: std::sync::Arc<dyn LogStore>,

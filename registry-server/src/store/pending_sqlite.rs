@@ -30,14 +30,6 @@ impl SqlitePendingStore {
     }
 }
 
-fn status_columns(status: &PendingStatus) -> (&'static str, Option<&str>) {
-    match status {
-        PendingStatus::Sourcing => ("sourcing", None),
-        PendingStatus::Processing => ("processing", None),
-        PendingStatus::Rejected(reason) => ("rejected", Some(reason)),
-    }
-}
-
 fn parse_hash(text: &str) -> StoreResult<AnyHash> {
     text.parse::<AnyHash>().map_err(corrupt)
 }
@@ -62,12 +54,7 @@ fn load(tx: &Transaction<'_>, record_id: &RecordId) -> StoreResult<Option<Pendin
     let Some((log_id, name, envelope, status, reason)) = row else {
         return Ok(None);
     };
-    let status = match (status.as_str(), reason) {
-        ("sourcing", _) => PendingStatus::Sourcing,
-        ("processing", _) => PendingStatus::Processing,
-        ("rejected", reason) => PendingStatus::Rejected(reason.unwrap_or_default()),
-        (other, _) => return Err(corrupt(format!("unknown pending status `{other}`"))),
-    };
+    let status = PendingStatus::from_columns(&status, reason)?;
     let mut missing = IndexMap::new();
     let mut stmt = tx.prepare_cached(
         "SELECT digest, id FROM upload_sessions WHERE record_id = ?1 ORDER BY position",
@@ -128,7 +115,7 @@ impl PendingStore for SqlitePendingStore {
         }
         let record_id = record.record_id.to_string();
         delete(&tx, &record_id)?;
-        let (status, reason) = status_columns(&record.status);
+        let (status, reason) = record.status.columns();
         tx.execute(
             "INSERT INTO pending_records (record_id, log_id, package_name, envelope, status, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -174,7 +161,7 @@ impl PendingStore for SqlitePendingStore {
             return Ok(None);
         };
         change(&mut record);
-        let (status, reason) = status_columns(&record.status);
+        let (status, reason) = record.status.columns();
         tx.execute(
             "UPDATE pending_records SET status = ?2, reason = ?3 WHERE record_id = ?1",
             params![record_id.to_string(), status, reason],

@@ -10,10 +10,7 @@ use super::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::{path::Path, sync::Mutex};
-use warg_protocol::{
-    registry::{LogId, PackageName, RecordId, TimestampedCheckpoint},
-    SerdeEnvelope,
-};
+use warg_protocol::{registry::TimestampedCheckpoint, SerdeEnvelope};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -68,7 +65,7 @@ impl SqliteTokenStore {
     }
 }
 
-pub(super) fn split_namespaces(joined: &str) -> Vec<String> {
+pub(crate) fn split_namespaces(joined: &str) -> Vec<String> {
     joined
         .split(',')
         .filter(|s| !s.is_empty())
@@ -102,24 +99,9 @@ impl LogStore for SqliteLogStore {
             })?;
             for row in rows {
                 let (index, log_id, record_id, name, envelope) = row?;
-                let log_id: LogId = log_id
-                    .parse::<warg_crypto::hash::AnyHash>()
-                    .map_err(corrupt)?
-                    .into();
-                let record_id: RecordId = record_id
-                    .parse::<warg_crypto::hash::AnyHash>()
-                    .map_err(corrupt)?
-                    .into();
-                let package_name = name
-                    .map(|n| PackageName::new(n).map_err(corrupt))
-                    .transpose()?;
-                records.push(StoredRecord {
-                    registry_index: usize::try_from(index).map_err(corrupt)?,
-                    log_id,
-                    record_id,
-                    package_name,
-                    envelope,
-                });
+                records.push(StoredRecord::from_columns(
+                    index, &log_id, &record_id, name, envelope,
+                )?);
             }
         }
         let mut checkpoints = Vec::new();
@@ -199,11 +181,7 @@ impl SqliteTokenStore {
             .optional()?;
         Ok(row.map(|(id, namespaces)| StoredToken {
             id,
-            namespaces: namespaces
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            namespaces: split_namespaces(&namespaces),
         }))
     }
 }

@@ -6,10 +6,7 @@
 use super::{corrupt, Pg};
 use crate::store::{LogStore, StoreError, StoreResult, StoredRecord};
 use std::sync::Arc;
-use warg_protocol::{
-    registry::{LogId, PackageName, RecordId, TimestampedCheckpoint},
-    SerdeEnvelope,
-};
+use warg_protocol::{registry::TimestampedCheckpoint, SerdeEnvelope};
 
 /// The advisory lock every commit holds (`wtool-log` in ASCII).
 const COMMIT_LOCK: i64 = 0x7774_6f6f_6c2d_6c6f;
@@ -17,27 +14,13 @@ const COMMIT_LOCK: i64 = 0x7774_6f6f_6c2d_6c6f;
 pub(crate) struct PgLogStore(pub(super) Arc<Pg>);
 
 fn record_of(row: &tokio_postgres::Row) -> StoreResult<StoredRecord> {
-    let index: i64 = row.try_get(0)?;
-    let log_id: String = row.try_get(1)?;
-    let record_id: String = row.try_get(2)?;
-    let name: Option<String> = row.try_get(3)?;
-    let log_id: LogId = log_id
-        .parse::<warg_crypto::hash::AnyHash>()
-        .map_err(corrupt)?
-        .into();
-    let record_id: RecordId = record_id
-        .parse::<warg_crypto::hash::AnyHash>()
-        .map_err(corrupt)?
-        .into();
-    Ok(StoredRecord {
-        registry_index: usize::try_from(index).map_err(corrupt)?,
-        log_id,
-        record_id,
-        package_name: name
-            .map(|n| PackageName::new(n).map_err(corrupt))
-            .transpose()?,
-        envelope: row.try_get(4)?,
-    })
+    StoredRecord::from_columns(
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+    )
 }
 
 impl LogStore for PgLogStore {

@@ -20,14 +20,6 @@ const MAX_PENDING: i64 = 10_000;
 
 pub(crate) struct PgPendingStore(pub(super) Arc<Pg>);
 
-fn status_columns(status: &PendingStatus) -> (&'static str, Option<String>) {
-    match status {
-        PendingStatus::Sourcing => ("sourcing", None),
-        PendingStatus::Processing => ("processing", None),
-        PendingStatus::Rejected(reason) => ("rejected", Some(reason.clone())),
-    }
-}
-
 fn parse_hash(text: &str) -> StoreResult<AnyHash> {
     text.parse::<AnyHash>().map_err(corrupt)
 }
@@ -53,12 +45,7 @@ async fn load(
     let envelope: Vec<u8> = row.try_get(2)?;
     let status: String = row.try_get(3)?;
     let reason: Option<String> = row.try_get(4)?;
-    let status = match status.as_str() {
-        "sourcing" => PendingStatus::Sourcing,
-        "processing" => PendingStatus::Processing,
-        "rejected" => PendingStatus::Rejected(reason.unwrap_or_default()),
-        other => return Err(corrupt(format!("unknown pending status `{other}`"))),
-    };
+    let status = PendingStatus::from_columns(&status, reason)?;
     let mut missing = IndexMap::new();
     for row in tx
         .query(
@@ -129,7 +116,7 @@ impl PendingStore for PgPendingStore {
                     }
                 }
                 delete(&tx, &record_id).await?;
-                let (status, reason) = status_columns(&record.status);
+                let (status, reason) = record.status.columns();
                 tx.execute(
                     "INSERT INTO pending_records
                      (record_id, log_id, package_name, envelope, status, reason)
@@ -191,7 +178,7 @@ impl PendingStore for PgPendingStore {
                 let Ok(record) = changed_rx.await else {
                     return Ok(None);
                 };
-                let (status, reason) = status_columns(&record.status);
+                let (status, reason) = record.status.columns();
                 tx.execute(
                     "UPDATE pending_records SET status = $2, reason = $3 WHERE record_id = $1",
                     &[&record_id, &status, &reason],

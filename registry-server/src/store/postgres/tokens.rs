@@ -1,7 +1,7 @@
 //! Publish tokens on PostgreSQL: only the hash of each secret.
 
 use super::Pg;
-use crate::store::{StoreResult, StoredToken, TokenRow, TokenStore};
+use crate::store::{sqlite::split_namespaces, StoreResult, StoredToken, TokenRow, TokenStore};
 use std::sync::Arc;
 
 pub(crate) struct PgTokenStore(pub(super) Arc<Pg>);
@@ -11,11 +11,7 @@ fn token_of(row: &tokio_postgres::Row) -> StoreResult<StoredToken> {
     let namespaces: String = row.try_get(1)?;
     Ok(StoredToken {
         id,
-        namespaces: namespaces
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        namespaces: split_namespaces(&namespaces),
     })
 }
 
@@ -51,12 +47,7 @@ impl TokenStore for PgTokenStore {
                         Ok(TokenRow {
                             id: r.try_get(0)?,
                             secret_hash: r.try_get(1)?,
-                            namespaces: r
-                                .try_get::<_, String>(2)?
-                                .split(',')
-                                .filter(|s| !s.is_empty())
-                                .map(str::to_string)
-                                .collect(),
+                            namespaces: split_namespaces(&r.try_get::<_, String>(2)?),
                             created_at: r.try_get(3)?,
                             revoked: r.try_get(4)?,
                         })
