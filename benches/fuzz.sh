@@ -25,12 +25,16 @@ export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$repo/target}/fu
 
 targets() { sed -n 's/^name = "\(.*\)"$/\1/p' "$repo/fuzz/Cargo.toml" | grep -v '^wtool-fuzz$'; }
 
-# seed TARGET DIR: small real inputs for the target's first run.
+# seed TARGET DIR: small real inputs for the target's first run, and the kept cases.
 seed() {
   local target="$1" dir="$2"
   mkdir -p "$dir"
   [ -n "$(ls -A "$dir" 2>/dev/null)" ] && return 0
   case "$target" in
+    compose|http|envelope|oci_manifest)
+      # The kept cases are the seeds: small sockets and plugs joined as the target reads them
+      # (compose), headers, publish records and manifests written by real clients.
+      ;;
     lock_and_config)
       find "$repo/tests" "$repo/fixtures" -name '*.lock' -o -name '*.toml' -size -64k \
         | head -200 | while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done ;;
@@ -38,10 +42,11 @@ seed() {
       # Every .wasm under 64 KiB in the fixtures and the test cases (the inputs' size limit).
       find "$repo/fixtures" "$repo/tests" -name "*.wasm" -size -64k \
         | while read -r f; do cp "$f" "$dir/$(sha256sum "$f" | cut -c1-16)"; done
-      if [ "$target" = content_policy ]; then
+      if [ "$target" = content_policy ] || [ "$target" = optimize ]; then
         for f in "$dir"/*; do printf '\x40' | cat - "$f" > "$f.cut" && mv "$f.cut" "$f"; done
       fi ;;
   esac
+  cp "$repo/tests/fuzz-cases/$target/"* "$dir/" 2>/dev/null || true
 }
 
 run() {

@@ -277,6 +277,28 @@ the middleware opened 1 span(s)
     );
 }
 
+/// The same crossing, with the `use` across packages: `example:tracing/traces` returns the
+/// `span` of `example:spans/spans`, which the middleware imports and another plug exports.
+#[test]
+fn a_type_used_from_another_package_comes_from_another_plug() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = compose(
+        dir.path(),
+        "components/tracing-app.wasm",
+        &[
+            "components/tracing-middleware.wasm",
+            "components/spans-provider.wasm",
+        ],
+    );
+    assert_eq!(
+        run_command(&bytes),
+        "job: started by the tracing middleware
+job: run by the app
+the tracing middleware started 1 span(s)
+"
+    );
+}
+
 #[test]
 fn output_is_deterministic_and_independent_of_paths() {
     let first = tempfile::tempdir().unwrap();

@@ -70,3 +70,78 @@ fn small_fixtures_pass_every_binary_check() {
     }
     assert!(seen > 5, "only {seen} fixtures");
 }
+
+/// The compose cases of the CLI tests (small sockets and plugs written in WAT), joined as the
+/// `compose` target reads its input, and each composition of them as `optimize` reads it.
+fn compose_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let inputs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/compose/inputs");
+    let wasm = |name: &str| wat::parse_file(inputs.join(name)).unwrap();
+    let cases: [(&str, &[&str]); 5] = [
+        ("socket.wat", &["log-0.2.1.wat"]),
+        ("socket.wat", &["log-middleware.wat", "log-0.2.1.wat"]),
+        ("app-0.1.0.wat", &["logger-0.1.4.wat", "logger-0.1.1.wat"]),
+        (
+            "socket-log-greet.wat",
+            &["log-and-bad-greet.wat", "greeter.wat"],
+        ),
+        ("ping.wat", &["pong.wat"]),
+    ];
+    let mut seeds = Vec::new();
+    for (socket, plugs) in cases {
+        let (s, p) = (wasm(socket), wasm(plugs[0]));
+        let second = plugs.get(1).map(|n| wasm(n));
+        let label = format!("{}+{}", socket.trim_end_matches(".wat"), plugs.join("+"));
+        seeds.push((
+            "compose",
+            label.clone(),
+            checks::join_inputs(&s, &p, second.as_deref()),
+        ));
+        let mut plug_inputs = vec![p];
+        plug_inputs.extend(second);
+        let composed = wtool_compose::compose(
+            wtool_compose::Input {
+                name: socket.into(),
+                bytes: s,
+                sha256: None,
+                instance: None,
+            },
+            plug_inputs
+                .into_iter()
+                .enumerate()
+                .map(|(i, bytes)| wtool_compose::Input {
+                    name: format!("plug{i}.wasm"),
+                    bytes,
+                    sha256: None,
+                    instance: None,
+                })
+                .collect(),
+            &Default::default(),
+        );
+        if let Ok(c) = composed {
+            for mode in [0u8, 1, 6] {
+                let mut input = vec![mode];
+                input.extend(c.output.to_vec());
+                seeds.push(("optimize", format!("{label}-mode{mode}"), input));
+            }
+        }
+    }
+    seeds
+}
+
+/// The seeds pass their targets' checks, and at least one of each composes. With
+/// `FUZZ_SEEDS_OUT=DIR` they are also written to DIR/TARGET/, which is how the kept compose and
+/// optimize cases were made.
+#[test]
+fn compose_and_optimize_seeds_pass() {
+    let seeds = compose_seeds();
+    assert!(seeds.iter().filter(|s| s.0 == "optimize").count() >= 3);
+    for (target, label, bytes) in &seeds {
+        let check = checks::TARGETS.iter().find(|(t, _)| t == target).unwrap().1;
+        check(bytes);
+        if let Some(out) = std::env::var_os("FUZZ_SEEDS_OUT") {
+            let dir = Path::new(&out).join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(label), bytes).unwrap();
+        }
+    }
+}

@@ -132,6 +132,34 @@ fn compose_with_optimize_runs_the_same() {
     assert_eq!(run_command(&optimized), run_command(&plain));
 }
 
+#[test]
+fn optimized_output_is_deterministic_and_independent_of_paths() {
+    let first = tempfile::tempdir().unwrap();
+    compose(
+        first.path(),
+        "components/app.wasm",
+        &["components/middleware.wasm", "components/logger.wasm"],
+    );
+    let (a, _) = optimize(
+        &first.path().join("composed.wasm"),
+        &first.path().join("optimized.wasm"),
+        &["-Oz"],
+    );
+    // The same input under another name in another directory, optimized again: modules are
+    // optimized in parallel, and neither their order of completion nor a path shows.
+    let second = tempfile::tempdir().unwrap();
+    let moved = second.path().join("elsewhere").join("renamed input.wasm");
+    std::fs::create_dir(moved.parent().unwrap()).unwrap();
+    std::fs::copy(first.path().join("composed.wasm"), &moved).unwrap();
+    let (b, _) = optimize(&moved, &second.path().join("out.wasm"), &["-Oz"]);
+    assert!(
+        a == b,
+        "optimized outputs differ: {} and {} bytes",
+        a.len(),
+        b.len()
+    );
+}
+
 /// Instantiates a component with nothing from the host and calls `name: func() -> u32`.
 fn call_u32(bytes: &[u8], name: &str) -> u32 {
     use wasmtime::component::{Component, Linker};

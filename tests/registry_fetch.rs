@@ -474,3 +474,35 @@ fn an_unknown_package_in_a_batch_is_named() {
     );
     assert!(!app.join("wkg.lock").exists());
 }
+
+/// `kill -9` of `wtool fetch` at 50 moments, with a warm cache and a cold one: whatever it left
+/// behind, the next `wtool fetch --locked` ends with the project exactly as a clean fetch left
+/// it.
+#[test]
+fn a_fetch_killed_at_any_moment_is_repaired_by_the_next_locked_fetch() {
+    let registry = Registry::start(&["acme"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&client, work.path());
+    let app = work.path().join("app");
+    client.ok(&app, &["fetch"]);
+    let good = snapshot(&app);
+    for i in 0..50u64 {
+        if i % 2 == 0 {
+            let _ = std::fs::remove_dir_all(client.cache());
+        }
+        // Work for the killed fetch to do: the tree goes, the lock stays.
+        let _ = std::fs::remove_dir_all(app.join("wit/deps"));
+        let mut child = client
+            .command(&app, &["fetch", "-q"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((i * 37) % 150));
+        let _ = child.kill();
+        let _ = child.wait();
+        client.ok(&app, &["fetch", "--locked", "-q"]);
+        assert_eq!(snapshot(&app), good, "after the kill at round {i}");
+    }
+}

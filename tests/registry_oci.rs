@@ -819,3 +819,76 @@ fn a_registry_that_dies_mid_fetch_leaves_nothing_half_written() {
         }
     }
 }
+
+/// A hostile registry, one lie at a time, in front of an honest one that holds the packages:
+/// blobs without end, blobs far larger than their descriptors, and blobs redirected to a host
+/// the token was never meant for. Each fetch fails with a verification or reach error naming
+/// the registry, in bounded time, writes nothing into the project, caches only verified bytes,
+/// and no credential follows the redirect.
+#[test]
+fn a_hostile_oci_registry_is_refused_and_nothing_is_written() {
+    use wtool_testkit::oci::{Collector, Front, Mode};
+    let registry = OciRegistry::start();
+    let publisher = Client::at(&format!("oci+{}", registry.url()));
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&publisher, work.path());
+    let app = work.path().join("app");
+    let before = snapshot(&app);
+    let elsewhere = Collector::start();
+    let lies = [
+        ("endless blobs", Mode::EndlessBlobs),
+        ("oversized blobs", Mode::OversizedBlobs { extra: 256 << 20 }),
+        (
+            "redirected blobs",
+            Mode::RedirectBlobs {
+                to: elsewhere.port(),
+            },
+        ),
+    ];
+    for (lie, mode) in lies {
+        let front = Front::start(&registry, mode);
+        let mut client = Client::at(&format!("oci+{}", front.url()));
+        client.set_env(
+            &format!(
+                "WKG_REGISTRY_127_0_0_1_{}_AUTH_BEARER",
+                front.url().rsplit(':').next().unwrap()
+            ),
+            "secret-bearer-token",
+        );
+        let started = std::time::Instant::now();
+        let out = client.run(&app, &["fetch"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{lie}: the fetch succeeded");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{lie}: the fetch took {:?}",
+            started.elapsed()
+        );
+        assert!(err.contains(&front.name()), "{lie}: {err}");
+        if !matches!(mode, Mode::RedirectBlobs { .. }) {
+            assert_eq!(out.status.code(), Some(7), "{lie}: {err}");
+            assert!(err.contains("nothing was used or cached"), "{lie}: {err}");
+        }
+        assert_eq!(snapshot(&app), before, "{lie}: the project changed");
+        for (path, bytes) in snapshot(&client.cache()) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if let Some(hex) = name.strip_prefix("sha256-") {
+                use sha2::Digest;
+                assert_eq!(
+                    hex::encode(sha2::Sha256::digest(&bytes)),
+                    hex,
+                    "{lie}: {name}"
+                );
+            }
+        }
+    }
+    let heads = elsewhere.heads();
+    assert!(!heads.is_empty(), "nothing followed the redirect");
+    for head in heads {
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization")
+                && !head.contains("secret-bearer-token"),
+            "a credential followed the redirect to another host:\n{head}"
+        );
+    }
+}

@@ -26,12 +26,17 @@ pub mod wkg_config;
 pub type Check = fn(&[u8]);
 
 /// The targets by name, for the replay test.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 10] = [
     ("validate", validate),
     ("inspect", inspect),
     ("content_policy", content_policy),
     ("lock_and_config", lock_and_config),
     ("wit_package", wit_package),
+    ("compose", compose),
+    ("optimize", optimize),
+    ("oci_manifest", oci_manifest),
+    ("http", http),
+    ("envelope", envelope),
 ];
 
 /// `validate` and its feature scan: a report or an error, never a panic, and the one validator
@@ -121,4 +126,160 @@ pub fn wit_package(data: &[u8]) {
             assert_eq!(&outline.name, p.name(), "the outline names another package");
         }
     }
+}
+
+/// Cuts `data` into up to three inputs: two little-endian `u16` lengths, then the socket and
+/// the first plug of those lengths, and the rest as a second plug when there is any.
+pub fn split_inputs(data: &[u8]) -> Option<Vec<&[u8]>> {
+    let (head, rest) = data.split_at_checked(4)?;
+    let a = usize::from(u16::from_le_bytes([head[0], head[1]]));
+    let b = usize::from(u16::from_le_bytes([head[2], head[3]]));
+    let (socket, rest) = rest.split_at_checked(a)?;
+    let (plug, rest) = rest.split_at_checked(b)?;
+    let mut inputs = vec![socket, plug];
+    if !rest.is_empty() {
+        inputs.push(rest);
+    }
+    Some(inputs)
+}
+
+/// The inverse of [`split_inputs`], for seeds.
+pub fn join_inputs(socket: &[u8], plug: &[u8], second: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(socket.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(plug.len() as u16).to_le_bytes());
+    out.extend_from_slice(socket);
+    out.extend_from_slice(plug);
+    out.extend_from_slice(second.unwrap_or_default());
+    out
+}
+
+/// `compose` of a socket and one or two plugs: a composition or an error, never a panic, and
+/// never an output that does not validate.
+pub fn compose(data: &[u8]) {
+    use wtool_compose::{ComposeError, ComposeOptions, Input};
+    let Some(parts) = split_inputs(data) else {
+        return;
+    };
+    let mut inputs = parts.iter().enumerate().map(|(i, bytes)| Input {
+        name: format!("input{i}.wasm"),
+        bytes: bytes.to_vec(),
+        sha256: None,
+        instance: None,
+    });
+    let socket = inputs.next().expect("a socket");
+    match wtool_compose::compose(socket, inputs.collect(), &ComposeOptions::default()) {
+        Ok(composition) => {
+            let bytes = composition.output.to_vec();
+            wasmparser::Validator::new_with_features(WasmFeatures::all())
+                .validate_all(&bytes)
+                .expect("a composition validates");
+        }
+        Err(ComposeError::InvalidOutput(e)) => panic!("compose wrote an invalid component: {e}"),
+        Err(_) => {}
+    }
+}
+
+/// binaryen's stand-in for the optimize target: hands each module back as it came, so that
+/// everything around binaryen (the walk, deduplication, stripping, the rewrite and the final
+/// validation) runs on the fuzzer's input.
+#[derive(Debug)]
+struct Unchanged;
+
+impl wtool_compose::optimize::WasmOpt for Unchanged {
+    fn run(&self, args: &[std::ffi::OsString]) -> Result<(), String> {
+        let input = args.first().ok_or("no input")?;
+        let out = args
+            .iter()
+            .position(|a| a == "-o")
+            .and_then(|i| args.get(i + 1))
+            .ok_or("no -o")?;
+        std::fs::copy(input, out)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `optimize` up to binaryen: an input that validates comes out as a component that validates
+/// (the optimizer says `InvalidOutput` otherwise, which is a bug), whatever is stripped.
+pub fn optimize(data: &[u8]) {
+    use wtool_compose::optimize::{OptimizeError, OptimizeOptions, Strip};
+    let Some((&mode, bytes)) = data.split_first() else {
+        return;
+    };
+    let mut options = OptimizeOptions::new(std::sync::Arc::new(Unchanged));
+    options.strip = match mode % 3 {
+        0 => Strip::Nothing,
+        1 => Strip::Debug,
+        _ => Strip::All,
+    };
+    options.keep_names = mode & 4 != 0;
+    match wtool_compose::optimize::optimize("fuzz.wasm", bytes, &options) {
+        Ok(out) => {
+            wasmparser::Validator::new_with_features(WasmFeatures::all())
+                .validate_all(&out.bytes)
+                .expect("an optimized component validates");
+        }
+        Err(e @ OptimizeError::InvalidOutput { .. }) => panic!("{e}"),
+        Err(_) => {}
+    }
+}
+
+/// The server's manifest parsing: an answer or a refusal with a message, and every digest it
+/// returns reads back as itself.
+pub fn oci_manifest(data: &[u8]) {
+    let Some((&mode, bytes)) = data.split_first() else {
+        return;
+    };
+    let content_type = match mode % 4 {
+        0 => None,
+        1 => Some("application/vnd.oci.image.manifest.v1+json"),
+        2 => Some("application/vnd.oci.image.index.v1+json"),
+        _ => Some("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8"),
+    };
+    match wtool_registry::fuzzing::oci_manifest(bytes, content_type) {
+        Ok(digests) => {
+            for d in digests {
+                assert_eq!(wtool_registry::fuzzing::digest(&d).as_deref(), Some(&*d));
+            }
+        }
+        Err(message) => assert!(!message.is_empty()),
+    }
+}
+
+/// The server's header parsing: `Range` never names bytes outside the blob, `Content-Range`
+/// reads what it was given, and a digest's canonical form is a fixed point.
+pub fn http(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (total, header) = match text.split_once('\n') {
+        Some((n, h)) => (n.trim().parse::<u64>().unwrap_or(1000), h),
+        None => (1000, text),
+    };
+    if let Ok(Some((start, end))) = wtool_registry::fuzzing::range(header, total) {
+        assert!(
+            start <= end && end < total,
+            "{header:?} of {total}: {start}-{end}"
+        );
+    }
+    if let Some((a, b)) = wtool_registry::fuzzing::content_range(header) {
+        let again = wtool_registry::fuzzing::content_range(&format!("{a}-{b}"));
+        assert_eq!(again, Some((a, b)));
+    }
+    if let Some(canonical) = wtool_registry::fuzzing::digest(header) {
+        assert_eq!(
+            wtool_registry::fuzzing::digest(&canonical).as_deref(),
+            Some(&*canonical)
+        );
+    }
+}
+
+/// The warg record envelope: a publish request's record decodes, reads back from what the
+/// store keeps, and validates, or is refused with a message; a stored record decodes or not.
+pub fn envelope(data: &[u8]) {
+    if let Err(message) = wtool_registry::fuzzing::record_envelope(data) {
+        assert!(!message.is_empty());
+    }
+    let _ = wtool_registry::fuzzing::stored_record(data);
 }

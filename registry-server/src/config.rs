@@ -106,7 +106,7 @@ impl Default for StoreConfig {
 /// `[store.s3]`. Credentials come from the environment, as the AWS tools read them
 /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, web identity, container or instance
 /// metadata), never from this file.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// The service's URL, for anything other than AWS (e.g. `http://127.0.0.1:8333`).
@@ -118,6 +118,21 @@ pub struct S3Config {
     pub path_style: bool,
     /// Answer downloads with a redirect to a presigned URL instead of streaming them.
     pub redirect_downloads: bool,
+    /// Multipart uploads unfinished for this long (a crash cut them off) are aborted, which
+    /// frees their parts; instances look at start and every hour.
+    pub abandon_uploads_after_s: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: None,
+            path_style: false,
+            redirect_downloads: false,
+            abandon_uploads_after_s: 24 * 3600,
+        }
+    }
 }
 
 /// `[web]`: the package browser, pages for people (and their JSON twins) at `/`.

@@ -9,6 +9,8 @@ mod api;
 pub mod cli;
 pub mod config;
 mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 pub mod policy;
 pub mod server;

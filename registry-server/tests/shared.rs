@@ -184,6 +184,160 @@ async fn concurrent_publishes_on_two_instances_have_one_winner_per_head() {
     }
 }
 
+/// Sets `[store] refresh_ms` in an instance's config.
+fn set_refresh_ms(dir: &DataDir, ms: u64) {
+    let path = dir.path().join("wtool-registry.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut doc: toml::Table = text.parse().unwrap();
+    let store = doc
+        .entry("store")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    store
+        .as_table_mut()
+        .unwrap()
+        .insert("refresh_ms".into(), toml::Value::Integer(ms as i64));
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_instance_hears_of_a_commit_at_once_without_polling() {
+    let a_dir = shared_registry(&["example"]);
+    let token = a_dir.token(&["example"]);
+    let b_dir = a_dir.second_instance();
+    // Polling an hour apart: only the database's announcement can bring B up to date.
+    set_refresh_ms(&a_dir, 3_600_000);
+    set_refresh_ms(&b_dir, 3_600_000);
+    let a = a_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let b = b_dir.serve("127.0.0.1:0", &[]).unwrap();
+    let key = new_key();
+    let pkg = name("example:announced");
+    let cache = tempfile::tempdir().unwrap();
+    let on_a = client(&a.url, cache.path(), Some(&token));
+    for (i, version) in ["1.0.0", "1.1.0", "1.2.0"].into_iter().enumerate() {
+        release(&on_a, &key, &pkg, version, component(10 + i as u32), i == 0)
+            .await
+            .unwrap();
+        let published_at = std::time::Instant::now();
+        let want = log_length_of(&a.url).await;
+        while log_length_of(&b.url).await != want {
+            assert!(
+                published_at.elapsed() < Duration::from_secs(5),
+                "instance B did not hear of {pkg}@{version} within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        eprintln!("B heard of {version} after {:?}", published_at.elapsed());
+    }
+}
+
+/// The registry's bucket, as its config names it.
+fn bucket_of(dir: &DataDir) -> String {
+    let text = std::fs::read_to_string(dir.path().join("wtool-registry.toml")).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let content = doc["store"]["content"].as_str().unwrap();
+    content
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_a_crash_abandoned_are_aborted() {
+    use object_store::{multipart::MultipartStore, path::Path, ObjectStore, ObjectStoreExt};
+    let dir = shared_registry(&["example"]);
+    let token = dir.token(&["example"]);
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&services::s3().endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket_of(&dir))
+        .with_region("us-east-1")
+        .with_access_key_id(services::SHARED_STORE_ENV[0].1)
+        .with_secret_access_key(services::SHARED_STORE_ENV[1].1)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .unwrap();
+    let markers = |s3: &object_store::aws::AmazonS3| {
+        let s3 = s3.clone();
+        async move {
+            use futures_util::TryStreamExt;
+            let listed: Vec<_> = s3
+                .list(Some(&Path::from("registry/uploads")))
+                .try_collect()
+                .await
+                .unwrap();
+            listed.len()
+        }
+    };
+    // A blob larger than one part goes up in parts and leaves no marker behind.
+    {
+        let server = dir.serve("127.0.0.1:0", &[]).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let c = client(&server.url, cache.path(), Some(&token));
+        release(
+            &c,
+            &new_key(),
+            &name("example:big"),
+            "1.0.0",
+            sized_component(11 << 20, 3),
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(markers(&s3).await, 0);
+    }
+    // What a server killed in the middle of a multipart upload leaves: the upload, with a
+    // part, and its marker (`uploads/<sha256 of the upload id>` naming the path and the id).
+    let path = Path::from(format!("registry/blobs/sha256/{}", "ab".repeat(32)));
+    let id = s3.create_multipart(&path).await.unwrap();
+    let part = s3
+        .put_part(&path, &id, 0, vec![7u8; 5 << 20].into())
+        .await
+        .unwrap();
+    let marker = {
+        use sha2::Digest as _;
+        Path::from(format!(
+            "registry/uploads/{}",
+            hex::encode(sha2::Sha256::digest(id.as_bytes()))
+        ))
+    };
+    let note = serde_json::json!({"path": path.to_string(), "id": id}).to_string();
+    s3.put(&marker, note.into_bytes().into()).await.unwrap();
+    assert_eq!(markers(&s3).await, 1);
+
+    // A server that takes any unfinished upload for abandoned aborts it when it starts.
+    set_s3_key(&dir, "abandon_uploads_after_s", 0);
+    let _server = dir.serve("127.0.0.1:0", &[]).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while markers(&s3).await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the marker is still there after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let completed = s3.complete_multipart(&path, &id, vec![part]).await;
+    assert!(
+        completed.is_err(),
+        "the abandoned upload could still be completed"
+    );
+    assert!(
+        s3.head(&path).await.is_err(),
+        "the abandoned blob is visible"
+    );
+}
+
+/// Sets a key of `[store.s3]` in an instance's config.
+fn set_s3_key(dir: &DataDir, key: &str, value: i64) {
+    let path = dir.path().join("wtool-registry.toml");
+    let mut doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    doc["store"]["s3"]
+        .as_table_mut()
+        .unwrap()
+        .insert(key.into(), toml::Value::Integer(value));
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_one_instance_loses_nothing_and_the_other_carries_on() {
     let a_dir = shared_registry(&["example"]);

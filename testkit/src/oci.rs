@@ -244,6 +244,15 @@ pub enum Mode {
     /// The first `n` requests pass; then every connection is closed unanswered, as when the
     /// registry goes down in the middle of a fetch.
     DiesAfter { n: u64 },
+    /// A hostile registry: blob downloads answer `200` and zeros without end (no
+    /// `Content-Length`), until the client hangs up.
+    EndlessBlobs,
+    /// A hostile registry: every blob comes with this many extra bytes after its own, and a
+    /// `Content-Length` that counts them, so the body is far larger than its descriptor says.
+    OversizedBlobs { extra: usize },
+    /// A hostile registry: blob downloads are redirected to another host (a listener on this
+    /// port that records what it is sent), which a token must never follow.
+    RedirectBlobs { to: u16 },
 }
 
 /// A front for a registry on its own loopback port, passing requests on to it.
@@ -389,6 +398,27 @@ fn serve(
     }
     let mut out = stream;
     let path = request_line.split(' ').nth(1).unwrap_or("/");
+    let blob_get = request_line.starts_with("GET ") && path.contains("/blobs/sha");
+    match mode {
+        Mode::EndlessBlobs if blob_get => {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+            )?;
+            let zeros = vec![0u8; 64 * 1024];
+            // Until the client stops reading.
+            loop {
+                out.write_all(&zeros)?;
+            }
+        }
+        Mode::RedirectBlobs { to } if blob_get => {
+            return write!(
+                out,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{to}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+        _ => {}
+    }
     let refresh = format!("refresh_token={IDENTITY_TOKEN}");
     let identity = request_line.starts_with("POST ")
         && String::from_utf8_lossy(&body)
@@ -452,13 +482,72 @@ fn serve(
         .unwrap_or(response.len());
     let (resp_head, resp_body) = response.split_at(split);
     let resp_head = String::from_utf8_lossy(resp_head);
-    for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
-        if !line.to_ascii_lowercase().starts_with("connection:") {
-            write!(out, "{line}\r\n")?;
+    let mut resp_body = resp_body.to_vec();
+    let oversize = match mode {
+        Mode::OversizedBlobs { extra } if blob_get && resp_head.starts_with("HTTP/1.1 200") => {
+            resp_body.extend(std::iter::repeat_n(0x5a, extra));
+            true
         }
+        _ => false,
+    };
+    for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("connection:") || (oversize && lower.starts_with("content-length:")) {
+            continue;
+        }
+        write!(out, "{line}\r\n")?;
+    }
+    if oversize {
+        write!(out, "Content-Length: {}\r\n", resp_body.len())?;
     }
     write!(out, "Connection: close\r\n\r\n")?;
-    out.write_all(resp_body)
+    out.write_all(&resp_body)
+}
+
+/// A listener on a loopback port that answers every request `404` and keeps the request heads
+/// it was sent: where a hostile registry redirects, to see what followed.
+pub struct Collector {
+    port: u16,
+    heads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let heads: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let kept = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                kept.lock().unwrap().push(head);
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Self { port, heads }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The request heads received so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
 }
 
 /// One plain HTTP/1.1 exchange with a loopback server: status, headers (lower-cased names)

@@ -139,10 +139,16 @@ pub struct Server {
 impl Server {
     /// Spawns a `serve` command and waits for its `listening on URL` banner.
     pub fn start(mut command: Command) -> std::io::Result<Self> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
+        // `WTOOL_TEST_SERVER_LOG=FILE` keeps what the servers log, for a failing test.
+        let stderr = match std::env::var_os("WTOOL_TEST_SERVER_LOG") {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?
+                .into(),
+            None => Stdio::null(),
+        };
+        let mut child = command.stdout(Stdio::piped()).stderr(stderr).spawn()?;
         let mut line = String::new();
         let read = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
         // From here on the child is owned, so any failure below kills it.

@@ -131,7 +131,8 @@ impl Client {
         cache_dir(self.home.path())
     }
 
-    pub fn run(&self, dir: &Path, args: &[&str]) -> Output {
+    /// The `wtool` command this client runs in `dir`, not started yet.
+    pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(crate::binary("wtool"));
         isolate(&mut command, self.home.path())
             .args(args)
@@ -143,7 +144,11 @@ impl Client {
             command.env(&self.token_var, &self.token);
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command.output().expect("spawn wtool")
+        command
+    }
+
+    pub fn run(&self, dir: &Path, args: &[&str]) -> Output {
+        self.command(dir, args).output().expect("spawn wtool")
     }
 
     /// Runs wtool and returns its stdout, failing the test with its stderr otherwise.

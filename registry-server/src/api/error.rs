@@ -33,8 +33,16 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
-    /// A store failure: 503 when a shared backend is away (the client may retry), 500 else.
+    /// A store failure: 507 when its disk is full, 503 when a shared backend is away (the
+    /// client may retry), 500 else.
     pub(crate) fn store(message: &str, e: &StoreError) -> Self {
+        if e.is_full() {
+            tracing::error!("{message}: {e}");
+            return Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("{message}: {}", crate::store::FULL),
+            );
+        }
         match e {
             StoreError::Unavailable(why) => {
                 tracing::warn!("{message}: {why}");

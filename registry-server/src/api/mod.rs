@@ -10,6 +10,8 @@ mod oci;
 mod warg;
 mod web;
 
+pub(crate) use oci::parse_content_range;
+
 pub(crate) use error::{json, json_bytes, ApiError};
 pub(crate) use extract::{bearer, parse_hash, parse_json, truncate, ApiJson, JsonBody, Segments};
 pub(crate) use web::Web;

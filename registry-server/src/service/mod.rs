@@ -101,6 +101,25 @@ impl Core {
     }
 }
 
+/// How often the content store is swept of what interrupted writes left.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Sweeps the content store at start and every [`SWEEP_EVERY`] while the service lives.
+async fn sweep_content(core: std::sync::Weak<Core>) {
+    loop {
+        let Some(c) = core.upgrade() else {
+            return;
+        };
+        match c.stores.content.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
+            Err(e) => tracing::warn!("cannot sweep the content store: {e}"),
+        }
+        drop(c);
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
 impl Service {
     /// Starts the writer task. It stops once every `Service` handle is dropped.
     pub(crate) fn start(core: Core, batch_limit: usize) -> (Self, tokio::task::JoinHandle<()>) {
@@ -115,6 +134,7 @@ impl Service {
                 service.core.policies.refresh,
             ));
         }
+        tokio::spawn(sweep_content(Arc::downgrade(&service.core)));
         (service, handle)
     }
 

@@ -1,6 +1,8 @@
 //! Following other instances that share the store. Each instance keeps the log in memory as a
 //! cache of the store; another instance's commits reach it through [`Core::refresh`]:
-//! - at least every `[store] refresh_ms` (the bound on how stale an idle instance is);
+//! - at once when the store announces a commit (PostgreSQL's `NOTIFY`), and at least every
+//!   `[store] refresh_ms` (the bound on how stale an idle instance is when announcements are
+//!   lost);
 //! - before each of its own commits, which extend the store's log, never its own copy;
 //! - before answering with the latest checkpoint, and when a request names a checkpoint or
 //!   record it does not hold yet, so that a client that saw checkpoint N on one instance never
@@ -58,11 +60,25 @@ impl Core {
     }
 }
 
-/// Refreshes every `period` while the service lives.
+/// Refreshes every `period` while the service lives, and at once when the store announces
+/// another instance's commit.
 pub(super) async fn follow(core: Weak<Core>, period: Duration) {
     let period = period.max(Duration::from_millis(10));
+    let mut changes = core.upgrade().and_then(|c| c.stores.log.changes());
     loop {
-        tokio::time::sleep(period).await;
+        match changes.as_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => {}
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            changes = None;
+                        }
+                    }
+                }
+            }
+            None => tokio::time::sleep(period).await,
+        }
         let Some(core) = core.upgrade() else {
             return;
         };

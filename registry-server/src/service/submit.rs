@@ -55,6 +55,12 @@ fn new_session_id() -> String {
 
 fn store_failed(e: StoreError) -> PackageError {
     tracing::error!("pending store failed: {e}");
+    if e.is_full() {
+        return PackageError::Message {
+            status: 507,
+            message: crate::store::FULL.into(),
+        };
+    }
     match e {
         StoreError::Unavailable(why) => PackageError::Message {
             status: 503,

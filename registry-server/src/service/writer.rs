@@ -172,6 +172,7 @@ fn stage_and_commit(
         Err(e) => {
             tracing::error!("commit failed: {e}");
             let reason = match &e {
+                e if e.is_full() => crate::store::FULL.to_string(),
                 StoreError::Unavailable(_) => unavailable(&e),
                 _ => "the registry could not store the record".into(),
             };

@@ -59,6 +59,34 @@ pub(crate) enum StoreError {
     Conflict(usize),
 }
 
+impl StoreError {
+    /// Whether the store's disk (or quota) is full: nothing was stored, reads still work, and
+    /// writes work again once its operator frees space.
+    pub(crate) fn is_full(&self) -> bool {
+        fn io_full(e: &std::io::Error) -> bool {
+            use std::io::ErrorKind;
+            matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+                || e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+                    .is_some_and(io_full)
+        }
+        match self {
+            StoreError::Io(e) => io_full(e),
+            StoreError::Backend(b) => {
+                b.downcast_ref::<rusqlite::Error>()
+                    .is_some_and(|e| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+                    || b.downcast_ref::<std::io::Error>().is_some_and(io_full)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a client is told when the store's disk is full.
+pub(crate) const FULL: &str =
+    "the registry's disk is full, so nothing was stored; reads still work, and writes will \
+     again once its operator frees space";
+
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -162,6 +190,11 @@ pub(crate) trait LogStore: Send + Sync {
         records: &[StoredRecord],
         checkpoint: &SerdeEnvelope<TimestampedCheckpoint>,
     ) -> StoreResult<()>;
+    /// A signal that another instance sharing the store may have committed, where the
+    /// backend can announce commits; polling covers the rest.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// Keys and secrets the registry makes once and keeps (the operator key, the OCI publisher key,
@@ -251,6 +284,12 @@ pub(crate) trait ContentStore: Send + Sync {
         spooled: Spooled,
     ) -> BoxFuture<'a, StoreResult<u64>> {
         Box::pin(copy_in(self, digest, spooled))
+    }
+    /// Frees what interrupted writes left behind in the store (object storage's unfinished
+    /// multipart uploads); returns how many it freed. Files need nothing: a partial file is
+    /// never renamed into place.
+    fn sweep(&self) -> BoxFuture<'_, StoreResult<usize>> {
+        Box::pin(async { Ok(0) })
     }
 }
 

@@ -5,15 +5,21 @@
 //!
 //! Small blobs go up in one `PUT`; larger ones as a multipart upload of whole parts (S3 wants
 //! at least 5 MiB per part), so memory stays at a few parts whatever the blob's size. An
-//! upload cut off by a crash is never completed and so never visible; a bucket lifecycle rule
-//! (`AbortIncompleteMultipartUpload`) reclaims its parts.
+//! upload cut off by a crash is never completed and so never visible. Each multipart upload
+//! leaves a marker (`<prefix>/uploads/…`) until it completes or is aborted, and
+//! [`sweep`](ContentStore::sweep) aborts the uploads whose markers are older than a day, which
+//! frees the parts a crash left behind.
 
 use super::{ByteStream, Content, ContentStore, StoreError, StoreResult};
 use crate::digest::Digest;
 use futures_util::{future::BoxFuture, StreamExt, TryStreamExt};
 use object_store::{
-    path::Path, signer::Signer, GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart,
+    multipart::{MultipartStore, PartId},
+    path::Path,
+    signer::Signer,
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt,
 };
+use sha2::Digest as _;
 use std::{sync::Arc, time::Duration};
 
 /// S3's smallest part but the last.
@@ -25,22 +31,126 @@ const REDIRECT_TTL: Duration = Duration::from_secs(300);
 
 pub(crate) struct ObjectContentStore {
     store: Arc<dyn ObjectStore>,
+    /// The same store's multipart calls, by upload id, so that an upload a crash cut off can
+    /// still be aborted.
+    multipart: Arc<dyn MultipartStore>,
     prefix: Path,
     /// Set when downloads answer with a presigned URL instead of the bytes.
     signer: Option<Arc<dyn Signer>>,
+    /// Multipart uploads older than this are taken for abandoned.
+    abandon_after: Duration,
+}
+
+/// What a multipart upload's marker holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    path: String,
+    id: String,
 }
 
 impl ObjectContentStore {
-    pub(crate) fn new(
-        store: Arc<dyn ObjectStore>,
+    pub(crate) fn new<S>(
+        store: Arc<S>,
         prefix: &str,
         signer: Option<Arc<dyn Signer>>,
-    ) -> Self {
+        abandon_after: Duration,
+    ) -> Self
+    where
+        S: ObjectStore + MultipartStore,
+    {
         Self {
-            store,
+            store: store.clone(),
+            multipart: store,
             prefix: Path::from(prefix),
             signer,
+            abandon_after,
         }
+    }
+
+    fn marker(&self, id: &str) -> Path {
+        let name = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+        self.prefix.clone().join("uploads").join(name)
+    }
+
+    /// Uploads `head` and the rest of `body` in parts, then completes the upload; on any
+    /// failure the upload is aborted. Returns the bytes read from `body`.
+    async fn multipart(
+        &self,
+        path: &Path,
+        head: Vec<u8>,
+        body: &mut ByteStream<'_>,
+    ) -> StoreResult<u64> {
+        let id = self
+            .multipart
+            .create_multipart(path)
+            .await
+            .map_err(backend)?;
+        let marker = self.marker(&id);
+        let note = serde_json::to_vec(&Marker {
+            path: path.to_string(),
+            id: id.clone(),
+        })
+        .expect("a marker serialises");
+        let result = match self.store.put(&marker, note.into()).await {
+            Ok(_) => self.parts(path, &id, head, body).await,
+            Err(e) => Err(backend(e)),
+        };
+        if result.is_err() {
+            let _ = self.multipart.abort_multipart(path, &id).await;
+        }
+        let _ = self.store.delete(&marker).await;
+        result
+    }
+
+    async fn parts(
+        &self,
+        path: &Path,
+        id: &String,
+        head: Vec<u8>,
+        body: &mut ByteStream<'_>,
+    ) -> StoreResult<u64> {
+        let mut len = head.len() as u64;
+        let mut buffer = head;
+        let mut in_flight = futures_util::stream::FuturesOrdered::new();
+        let mut done: Vec<PartId> = Vec::new();
+        let mut index = 0;
+        let mut finished = false;
+        while !finished {
+            while buffer.len() < PART && !finished {
+                match body.next().await {
+                    Some(Ok(chunk)) => {
+                        len += chunk.len() as u64;
+                        buffer.extend_from_slice(&chunk);
+                    }
+                    Some(Err(_)) => return Err(StoreError::Aborted),
+                    None => finished = true,
+                }
+            }
+            // Whole parts while the body lasts; what is left goes last, whatever its size.
+            while buffer.len() >= PART || (finished && !buffer.is_empty()) {
+                let rest = buffer.split_off(buffer.len().min(PART));
+                let part = std::mem::replace(&mut buffer, rest);
+                let store = self.multipart.clone();
+                let (path, id) = (path.clone(), id.clone());
+                let at = index;
+                index += 1;
+                in_flight
+                    .push_back(async move { store.put_part(&path, &id, at, part.into()).await });
+                if in_flight.len() >= PARTS_IN_FLIGHT {
+                    if let Some(r) = in_flight.next().await {
+                        done.push(r.map_err(backend)?);
+                    }
+                }
+            }
+        }
+        while let Some(r) = in_flight.next().await {
+            done.push(r.map_err(backend)?);
+        }
+        self.multipart
+            .complete_multipart(path, id, done)
+            .await
+            .map_err(backend)?;
+        Ok(len)
     }
 
     fn path(&self, digest: &Digest) -> Path {
@@ -155,45 +265,55 @@ impl ContentStore for ObjectContentStore {
     ) -> BoxFuture<'a, StoreResult<u64>> {
         Box::pin(async move {
             let path = self.path(digest);
-            let mut len = 0u64;
             let mut head: Vec<u8> = Vec::new();
             // Gather the first part: a blob that fits goes up in one request.
             while head.len() < PART {
                 match body.next().await {
-                    Some(Ok(chunk)) => {
-                        len += chunk.len() as u64;
-                        head.extend_from_slice(&chunk);
-                    }
+                    Some(Ok(chunk)) => head.extend_from_slice(&chunk),
                     Some(Err(_)) => return Err(StoreError::Aborted),
                     None => {
+                        let len = head.len() as u64;
                         self.store.put(&path, head.into()).await.map_err(backend)?;
                         return Ok(len);
                     }
                 }
             }
-            let upload = self.store.put_multipart(&path).await.map_err(backend)?;
-            let mut parts = WriteMultipart::new_with_chunk_size(upload, PART);
-            parts.write(&head);
-            drop(head);
-            loop {
-                match body.next().await {
-                    Some(Ok(chunk)) => {
-                        len += chunk.len() as u64;
-                        if let Err(e) = parts.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                            let _ = parts.abort().await;
-                            return Err(backend(e));
-                        }
-                        parts.write(&chunk);
-                    }
-                    Some(Err(_)) => {
-                        let _ = parts.abort().await;
-                        return Err(StoreError::Aborted);
-                    }
-                    None => break,
+            // `head` holds every byte read so far.
+            self.multipart(&path, head, &mut body).await
+        })
+    }
+
+    fn sweep(&self) -> BoxFuture<'_, StoreResult<usize>> {
+        Box::pin(async move {
+            let cutoff = chrono::Utc::now()
+                - chrono::Duration::from_std(self.abandon_after).unwrap_or(chrono::Duration::MAX);
+            let prefix = self.prefix.clone().join("uploads");
+            let mut listed = self.store.list(Some(&prefix));
+            let mut stale = Vec::new();
+            while let Some(meta) = listed.next().await {
+                let meta = meta.map_err(backend)?;
+                if meta.last_modified < cutoff {
+                    stale.push(meta.location);
                 }
             }
-            parts.finish().await.map_err(backend)?;
-            Ok(len)
+            drop(listed);
+            let mut aborted = 0;
+            for marker in stale {
+                let Ok(got) = self.store.get(&marker).await else {
+                    continue;
+                };
+                let bytes = got.bytes().await.map_err(backend)?;
+                if let Ok(m) = serde_json::from_slice::<Marker>(&bytes) {
+                    // Gone already (completed, or aborted by the store) is as good as aborted.
+                    let _ = self
+                        .multipart
+                        .abort_multipart(&Path::from(m.path), &m.id)
+                        .await;
+                    aborted += 1;
+                }
+                self.store.delete(&marker).await.map_err(backend)?;
+            }
+            Ok(aborted)
         })
     }
 }

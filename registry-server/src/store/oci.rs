@@ -229,7 +229,7 @@ impl OciStore for SqliteOciStore {
         move_tag: bool,
     ) -> StoreResult<TagOutcome> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let (Some(tag), false) = (tag, move_tag) {
             let existing: Option<String> = tx
                 .query_row(

@@ -215,5 +215,10 @@ fn object_store(bucket: &str, prefix: &str, s: &S3Config) -> StoreResult<ObjectC
     } else {
         None
     };
-    Ok(ObjectContentStore::new(s3, prefix, signer))
+    Ok(ObjectContentStore::new(
+        s3,
+        prefix,
+        signer,
+        Duration::from_secs(s.abandon_uploads_after_s),
+    ))
 }

@@ -107,7 +107,7 @@ fn delete(tx: &Transaction<'_>, record_id: &str) -> StoreResult<()> {
 impl PendingStore for SqlitePendingStore {
     fn insert(&self, record: PendingRecord) -> StoreResult<Option<PendingRecord>> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(existing) = load(&tx, &record.record_id)? {
             if !matches!(existing.status, PendingStatus::Rejected(_)) {
                 return Ok(Some(existing));
@@ -146,7 +146,7 @@ impl PendingStore for SqlitePendingStore {
 
     fn get(&self, record_id: &RecordId) -> StoreResult<Option<PendingRecord>> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         load(&tx, record_id)
     }
 
@@ -156,7 +156,7 @@ impl PendingStore for SqlitePendingStore {
         change: &mut dyn FnMut(&mut PendingRecord),
     ) -> StoreResult<Option<PendingRecord>> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let Some(mut record) = load(&tx, record_id)? else {
             return Ok(None);
         };
@@ -173,7 +173,7 @@ impl PendingStore for SqlitePendingStore {
 
     fn remove(&self, record_id: &RecordId) -> StoreResult<()> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         delete(&tx, &record_id.to_string())?;
         tx.commit()?;
         Ok(())
@@ -215,7 +215,7 @@ impl PendingStore for SqlitePendingStore {
 
     fn processing(&self) -> StoreResult<Vec<PendingRecord>> {
         let mut conn = self.0.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let ids = {
             let mut stmt = tx.prepare(
                 "SELECT record_id FROM pending_records WHERE status = 'processing' ORDER BY seq",

@@ -18,7 +18,10 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A connection to the file, in WAL mode.
+/// A connection to the file, in WAL mode. Several connections share the file (the log, pending
+/// records, OCI rows, upload sessions), so every write transaction begins `IMMEDIATE`: one that
+/// read first and then wrote would get `SQLITE_BUSY` at once, without waiting, whenever another
+/// connection wrote in between.
 pub(super) fn connect(path: &Path, synchronous: &str) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -81,7 +84,7 @@ impl LogStore for SqliteLogStore {
     fn load_since(&self, from: usize) -> StoreResult<LogTail> {
         let mut conn = self.0.conn();
         // One snapshot, so the records and checkpoints agree.
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut records = Vec::new();
         {
             let mut stmt = tx.prepare(

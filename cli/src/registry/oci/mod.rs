@@ -300,6 +300,16 @@ impl OciBackend {
                 );
             }
         }
+        if let OciDistributionError::SpecViolationError(why) = &e {
+            if why.ends_with(reads::CUT_OFF) {
+                return coded(
+                    Code::Verification,
+                    anyhow!(
+                        "{place} sent too much while {what}: {why}; nothing was used or cached"
+                    ),
+                );
+            }
+        }
         if matches!(e, OciDistributionError::DigestError(_)) {
             return coded(
                 Code::Verification,
@@ -317,10 +327,13 @@ impl OciBackend {
         &self,
         repository: &str,
         digest: &Digest,
+        size: u64,
     ) -> Result<Vec<u8>, OciDistributionError> {
         let digest = digest.to_string();
-        self.retrying("pulling a blob", || self.reads.blob(repository, &digest))
-            .await
+        self.retrying("pulling a blob", || {
+            self.reads.blob(repository, &digest, size)
+        })
+        .await
     }
 
     async fn tags(&self, package: &PackageRef) -> Result<Option<Vec<String>>> {
@@ -392,8 +405,8 @@ impl OciBackend {
         let layer_size = manifest.layers[0].size;
         let progress = Transfer::new(format!("downloading {label}"), Some(layer_size));
         let (config, layer) = tokio::join!(
-            self.pull_blob(&repository, &checked.config),
-            self.pull_blob(&repository, &checked.layer),
+            self.pull_blob(&repository, &checked.config, manifest.config.size),
+            self.pull_blob(&repository, &checked.layer, layer_size),
         );
         let config = config
             .map_err(|e| self.explain(package, &format!("pulling the config of {label}"), e))?;

@@ -197,6 +197,7 @@ impl Reads {
         repository: &str,
         path: &str,
         accept: Option<&str>,
+        limit: u64,
     ) -> Result<(Option<String>, Vec<u8>)> {
         let url = format!("{}{path}", self.base);
         let scope = format!("repository:{repository}:pull");
@@ -238,7 +239,7 @@ impl Reads {
         if matches!(status.as_u16(), 429 | 503) {
             self.note_retry_after(&response);
         }
-        let body = response.bytes().await?.to_vec();
+        let body = bounded_body(response, &url, limit).await?;
         if status == StatusCode::OK {
             return Ok((digest, body));
         }
@@ -263,7 +264,12 @@ impl Reads {
             tags: Option<Vec<String>>,
         }
         let (_, body) = self
-            .get(repository, &format!("/v2/{repository}/tags/list"), None)
+            .get(
+                repository,
+                &format!("/v2/{repository}/tags/list"),
+                None,
+                TAGS_LIMIT,
+            )
             .await?;
         let list: TagList = serde_json::from_slice(&body)?;
         Ok(list.tags.unwrap_or_default())
@@ -281,6 +287,7 @@ impl Reads {
                 repository,
                 &format!("/v2/{repository}/manifests/{tag}"),
                 Some(accept),
+                MANIFEST_LIMIT,
             )
             .await?;
         let actual = crate::digest::Digest::of(&body).to_string();
@@ -292,12 +299,14 @@ impl Reads {
         Ok((body, actual))
     }
 
-    pub async fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+    /// A blob of `size` bytes, as its descriptor says: a registry that sends more is cut off.
+    pub async fn blob(&self, repository: &str, digest: &str, size: u64) -> Result<Vec<u8>> {
         let (_, body) = self
             .get(
                 repository,
                 &format!("/v2/{repository}/blobs/{digest}"),
                 None,
+                size,
             )
             .await?;
         Ok(body)
@@ -332,6 +341,51 @@ fn url_with(base: &str, query: &[(&str, &str)]) -> String {
     url.push(if base.contains('?') { '&' } else { '?' });
     url.push_str(&form.finish());
     url
+}
+
+/// How an answer cut off at its bound ends its message (oci-client uses the same error for
+/// other protocol breaches).
+pub const CUT_OFF: &str = "so the answer was cut off";
+
+/// The most a manifest may be, as distribution's own limit.
+const MANIFEST_LIMIT: u64 = 4 << 20;
+/// The most a tag list may be (a million tags or so).
+const TAGS_LIMIT: u64 = 64 << 20;
+/// The most of an error answer that is kept.
+const ERROR_LIMIT: u64 = 64 << 10;
+
+/// The body, refused once it is past `limit` bytes (an error answer is cut at
+/// [`ERROR_LIMIT`] instead): a registry that sends more than it declared, or without end, gets
+/// no more memory than an honest one.
+async fn bounded_body(
+    mut response: reqwest013::Response,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let ok = response.status().is_success();
+    let cap = if ok { limit } else { ERROR_LIMIT };
+    let too_long = || {
+        OciDistributionError::SpecViolationError(format!(
+            "{url} sent more than the {limit} bytes it is allowed (its descriptor or wtool's \
+             bound), {CUT_OFF}"
+        ))
+    };
+    if ok && response.content_length().is_some_and(|n| n > cap) {
+        return Err(too_long());
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(cap) as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() as u64 + chunk.len() as u64 > cap {
+            if !ok {
+                let room = (cap as usize).saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                break;
+            }
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -159,19 +159,27 @@ fn content_range(req: &Request) -> Result<Option<(u64, u64)>, Refusal> {
     let Some(v) = req.headers().get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
-    let bad = || {
-        Refusal::from(OciError::new(
-            Code::RangeInvalid,
-            "the Content-Range must be `<start>-<end>`",
-        ))
-    };
-    let raw = v.to_str().map_err(|_| bad())?.trim();
+    let range = v
+        .to_str()
+        .ok()
+        .and_then(parse_content_range)
+        .ok_or_else(|| {
+            Refusal::from(OciError::new(
+                Code::RangeInvalid,
+                "the Content-Range must be `<start>-<end>`",
+            ))
+        })?;
+    Ok(Some(range))
+}
+
+/// The `<start>-<end>` of a chunk's `Content-Range`, as written; whether it fits the session
+/// is the service's question.
+pub(crate) fn parse_content_range(raw: &str) -> Option<(u64, u64)> {
+    let raw = raw.trim();
     let raw = raw.strip_prefix("bytes ").unwrap_or(raw);
     let raw = raw.split('/').next().unwrap_or(raw);
-    let (a, b) = raw.split_once('-').ok_or_else(bad)?;
-    let a = a.trim().parse::<u64>().map_err(|_| bad())?;
-    let b = b.trim().parse::<u64>().map_err(|_| bad())?;
-    Ok(Some((a, b)))
+    let (a, b) = raw.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
 fn has_body(req: &Request) -> bool {

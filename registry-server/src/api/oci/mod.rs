@@ -6,6 +6,8 @@ mod blobs;
 mod manifests;
 mod meta;
 
+pub(crate) use blobs::parse_content_range;
+
 use super::Shared;
 use crate::service::oci::{Action, Code, Credential, OciError, UploadState};
 use axum::{
@@ -133,6 +135,7 @@ fn status_of(code: Code) -> StatusCode {
         Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Full => StatusCode::INSUFFICIENT_STORAGE,
     }
 }
 

@@ -144,6 +144,7 @@ where
     F: FnOnce(Format) -> Fut,
     Fut: std::future::Future<Output = (StatusCode, Bytes)>,
 {
+    let started = std::time::Instant::now();
     let service = &state.service;
     let format = format_of(headers);
     if !may_read(service, headers) {
@@ -161,8 +162,8 @@ where
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let (status, body) = match state.web.page(generation, &key, format) {
-        Some(hit) => hit,
+    let (status, body, hit) = match state.web.page(generation, &key, format) {
+        Some((status, body)) => (status, body, true),
         None => {
             let (status, body) = render(format).await;
             // Pages of a checkpoint that moved on while rendering are not kept.
@@ -171,7 +172,7 @@ where
                     .web
                     .keep(generation, key, format, status, body.clone());
             }
-            (status, body)
+            (status, body, false)
         }
     };
     if status == StatusCode::OK && matches {
@@ -179,9 +180,11 @@ where
         security_headers(res.headers_mut());
         res.headers_mut()
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("ascii"));
+        server_timing(&mut res, started, hit);
         return res;
     }
     let mut res = with_type(status, format, body);
+    server_timing(&mut res, started, hit);
     if status == StatusCode::OK {
         res.headers_mut()
             .insert(header::ETAG, HeaderValue::from_str(&etag).expect("ascii"));
@@ -189,6 +192,16 @@ where
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     res
+}
+
+/// How long the server spent on a page, and whether it came from the cache, as browsers'
+/// developer tools and the page benchmark read it.
+fn server_timing(res: &mut Response, started: std::time::Instant, hit: bool) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let desc = if hit { "cached" } else { "rendered" };
+    if let Ok(value) = HeaderValue::from_str(&format!("page;desc=\"{desc}\";dur={ms:.3}")) {
+        res.headers_mut().insert("server-timing", value);
+    }
 }
 
 fn json_body<T: serde::Serialize>(value: &T) -> Bytes {

@@ -131,6 +131,17 @@ fn parse(bytes: &[u8], content_type: Option<&str>) -> OciResult<Parsed> {
     Ok(parsed)
 }
 
+/// What the registry reads of a manifest, before it looks at the store: the digests it refers
+/// to, or why it is refused.
+pub(crate) fn references(bytes: &[u8], content_type: Option<&str>) -> Result<Vec<Digest>, String> {
+    let parsed = parse(bytes, content_type).map_err(|e| e.to_string())?;
+    let mut all: Vec<Digest> = parsed.config.into_iter().map(|c| c.1).collect();
+    all.extend(parsed.layers.into_iter().map(|l| l.1));
+    all.extend(parsed.children);
+    all.extend(parsed.subject);
+    Ok(all)
+}
+
 impl Service {
     async fn blob_exists(&self, digest: &Digest) -> OciResult<bool> {
         Ok(self.core.stores.content.size(digest).await?.is_some())

@@ -11,6 +11,9 @@ mod publish;
 mod reads;
 mod uploads;
 
+pub(crate) use manifests::references as manifest_references;
+pub(crate) use reads::resolve_range;
+
 pub(crate) use access::{Action, Credential, Identity};
 pub(crate) use browse::OciPackageView;
 pub(crate) use progress::Progress;
@@ -58,6 +61,8 @@ pub(crate) enum Code {
     Internal,
     /// A shared backend did not answer (503); retrying may succeed.
     Unavailable,
+    /// The store's disk is full (507).
+    Full,
 }
 
 impl Code {
@@ -78,6 +83,7 @@ impl Code {
             Code::Unsupported => "UNSUPPORTED",
             Code::Internal => "UNKNOWN",
             Code::Unavailable => "UNAVAILABLE",
+            Code::Full => "UNKNOWN",
         }
     }
 }
@@ -108,6 +114,10 @@ impl OciError {
 
 impl From<StoreError> for OciError {
     fn from(e: StoreError) -> Self {
+        if e.is_full() {
+            tracing::error!("{e}");
+            return OciError::new(Code::Full, crate::store::FULL);
+        }
         match e {
             StoreError::Unavailable(why) => {
                 tracing::warn!("{why}");

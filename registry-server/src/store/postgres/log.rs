@@ -24,6 +24,10 @@ fn record_of(row: &tokio_postgres::Row) -> StoreResult<StoredRecord> {
 }
 
 impl LogStore for PgLogStore {
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.0.changes())
+    }
+
     fn load_since(
         &self,
         from: usize,
@@ -120,6 +124,12 @@ impl LogStore for PgLogStore {
                 tx.execute(
                     "INSERT INTO checkpoints (log_length, envelope) VALUES ($1, $2)",
                     &[&length, &json],
+                )
+                .await?;
+                // Delivered to the other instances when (and only if) this commits.
+                tx.execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[&super::listen::CHANNEL, &length.to_string()],
                 )
                 .await?;
                 tx.commit().await?;

@@ -6,6 +6,7 @@
 //! runtime and the caller's thread waits for it: one round trip, as long as a SQLite fsync,
 //! and correct from any caller (a request handler, the writer's blocking task, a CLI command).
 
+mod listen;
 mod log;
 mod oci;
 mod pending;
@@ -19,6 +20,7 @@ use super::{StoreError, StoreResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::BoxFuture;
 use std::{sync::Arc, time::Duration};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(crate) type Client = deadpool_postgres::Object;
 
@@ -145,6 +147,11 @@ pub(crate) struct Pg {
     pool: Pool,
     rt: OwnRuntime,
     name: String,
+    /// Bumped when another instance may have committed (see [`listen`]).
+    changes: tokio::sync::watch::Sender<u64>,
+    /// The listening connection's settings, and whether it was started.
+    listen_with: (tokio_postgres::Config, MakeRustlsConnect),
+    listening: std::sync::Once,
 }
 
 impl Pg {
@@ -155,12 +162,10 @@ impl Pg {
             .thread_name("wtool-registry-pg")
             .enable_all()
             .build()?;
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
-            settings.root_cert.as_deref(),
-        )?);
+        let tls = MakeRustlsConnect::new(tls_config(settings.root_cert.as_deref())?);
         let manager = Manager::from_config(
             settings.config.clone(),
-            tls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -176,10 +181,14 @@ impl Pg {
                 .build()
                 .map_err(|e| StoreError::Backend(Box::new(e)))?
         };
+        let (changes, _) = tokio::sync::watch::channel(0);
         let pg = Arc::new(Self {
             pool,
             rt: OwnRuntime(Some(rt)),
             name: settings.describe(),
+            changes,
+            listen_with: (settings.config.clone(), tls),
+            listening: std::sync::Once::new(),
         });
         pg.run(|c| {
             Box::pin(async move {
@@ -188,6 +197,18 @@ impl Pg {
             })
         })?;
         Ok(pg)
+    }
+
+    /// A signal that another instance may have committed. The first call starts the
+    /// listening connection: a server follows other instances, a CLI command does not.
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.listening.call_once(|| {
+            let (config, tls) = self.listen_with.clone();
+            self.rt
+                .handle()
+                .spawn(listen::listen(config, tls, self.changes.clone()));
+        });
+        self.changes.subscribe()
     }
 
     /// Runs `work` with a pooled connection and waits for it.
