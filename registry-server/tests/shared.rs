@@ -64,8 +64,11 @@ async fn one_log_whichever_instance_a_client_reaches() {
         .unwrap();
 
     // The balancer's first backend goes away: the same client, holding the checkpoint A
-    // signed, carries on against B at once, before B's periodic refresh could have run.
+    // signed, carries on against B. (The pause lets the client's pool see that the balancer
+    // cut its connections; a request already on one would fail as it would behind any
+    // balancer.)
     lb.switch(&b_listen);
+    tokio::time::sleep(Duration::from_millis(50)).await;
     release(&on_lb, &key, &pkg, "1.2.0", component(3), false)
         .await
         .unwrap();

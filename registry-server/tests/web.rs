@@ -454,7 +454,7 @@ async fn a_component_page_shows_its_world_and_how_to_plug_it() {
     assert!(html.contains("wtool compose app.wasm --plug example:logger@0.1.0"));
     // The package page lists it as a component release.
     let package = json(&http, &format!("{}example:logger", s.url)).await;
-    assert_eq!(package["versions"][0]["version"], "0.1.0", "{package:#}");
+    assert_eq!(package["releases"][0]["version"], "0.1.0", "{package:#}");
     s.server.shutdown().await.unwrap();
 }
 
