@@ -213,11 +213,10 @@ fn tampered_blob_is_refused_and_cache_stays_clean() {
     let digest = published["digest"].as_str().unwrap();
 
     // Flip one byte of the stored blob: the registry now serves bytes its log does not name.
-    let blob = registry.blob(digest);
-    let mut bytes = std::fs::read(&blob).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xff;
-    std::fs::write(&blob, bytes).unwrap();
+    registry.data.tamper_blob(digest, |bytes| {
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+    });
 
     let reader = Client::new(&registry);
     let err = reader.fails(

@@ -163,8 +163,9 @@ impl Project {
     /// directory beside it, then swapped in.
     pub fn write_deps(&self, tree: &DepsTree, vendored: &[String]) -> Result<()> {
         let deps = self.deps_dir();
+        self.remove_leftovers();
         let staging = tempfile::Builder::new()
-            .prefix(".deps-new-")
+            .prefix(&format!(".deps-new-{}-", std::process::id()))
             .tempdir_in(&self.wit_dir)
             .with_context(|| format!("cannot write in `{}`", self.wit_dir.display()))?;
         for (dir, text) in tree {
@@ -191,6 +192,37 @@ impl Project {
         }
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
+    }
+
+    /// Removes what an interrupted `write_deps` left beside `deps/` (its staging directory, or
+    /// the old tree it had moved aside): each is named after its process, and only those of
+    /// processes that are gone are touched, so a fetch running beside this one keeps its own.
+    pub fn remove_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.wit_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name
+                .strip_prefix(".deps-new-")
+                .or_else(|| name.strip_prefix(".deps-old-"))
+            else {
+                continue;
+            };
+            let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// Whether a process with this id runs; where that cannot be told, it is taken to run.
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
     }
 }
 

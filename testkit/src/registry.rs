@@ -309,6 +309,28 @@ impl DataDir {
         }
     }
 
+    /// Rewrites the stored bytes of the blob `sha256:<hex>` with `edit`, behind the server's
+    /// back, on whichever store holds them: a registry that now serves bytes its log does not
+    /// name.
+    pub fn tamper_blob(&self, digest: &str, edit: impl FnOnce(&mut Vec<u8>)) {
+        let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+        match self.store() {
+            StoreOf::Embedded(dir) => {
+                let path = dir.join("blobs/sha256").join(hex);
+                let mut bytes = std::fs::read(&path).expect("the blob is stored");
+                edit(&mut bytes);
+                std::fs::write(&path, bytes).unwrap();
+            }
+            StoreOf::Shared { bucket, prefix, .. } => {
+                let s3 = crate::services::s3();
+                let key = format!("/{bucket}/{prefix}/blobs/sha256/{hex}");
+                let mut bytes = crate::services::s3_get(s3, &key);
+                edit(&mut bytes);
+                crate::services::s3_put(s3, &key, &bytes);
+            }
+        }
+    }
+
     /// How many OCI upload sessions the store holds.
     pub fn upload_sessions(&self) -> usize {
         match self.store() {

@@ -645,3 +645,20 @@ pub fn s3_get(s3: &S3, path: &str) -> Vec<u8> {
     assert!(head.contains(" 200 "), "GET {path}: {head}");
     answer[split + 4..].to_vec()
 }
+
+/// An unsigned `PUT` of `body` at `path` on the S3 server (the test fails on another status).
+pub fn s3_put(s3: &S3, path: &str, body: &[u8]) {
+    let port: u16 = s3.endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the S3 server answers");
+    write!(
+        stream,
+        "PUT {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(200)]).to_string();
+    assert!(head.contains(" 200 "), "PUT {path}: {head}");
+}

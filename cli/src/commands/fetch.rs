@@ -229,6 +229,8 @@ impl Args {
         let deps_stale = !project.stale_entries(&tree, &previously_managed).is_empty();
         if deps_stale {
             project.write_deps(&tree, &vendored)?;
+        } else {
+            project.remove_leftovers();
         }
         if lock_changed {
             crate::atomic::write(&lock_path, new_lock.to_toml().as_bytes())?;
