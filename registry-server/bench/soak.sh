@@ -40,7 +40,7 @@ third=$((seconds / 3))
 for at in "$third" "$((2 * third))"; do
   wait_s=$((at - ($(date +%s%3N) - started) / 1000))
   [ "$wait_s" -le 0 ] || sleep "$wait_s"
-  echo "$(( $(date +%s%3N) - started ))" >> "$scratch/kills"
+  date +%s%3N >> "$scratch/kills"
   kill -9 "$pid"; wait "$pid" 2>/dev/null || true
   serve_again
   up
@@ -55,7 +55,8 @@ kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 python3 - "$scratch/soak.json" "$scratch/kills" "$warm_rss" "$end_rss" "${BENCH_RESTART_WINDOW_MS:-3000}" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-kills = [int(l) for l in open(sys.argv[2]) if l.strip()]
+# Both clocks in Unix milliseconds: the driver's errors are counted from its own start.
+kills = [int(l) - r["started_unix_ms"] for l in open(sys.argv[2]) if l.strip()]
 warm, end, window = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 inside = [e for e in r["errors"] if any(k <= e[0] <= k + window for k in kills)]
 outside = [e for e in r["errors"] if e not in inside]

@@ -136,6 +136,10 @@ async fn main() {
 
     let tally: Shared = Arc::default();
     let start = Instant::now();
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for reader in 0..64usize {
@@ -245,6 +249,7 @@ async fn main() {
         "{}",
         serde_json::json!({
             "seconds": seconds,
+            "started_unix_ms": started_unix_ms,
             "requests": latencies.len(),
             "requests_per_second": latencies.len() as f64 / seconds as f64,
             "p50_ms": pct(0.5),
