@@ -66,7 +66,10 @@ fn pem() -> String {
 pub struct OciBackend {
     name: String,
     location: OciLocation,
-    client: Client,
+    /// oci-client, which pushes; made on the first push, since setting up its TLS (reading
+    /// the system's roots) costs as much as a whole fetch, which reads through `reads` alone.
+    client: std::sync::OnceLock<Client>,
+    client_config: std::sync::Mutex<Option<ClientConfig>>,
     credentials: auth::Credentials,
     reads: reads::Reads,
 }
@@ -136,14 +139,34 @@ impl OciBackend {
             user_agent: concat!("wtool/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
         };
-        let client = Client::try_from(config)
-            .map_err(|e| anyhow!("registry `{name}`: cannot set up the OCI client: {e}"))?;
         Ok(Self {
             name: name.to_string(),
             location,
-            client,
+            client: std::sync::OnceLock::new(),
+            client_config: std::sync::Mutex::new(Some(config)),
             credentials,
             reads,
+        })
+    }
+
+    /// The pushing client, set up on first use.
+    fn client(&self) -> Result<&Client> {
+        let mut pending = self.client_config.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = pending.take() {
+            let client = Client::try_from(config).map_err(|e| {
+                anyhow!(
+                    "registry `{}`: cannot set up the OCI client: {e}",
+                    self.name
+                )
+            })?;
+            let _ = self.client.set(client);
+        }
+        drop(pending);
+        self.client.get().ok_or_else(|| {
+            anyhow!(
+                "registry `{}`: the OCI client could not be set up",
+                self.name
+            )
         })
     }
 
@@ -522,7 +545,8 @@ impl Backend for OciBackend {
         let reference = self.reference(package, &version.to_string());
         let auth = self.push_auth(package).await?;
         let explain = |what: &str, e| self.explain(package, what, e);
-        self.client
+        let client = self.client()?;
+        client
             .auth(&reference, &auth, RegistryOperation::Push)
             .await
             .map_err(|e| explain("authenticating to push", e))?;
@@ -532,12 +556,10 @@ impl Backend for OciBackend {
         let layer = bytes::Bytes::copy_from_slice(bytes);
         let (l, c) = tokio::join!(
             self.retrying("pushing the layer", || {
-                self.client
-                    .push_blob(&reference, layer.clone(), &layer_digest_text)
+                client.push_blob(&reference, layer.clone(), &layer_digest_text)
             }),
             self.retrying("pushing the config", || {
-                self.client
-                    .push_blob(&reference, built.config.clone(), &config_digest_text)
+                client.push_blob(&reference, built.config.clone(), &config_digest_text)
             }),
         );
         l.map_err(|e| explain("pushing the layer", e))?;
@@ -547,8 +569,7 @@ impl Backend for OciBackend {
             .parse()
             .expect("a header value");
         self.retrying("pushing the manifest", || {
-            self.client
-                .push_manifest_raw(&reference, built.manifest.clone(), content_type.clone())
+            client.push_manifest_raw(&reference, built.manifest.clone(), content_type.clone())
         })
         .await
         .map_err(|e| explain("pushing the manifest", e))?;
