@@ -166,22 +166,7 @@ async fn a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers_without_a_
         let res = http.post(to).body(bytes.clone()).send().await.unwrap();
         let (status, body) = status_and_text(res).await;
         assert!((200..300).contains(&status), "{status} {body}");
-        let status_url = format!("{url}v1/package/{}/record/{record_id}", log_id(pkg));
-        let mut state = serde_json::Value::Null;
-        for _ in 0..200 {
-            state = http
-                .get(&status_url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if state["state"] == "published" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let state = published_status(&http, &url, pkg, &record_id).await;
         assert_eq!(state["state"], "published", "{state}");
     } else {
         release(&warg, &key, &name(pkg), "1.0.0", bytes.clone(), true)

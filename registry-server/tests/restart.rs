@@ -86,22 +86,7 @@ async fn pending_upload_continues_after_restart() {
     let server = start(&dir, &addr).await;
     let res = http.post(&upload).body(bytes.clone()).send().await.unwrap();
     assert!(res.status().is_success(), "{}", res.text().await.unwrap());
-    let status_url = format!("{url}v1/package/{}/record/{record_id}", log_id(pkg));
-    let mut state = serde_json::Value::Null;
-    for _ in 0..100 {
-        state = http
-            .get(&status_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if state["state"] == "published" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let state = published_status(&http, &url, pkg, &record_id).await;
     assert_eq!(state["state"], "published", "{state}");
 
     let cache = tempfile::tempdir().unwrap();

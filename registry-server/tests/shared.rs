@@ -187,18 +187,24 @@ async fn concurrent_publishes_on_two_instances_have_one_winner_per_head() {
     }
 }
 
-/// Sets `[store] refresh_ms` in an instance's config.
-fn set_refresh_ms(dir: &DataDir, ms: u64) {
+/// Sets `key` in the `[store]` table of an instance's config, or in its sub-table `table`
+/// (`s3`) when one is named.
+fn set_store_key(dir: &DataDir, table: Option<&str>, key: &str, value: i64) {
     let path = dir.path().join("wtool-registry.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut doc: toml::Table = text.parse().unwrap();
-    let store = doc
+    let mut doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let mut at = doc
         .entry("store")
         .or_insert_with(|| toml::Value::Table(Default::default()));
-    store
-        .as_table_mut()
+    if let Some(table) = table {
+        at = at
+            .as_table_mut()
+            .unwrap()
+            .entry(table)
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    at.as_table_mut()
         .unwrap()
-        .insert("refresh_ms".into(), toml::Value::Integer(ms as i64));
+        .insert(key.into(), toml::Value::Integer(value));
     std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
 }
 
@@ -208,8 +214,8 @@ async fn an_idle_instance_hears_of_a_commit_at_once_without_polling() {
     let token = a_dir.token(&["example"]);
     let b_dir = a_dir.second_instance();
     // Polling an hour apart: only the database's announcement can bring B up to date.
-    set_refresh_ms(&a_dir, 3_600_000);
-    set_refresh_ms(&b_dir, 3_600_000);
+    set_store_key(&a_dir, None, "refresh_ms", 3_600_000);
+    set_store_key(&b_dir, None, "refresh_ms", 3_600_000);
     let a = a_dir.serve("127.0.0.1:0", &[]).unwrap();
     let b = b_dir.serve("127.0.0.1:0", &[]).unwrap();
     let key = new_key();
@@ -309,7 +315,7 @@ async fn multipart_uploads_a_crash_abandoned_are_aborted() {
     assert_eq!(markers(&s3).await, 1);
 
     // A server that takes any unfinished upload for abandoned aborts it when it starts.
-    set_s3_key(&dir, "abandon_uploads_after_s", 0);
+    set_store_key(&dir, Some("s3"), "abandon_uploads_after_s", 0);
     let _server = dir.serve("127.0.0.1:0", &[]).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while markers(&s3).await != 0 {
@@ -328,17 +334,6 @@ async fn multipart_uploads_a_crash_abandoned_are_aborted() {
         s3.head(&path).await.is_err(),
         "the abandoned blob is visible"
     );
-}
-
-/// Sets a key of `[store.s3]` in an instance's config.
-fn set_s3_key(dir: &DataDir, key: &str, value: i64) {
-    let path = dir.path().join("wtool-registry.toml");
-    let mut doc: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-    doc["store"]["s3"]
-        .as_table_mut()
-        .unwrap()
-        .insert(key.into(), toml::Value::Integer(value));
-    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

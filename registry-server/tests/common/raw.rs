@@ -62,3 +62,29 @@ pub fn publish_path(name: &str) -> String {
 pub fn publish_body(name: &str, rec: Value) -> Value {
     json!({ "packageName": name, "record": rec })
 }
+
+/// Polls the record's status until it is `published` (or 4 s pass); the last status.
+pub async fn published_status(
+    http: &reqwest::Client,
+    url: &str,
+    name: &str,
+    record_id: &str,
+) -> Value {
+    let status_url = format!("{url}v1/package/{}/record/{record_id}", log_id(name));
+    let mut state = Value::Null;
+    for _ in 0..200 {
+        state = http
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if state["state"] == "published" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    state
+}
