@@ -148,25 +148,29 @@ TOML
   done
   oci_requests() { grep -c ' HTTP/1.1"' "$work/oci-access.log"; }
   cd "$app"
-  measure() { # label, command...
-    local label=$1; shift
-    local r0 t0 t1 r1
-    r0=$(oci_requests); t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); r1=$(oci_requests)
-    echo "| $label | $(( (t1 - t0) / 1000000 )) ms | $((r1 - r0)) |"
+  # Requests from one run; the time is hyperfine's mean over $RUNS runs, each prepared as the
+  # case says (a single run on loopback varies by a third from one run to the next).
+  measure() { # label, prepare, command...
+    local label=$1 prepare=$2; shift 2
+    local r0 r1
+    bash -c "$prepare"
+    r0=$(oci_requests); "$@" >/dev/null 2>&1; r1=$(oci_requests)
+    hyperfine -N -w 1 -r "$RUNS" --export-json "$work/o.json" --prepare "$prepare" "$*" >/dev/null 2>&1
+    local ms
+    ms=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$work/o.json")
+    echo "| $label | $ms ms | $((r1 - r0)) |"
   }
   echo
-  echo "## $N packages on docker-registry (OCI, loopback)"
+  echo "## $N packages on docker-registry (OCI, loopback), $RUNS runs"
   echo
   echo "| case | time | requests |"
   echo "|---|---|---|"
-  rm -rf "$work/oci-cache" wkg.lock wit/deps
   export WTOOL_CACHE_DIR=$work/oci-cache
-  measure "wtool cold fetch" "$WTOOL" -q fetch
-  measure "wtool warm fetch --locked" "$WTOOL" -q fetch --locked
+  measure "wtool cold fetch" "rm -rf $work/oci-cache wkg.lock wit/deps" "$WTOOL" -q fetch
+  measure "wtool warm fetch --locked" "true" "$WTOOL" -q fetch --locked
   if command -v "$WKG" >/dev/null; then
-    rm -rf "$work/wkg-oci-cache" wkg.lock wit/deps
     export WKG_CACHE_DIR=$work/wkg-oci-cache
-    measure "wkg cold fetch" "$WKG" fetch
-    measure "wkg warm fetch" "$WKG" fetch
+    measure "wkg cold fetch" "rm -rf $work/wkg-oci-cache wkg.lock wit/deps" "$WKG" fetch
+    measure "wkg warm fetch" "true" "$WKG" fetch
   fi
 fi

@@ -11,11 +11,13 @@ use crate::exit::{fail, Code, WithCode};
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
+/// A whole discovery exchange; a registry that takes longer is as good as down.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
 pub async fn discover(name: &str, base: &str, prefer: Option<Protocol>) -> Result<Location> {
     let url = format!("{base}/.well-known/wasm-pkg/registry.json");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client =
+        super::http::shared().map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
     let unreachable = || {
         format!(
             "cannot reach registry `{name}` at {base}; check the URL and that the registry is up, \
@@ -24,6 +26,7 @@ pub async fn discover(name: &str, base: &str, prefer: Option<Protocol>) -> Resul
     };
     let response = client
         .get(&url)
+        .timeout(TIMEOUT)
         .send()
         .await
         .with_context(unreachable)
@@ -102,7 +105,12 @@ async fn probe(
         None => {}
     }
     let answers = |path: &'static str| async move {
-        let response = client.get(format!("{base}{path}")).send().await.ok()?;
+        let response = client
+            .get(format!("{base}{path}"))
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .ok()?;
         let status = response.status();
         let challenged = response
             .headers()

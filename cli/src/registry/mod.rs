@@ -4,6 +4,7 @@
 //! answers).
 
 mod discovery;
+mod http;
 mod local;
 pub mod oci;
 mod warg;

@@ -102,24 +102,24 @@ impl OciBackend {
                 data: pem,
             });
         }
-        let mut plain = reqwest013::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("wtool/", env!("CARGO_PKG_VERSION")))
-            .danger_accept_invalid_certs(table.accept_invalid_certificates);
-        for c in &certs {
-            let cert = match c.encoding {
-                CertificateEncoding::Der => reqwest013::Certificate::from_der(&c.data),
-                CertificateEncoding::Pem => reqwest013::Certificate::from_pem(&c.data),
+        let plain = if certs.is_empty() && !table.accept_invalid_certificates {
+            super::http::shared()
+        } else {
+            let mut own = super::http::builder()
+                .danger_accept_invalid_certs(table.accept_invalid_certificates);
+            for c in &certs {
+                let cert = match c.encoding {
+                    CertificateEncoding::Der => reqwest::Certificate::from_der(&c.data),
+                    CertificateEncoding::Pem => reqwest::Certificate::from_pem(&c.data),
+                }
+                .map_err(|e| {
+                    anyhow!("registry `{name}`: an extra root certificate does not parse: {e}")
+                })?;
+                own = own.add_root_certificate(cert);
             }
-            .map_err(|e| {
-                anyhow!("registry `{name}`: an extra root certificate does not parse: {e}")
-            })?;
-            plain = plain.add_root_certificate(cert);
+            own.build().map_err(|e| e.to_string())
         }
-        let plain = plain
-            .build()
-            .map_err(|e| anyhow!("registry `{name}`: cannot set up the HTTP client: {e}"))?;
+        .map_err(|e| anyhow!("registry `{name}`: cannot set up the HTTP client: {e}"))?;
         let scheme = if location.http { "http" } else { "https" };
         let reads = reads::Reads::new(
             plain,

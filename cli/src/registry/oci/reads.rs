@@ -11,8 +11,8 @@
 
 use super::auth::Secret;
 use oci_client::errors::{OciDistributionError, OciEnvelope};
-use reqwest013::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
-use reqwest013::StatusCode;
+use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use std::time::Duration;
 type Result<T> = std::result::Result<T, OciDistributionError>;
 
 pub struct Reads {
-    client: reqwest013::Client,
+    client: reqwest::Client,
     base: String,
     secret: Secret,
     /// `Authorization` values issued per scope (`repository:<name>:pull`).
@@ -57,7 +57,7 @@ impl Challenge {
 }
 
 impl Reads {
-    pub fn new(client: reqwest013::Client, base: String, secret: Secret) -> Self {
+    pub fn new(client: reqwest::Client, base: String, secret: Secret) -> Self {
         Self {
             client,
             base,
@@ -72,11 +72,11 @@ impl Reads {
         self.retry_after.lock().unwrap().take()
     }
 
-    fn note_retry_after(&self, response: &reqwest013::Response) {
+    fn note_retry_after(&self, response: &reqwest::Response) {
         // Seconds; the HTTP-date form is rare from registries and falls back to backoff.
         let wait = response
             .headers()
-            .get(reqwest013::header::RETRY_AFTER)
+            .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
@@ -106,7 +106,7 @@ impl Reads {
                 self.client
                     .post(&challenge.realm)
                     .header(
-                        reqwest013::header::CONTENT_TYPE,
+                        reqwest::header::CONTENT_TYPE,
                         "application/x-www-form-urlencoded",
                     )
                     .body(form.finish())
@@ -181,10 +181,10 @@ impl Reads {
         url: &str,
         accept: Option<&str>,
         auth: Option<&HeaderValue>,
-    ) -> Result<reqwest013::Response> {
+    ) -> Result<reqwest::Response> {
         let mut request = self.client.get(url);
         if let Some(a) = accept {
-            request = request.header(reqwest013::header::ACCEPT, a);
+            request = request.header(reqwest::header::ACCEPT, a);
         }
         if let Some(a) = auth {
             request = request.header(AUTHORIZATION, a.clone());
@@ -357,11 +357,7 @@ const ERROR_LIMIT: u64 = 64 << 10;
 /// The body, refused once it is past `limit` bytes (an error answer is cut at
 /// [`ERROR_LIMIT`] instead): a registry that sends more than it declared, or without end, gets
 /// no more memory than an honest one.
-async fn bounded_body(
-    mut response: reqwest013::Response,
-    url: &str,
-    limit: u64,
-) -> Result<Vec<u8>> {
+async fn bounded_body(mut response: reqwest::Response, url: &str, limit: u64) -> Result<Vec<u8>> {
     let ok = response.status().is_success();
     let cap = if ok { limit } else { ERROR_LIMIT };
     let too_long = || {
