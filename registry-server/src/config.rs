@@ -69,6 +69,39 @@ pub struct Config {
     pub web: WebConfig,
     /// Where metadata and content are kept.
     pub store: StoreConfig,
+    /// What one client may hold or try: connections, slow requests, failed logins.
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: the bounds that keep slow and abusive clients from starving the others.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Connections served at once; a connection past it is closed as soon as it is accepted.
+    /// Lowered at start to what the open-file limit allows.
+    pub max_connections: usize,
+    /// Time a connection has to send a request's headers, and the longest it may sit idle
+    /// between requests.
+    pub header_read_timeout_secs: u64,
+    /// Time a response may wait for a client that reads nothing before the connection is cut.
+    pub write_stall_timeout_secs: u64,
+    /// Largest request head (request line and headers); a larger one gets 431.
+    pub max_header_bytes: usize,
+    /// Failed authentications one address may make in a minute; past it, requests from that
+    /// address that carry credentials get 429 until the minute is over.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16_384,
+            header_read_timeout_secs: 20,
+            write_stall_timeout_secs: 60,
+            max_header_bytes: 64 * 1024,
+            auth_failures_per_minute: 30,
+        }
+    }
 }
 
 /// `[store]`: the metadata and content backends.
@@ -199,6 +232,7 @@ impl Default for Config {
             oci: OciConfig::default(),
             web: WebConfig::default(),
             store: StoreConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 mod api;
 pub mod cli;
 pub mod config;
+mod connections;
 mod digest;
 #[doc(hidden)]
 pub mod fuzzing;

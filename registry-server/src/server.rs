@@ -9,7 +9,6 @@ use crate::{
     store::{open::Backends, SecretStore, StoreError, TokenStore},
 };
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use std::{fs::File, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tokio::{sync::oneshot, task::JoinHandle};
 use warg_crypto::signing::PrivateKey;
@@ -111,6 +110,7 @@ pub(crate) fn open_core(config: &Config) -> anyhow::Result<Core> {
             authorized_keys: config.authorized_keys.clone(),
             allow_anonymous_publish: config.allow_anonymous_publish,
             require_read_token: config.require_read_token,
+            auth_failures_per_minute: config.limits.auth_failures_per_minute,
         },
         oci: oci_policy(config, stores.secrets.as_ref())?,
         refresh: Duration::from_millis(config.store.refresh_ms.max(1)),
@@ -194,19 +194,12 @@ impl RunningServer {
         });
         let app = api::router(state);
         let (tx, rx) = oneshot::channel::<()>();
-        // No Nagle: responses are written in few large writes, and a small final write (the
-        // tail of a download, a short JSON answer) must not wait for a delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {e}");
-            }
-        });
+        let limits = crate::connections::Limits::of(&config.limits);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await?;
+            crate::connections::serve(listener, app, limits, async {
+                let _ = rx.await;
+            })
+            .await;
             // The router (and its service handles) is gone, so the writer drains and stops.
             expiry.abort();
             let _ = expiry.await;

@@ -71,9 +71,42 @@ fn read_access(state: &AppState, req: &Request) -> Result<(), ApiError> {
         .map_err(ApiError::from)
 }
 
+/// Whether a request tries to authenticate: a token or password in a header, a session
+/// cookie, or the login form.
+fn carries_credentials(req: &Request) -> bool {
+    let headers = req.headers();
+    headers.contains_key(axum::http::header::AUTHORIZATION)
+        || headers.contains_key(axum::http::header::COOKIE)
+        || (req.method() == axum::http::Method::POST && req.uri().path() == "/login")
+}
+
 async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let guess_from = crate::connections::peer(&req)
+        .map(|a| a.ip())
+        .filter(|_| carries_credentials(&req));
+    if let Some(addr) = guess_from {
+        if let Err(wait) = state.service.auth_allowed(addr) {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed authentications from {addr}; try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+            )
+            .into_response();
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(wait.as_secs().max(1)),
+            );
+            state.service.metrics().request(res.status().as_u16());
+            return res;
+        }
+    }
     if let Err(e) = registry_header(&req).and_then(|()| read_access(&state, &req)) {
         let res = e.into_response();
+        if let (Some(addr), StatusCode::UNAUTHORIZED) = (guess_from, res.status()) {
+            state.service.auth_failed(addr);
+        }
         state.service.metrics().request(res.status().as_u16());
         return res;
     }
@@ -95,6 +128,9 @@ async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Respon
             ApiError::new(StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response()
         }
     };
+    if let (Some(addr), StatusCode::UNAUTHORIZED) = (guess_from, res.status()) {
+        state.service.auth_failed(addr);
+    }
     let status = res.status().as_u16();
     state.service.metrics().request(status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

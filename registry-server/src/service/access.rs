@@ -16,6 +16,8 @@ pub(crate) struct Access {
     pub authorized_keys: AuthorizedKeys,
     pub allow_anonymous_publish: bool,
     pub require_read_token: bool,
+    /// Failed authentications one client address may make in a minute (0: no bound).
+    pub auth_failures_per_minute: u32,
 }
 
 /// Why a request was refused.

@@ -12,6 +12,7 @@ mod reads;
 mod refresh;
 mod state;
 mod submit;
+mod throttle;
 mod upload;
 mod writer;
 
@@ -59,6 +60,8 @@ pub(crate) struct Core {
     metrics: Arc<Metrics>,
     /// Upload sessions as their bytes pass through this instance (a cache).
     uploads_seen: oci::Progress,
+    /// Failed authentications per client address.
+    throttle: throttle::AuthThrottle,
     /// Held while the state is extended from the store, by this instance's own commit or by
     /// a refresh with other instances' commits, so that no record is applied twice.
     extending: std::sync::Mutex<()>,
@@ -81,6 +84,7 @@ impl Core {
     ) -> Result<Self, ServiceError> {
         let state = State::replay(stores.log.load_since(0)?)?;
         metrics.set_log_length(state.log_length());
+        let throttle = throttle::AuthThrottle::new(policies.access.auth_failures_per_minute);
         Ok(Self {
             state: RwLock::new(state),
             stores,
@@ -88,6 +92,7 @@ impl Core {
             policies,
             metrics,
             uploads_seen: oci::Progress::default(),
+            throttle,
             extending: std::sync::Mutex::new(()),
         })
     }
