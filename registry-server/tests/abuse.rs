@@ -440,3 +440,59 @@ async fn token_guessing_is_refused_for_a_minute_and_other_addresses_are_not() {
     assert_eq!(push(other.clone(), token.clone()).await.0, 202);
     assert_eq!(push(other, "wtr_wrong".into()).await.0, 401);
 }
+
+#[test]
+fn names_that_climb_out_are_refused_at_every_front_end() {
+    let (dir, server, token) = server_with(&[]);
+    let at = addr(&server);
+    let before = wtool_testkit::snapshot(&dir.path());
+    let hex = "a".repeat(64);
+    let cases = [
+        ("GET", "/v2/example/../logger/tags/list".to_string(), 400),
+        (
+            "GET",
+            "/v2/example/%2e%2e/logger/tags/list".to_string(),
+            400,
+        ),
+        (
+            "GET",
+            "/v2/example/..%2flogger/manifests/1.0.0".to_string(),
+            400,
+        ),
+        ("GET", format!("/v2/../../etc/blobs/sha256:{hex}"), 400),
+        (
+            "GET",
+            "/v2/example/logger/blobs/sha256:..%2f..%2fx".to_string(),
+            400,
+        ),
+        ("PUT", "/v2/generic/../x/manifests/1.0.0".to_string(), 400),
+        ("POST", "/v2/generic/./x/blobs/uploads/".to_string(), 400),
+        ("GET", "/content/..%2f..%2fregistry.db".to_string(), 404),
+        ("GET", "/v1/package/..%2f..%2fetc".to_string(), 404),
+    ];
+    for (method, path, want) in cases {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: registry\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            status_of(at, &head, Duration::from_secs(2)),
+            want,
+            "{method} {path}"
+        );
+    }
+    // Nothing was written (the lock file and the database may be touched by the server, but no
+    // new file appears).
+    let after = wtool_testkit::snapshot(&dir.path());
+    let names = |s: &[(std::path::PathBuf, Vec<u8>)]| {
+        s.iter()
+            .map(|(p, _)| p.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let new: Vec<_> = names(&after).difference(&names(&before)).cloned().collect();
+    assert!(
+        new.iter()
+            .all(|p| p.starts_with("blobs/tmp") || p.to_string_lossy().contains("registry.db")),
+        "files appeared: {new:?}"
+    );
+}
