@@ -505,3 +505,63 @@ fn a_fetch_killed_at_any_moment_is_repaired_by_the_next_locked_fetch() {
         assert_eq!(snapshot(&app), good, "after the kill at round {i}");
     }
 }
+
+#[test]
+fn a_fetch_onto_a_full_disk_fails_cleanly_and_leaves_project_and_cache_consistent() {
+    let registry = Registry::start(&["acme"]);
+    let client = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&client, work.path());
+    let app = work.path().join("app");
+    let _ = std::fs::remove_dir_all(client.cache());
+    std::fs::create_dir_all(client.cache()).unwrap();
+    let before = snapshot(&app);
+    // The project and the cache each on a small file system of their own, both full.
+    let project_disk = wtool_testkit::tmpfs::Tmpfs::over(&app, "4m");
+    let cache_disk = wtool_testkit::tmpfs::Tmpfs::over(&client.cache(), "4m");
+    let fillers = [project_disk.fill(), cache_disk.fill()];
+    let out = client.run(&app, &["fetch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a fetch onto a full disk succeeded");
+    assert!(
+        stderr.to_lowercase().contains("no space left on device"),
+        "the error does not say the disk is full:\n{stderr}"
+    );
+    // Room in the cache but not in the project: the fetch gets as far as `wit/deps`.
+    std::fs::remove_file(&fillers[1]).unwrap();
+    let out = client.run(&app, &["fetch"]);
+    let second = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a fetch into a full project succeeded"
+    );
+    assert!(
+        second.to_lowercase().contains("no space left on device"),
+        "the error does not say the disk is full:\n{second}"
+    );
+    std::fs::remove_file(&fillers[0]).unwrap();
+    // Nothing half-written: the project is as it was, and the cache holds only whole blobs.
+    assert_eq!(
+        snapshot(&app),
+        before,
+        "the project changed:\n{stderr}\n{second}"
+    );
+    for (path, bytes) in snapshot(&client.cache()) {
+        if let Some(hex) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("sha256-"))
+        {
+            use sha2::Digest as _;
+            assert_eq!(
+                hex,
+                hex::encode(sha2::Sha256::digest(&bytes)),
+                "{path:?} is not whole"
+            );
+        }
+    }
+    // With room again, the same fetch works.
+    client.ok(&app, &["fetch"]);
+    assert!(!deps(&app).is_empty());
+    build_component(&app);
+}

@@ -12,6 +12,7 @@ pub mod registry;
 #[cfg(feature = "run")]
 pub mod run;
 pub mod services;
+pub mod tmpfs;
 #[cfg(feature = "warg")]
 pub mod warg;
 pub mod wtool;

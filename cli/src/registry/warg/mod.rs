@@ -17,8 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use warg_client::storage::{
-    ContentStorage, FileSystemNamespaceMapStorage, FileSystemRegistryStorage, PackageInfo,
-    PublishEntry, PublishInfo,
+    ContentStorage, FileSystemNamespaceMapStorage, PackageInfo, PublishEntry, PublishInfo,
 };
 use warg_client::{Client, ClientError};
 use warg_crypto::hash::AnyHash;
@@ -26,12 +25,14 @@ use warg_crypto::signing::PrivateKey;
 use warg_protocol::registry::{PackageName, RecordId};
 use wasm_pkg_common::package::PackageRef;
 
-type WargClient = Client<FileSystemRegistryStorage, CacheContent, FileSystemNamespaceMapStorage>;
+mod state;
+
+type WargClient = Client<state::StateStorage, CacheContent, FileSystemNamespaceMapStorage>;
 
 pub struct WargBackend {
-    /// warg-client's file storage is not safe for concurrent use within one process (a reader
-    /// can see a checkpoint file half-written), so storage-touching calls take turns; content
-    /// transfers still overlap.
+    /// warg-client updates its state in several steps (the checkpoint, then each log), and two
+    /// updates at once in one process would interleave them, so storage-touching calls take
+    /// turns; content transfers still overlap.
     storage: tokio::sync::Mutex<()>,
     name: String,
     has_token: bool,
@@ -44,7 +45,7 @@ pub struct WargBackend {
 impl WargBackend {
     pub fn new(name: &str, url: &str, cache: RegistryCache, token: Option<String>) -> Result<Self> {
         let state = cache.root().join("warg");
-        let registry = FileSystemRegistryStorage::lock(state.join("registries"))
+        let registry = state::StateStorage::lock(state.join("registries"))
             .with_context(|| format!("cannot open the warg state in `{}`", state.display()))?;
         let content = CacheContent {
             cache,
