@@ -565,3 +565,85 @@ fn a_fetch_onto_a_full_disk_fails_cleanly_and_leaves_project_and_cache_consisten
     assert!(!deps(&app).is_empty());
     build_component(&app);
 }
+
+#[test]
+fn a_warg_registry_that_rewinds_or_drops_records_is_not_believed() {
+    use wtool_testkit::oci::{Front, Mode};
+    let registry = Registry::start(&["acme"]);
+    let publisher = Client::new(&registry);
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&publisher, work.path());
+    let port: u16 = registry
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app = work.path().join("app");
+    let fresh = |app: &Path| {
+        let _ = std::fs::remove_file(app.join("wkg.lock"));
+        let _ = std::fs::remove_dir_all(app.join("wit/deps"));
+    };
+
+    // A rewind: the registry serves a checkpoint its operator really signed, but older than
+    // one the client has already verified.
+    let front = Front::before(port, Mode::FreezeCheckpoint);
+    let victim = Client::at(&format!("warg+{}", front.url()));
+    victim.ok(&app, &["fetch"]);
+    publisher.ok(
+        work.path(),
+        &[
+            "publish",
+            "clock-1.1.0/clock.wit",
+            "--package",
+            "acme:clock@1.1.0",
+        ],
+    );
+    fresh(&app);
+    victim.ok(&app, &["fetch"]);
+    let newest = snapshot(&app);
+    assert!(
+        lock_entries(&app)
+            .iter()
+            .any(|(n, _, v)| n == "acme:clock" && v == "1.1.0"),
+        "{:?}",
+        lock_entries(&app)
+    );
+    front.freeze();
+    fresh(&app);
+    let out = victim.run(&app, &["fetch"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        // Kept to what it had verified: never the older view.
+        assert_eq!(snapshot(&app), newest, "{err}");
+    } else {
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "a rewind is a verification failure: {err}"
+        );
+        assert!(err.contains("127.0.0.1"), "names the registry: {err}");
+        assert!(!app.join("wit/deps").exists(), "{err}");
+    }
+
+    // A dropped record: each package log comes without its last record. A client with no
+    // state of its own must find out from the checkpoint alone.
+    let front = Front::before(port, Mode::DropLastRecord);
+    let victim = Client::at(&format!("warg+{}", front.url()));
+    fresh(&app);
+    let out = victim.run(&app, &["fetch"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a log without its last record was believed"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "a dropped record is a verification failure: {err}"
+    );
+    assert!(!app.join("wit/deps").exists(), "{err}");
+    assert!(!app.join("wkg.lock").exists(), "{err}");
+}

@@ -253,6 +253,13 @@ pub enum Mode {
     /// A hostile registry: blob downloads are redirected to another host (a listener on this
     /// port that records what it is sent), which a token must never follow.
     RedirectBlobs { to: u16 },
+    /// A hostile warg registry: it passes everything, and keeps the first checkpoint it served;
+    /// after [`Front::freeze`] it serves that one to every checkpoint request (a rewind, with a
+    /// checkpoint the operator really signed).
+    FreezeCheckpoint,
+    /// A hostile warg registry: every package log in a `fetch/logs` answer loses its last
+    /// record (a dropped record).
+    DropLastRecord,
 }
 
 /// A front for a registry on its own loopback port, passing requests on to it.
@@ -267,6 +274,9 @@ struct Counters {
     tokens: AtomicU64,
     requests: AtomicU64,
     refused: AtomicU64,
+    /// [`Mode::FreezeCheckpoint`]: the first checkpoint answer, and whether it is replayed.
+    first_checkpoint: std::sync::Mutex<Option<Vec<u8>>>,
+    frozen: AtomicBool,
 }
 
 /// The bearer-token front (kept under its own name for the tests that read as such).
@@ -298,11 +308,15 @@ impl TokenFront {
 
 impl Front {
     pub fn start(backend: &OciRegistry, mode: Mode) -> Self {
+        Self::before(backend.port(), mode)
+    }
+
+    /// A front for whatever listens on `backend_port` (a wtool-registry, for the warg modes).
+    pub fn before(backend_port: u16, mode: Mode) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
-        let backend_port = backend.port();
         let (s, c) = (stop.clone(), counters.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -339,6 +353,11 @@ impl Front {
     /// Requests answered with the failing status so far.
     pub fn refused(&self) -> u64 {
         self.counters.refused.load(Ordering::SeqCst)
+    }
+
+    /// [`Mode::FreezeCheckpoint`]: from now on, the first checkpoint is served again.
+    pub fn freeze(&self) {
+        self.counters.frozen.store(true, Ordering::SeqCst);
     }
 }
 
@@ -468,6 +487,15 @@ fn serve(
         }
         _ => {}
     }
+    let checkpoint_get = path.starts_with("/v1/fetch/checkpoint");
+    if matches!(mode, Mode::FreezeCheckpoint)
+        && checkpoint_get
+        && counters.frozen.load(Ordering::SeqCst)
+    {
+        if let Some(first) = counters.first_checkpoint.lock().unwrap().clone() {
+            return out.write_all(&first);
+        }
+    }
     let mut upstream = TcpStream::connect(("127.0.0.1", backend))?;
     upstream.write_all(&head)?;
     upstream.write_all(b"Connection: close\r\n\r\n")?;
@@ -483,6 +511,20 @@ fn serve(
     let (resp_head, resp_body) = response.split_at(split);
     let resp_head = String::from_utf8_lossy(resp_head);
     let mut resp_body = resp_body.to_vec();
+    if matches!(mode, Mode::DropLastRecord)
+        && path.starts_with("/v1/fetch/logs")
+        && resp_head.starts_with("HTTP/1.1 200")
+    {
+        if let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&resp_body) {
+            if let Some(packages) = answer.get_mut("packages").and_then(|p| p.as_object_mut()) {
+                for records in packages.values_mut().filter_map(|r| r.as_array_mut()) {
+                    records.pop();
+                }
+            }
+            resp_body = serde_json::to_vec(&answer).unwrap();
+        }
+    }
+    let resized = matches!(mode, Mode::DropLastRecord);
     let oversize = match mode {
         Mode::OversizedBlobs { extra } if blob_get && resp_head.starts_with("HTTP/1.1 200") => {
             resp_body.extend(std::iter::repeat_n(0x5a, extra));
@@ -492,15 +534,31 @@ fn serve(
     };
     for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
         let lower = line.to_ascii_lowercase();
-        if lower.starts_with("connection:") || (oversize && lower.starts_with("content-length:")) {
+        if lower.starts_with("connection:")
+            || ((oversize || resized) && lower.starts_with("content-length:"))
+        {
             continue;
         }
         write!(out, "{line}\r\n")?;
     }
-    if oversize {
+    if oversize || resized {
         write!(out, "Content-Length: {}\r\n", resp_body.len())?;
     }
     write!(out, "Connection: close\r\n\r\n")?;
+    if matches!(mode, Mode::FreezeCheckpoint) && checkpoint_get {
+        let mut first = counters.first_checkpoint.lock().unwrap();
+        if first.is_none() && resp_head.starts_with("HTTP/1.1 200") {
+            let mut whole = Vec::new();
+            for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
+                if !line.to_ascii_lowercase().starts_with("connection:") {
+                    whole.extend_from_slice(format!("{line}\r\n").as_bytes());
+                }
+            }
+            whole.extend_from_slice(b"Connection: close\r\n\r\n");
+            whole.extend_from_slice(&resp_body);
+            *first = Some(whole);
+        }
+    }
     out.write_all(&resp_body)
 }
 

@@ -141,8 +141,10 @@ fn code_of(e: &ClientError) -> Code {
         | ClientError::IncorrectContent { .. }
         | ClientError::CheckpointLogLengthRewind { .. }
         | ClientError::CheckpointChangedLogRootOrMapRoot { .. }
+        // A registry that cannot prove what it serves is not believed, whichever side found out.
         | ClientError::Api(
             Api::IncorrectConsistencyProof { .. }
+            | Api::Proof(_)
             | Api::Hash(_)
             | Api::ConsistencyProof(_)
             | Api::InclusionProof(_),
