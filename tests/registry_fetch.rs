@@ -647,3 +647,47 @@ fn a_warg_registry_that_rewinds_or_drops_records_is_not_believed() {
     assert!(!app.join("wit/deps").exists(), "{err}");
     assert!(!app.join("wkg.lock").exists(), "{err}");
 }
+
+#[test]
+fn a_warg_registry_that_forks_its_log_is_refused() {
+    use wtool_testkit::oci::{Front, Mode};
+    use wtool_testkit::registry::DataDir;
+    // Two registries with one operator key and one log up to the fork, then each its own.
+    let original = DataDir::init_on(&wtool_testkit::binary("wtool-registry"), &["acme"], &[]);
+    let forked = original.fork();
+    let a = Registry::serving(original, &["acme"]);
+    let b = Registry::serving(forked, &["acme"]);
+    let port = |r: &Registry| -> u16 { r.url.rsplit(':').next().unwrap().parse().unwrap() };
+    let work = tempfile::tempdir().unwrap();
+    publish_fixtures(&Client::new(&a), work.path());
+    let other = tempfile::tempdir().unwrap();
+    let b_publisher = Client::new(&b);
+    publish_fixtures(&b_publisher, other.path());
+    b_publisher.ok(
+        other.path(),
+        &[
+            "publish",
+            "clock-1.1.0/clock.wit",
+            "--package",
+            "acme:clock@1.1.0",
+        ],
+    );
+
+    // A client verifies A's log, then the same name starts answering with B's.
+    let front = Front::before(port(&a), Mode::Forward);
+    let victim = Client::at(&format!("warg+{}", front.url()));
+    let app = work.path().join("app");
+    victim.ok(&app, &["fetch"]);
+    front.switch_to(port(&b));
+    let _ = std::fs::remove_file(app.join("wkg.lock"));
+    let _ = std::fs::remove_dir_all(app.join("wit/deps"));
+    let out = victim.run(&app, &["fetch"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "a forked log must fail verification: {err}"
+    );
+    assert!(!app.join("wit/deps").exists(), "{err}");
+    assert!(!app.join("wkg.lock").exists(), "{err}");
+}

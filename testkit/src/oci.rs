@@ -277,6 +277,8 @@ struct Counters {
     /// [`Mode::FreezeCheckpoint`]: the first checkpoint answer, and whether it is replayed.
     first_checkpoint: std::sync::Mutex<Option<Vec<u8>>>,
     frozen: AtomicBool,
+    /// The port requests are passed on to (see [`Front::switch_to`]).
+    backend: std::sync::atomic::AtomicU16,
 }
 
 /// The bearer-token front (kept under its own name for the tests that read as such).
@@ -317,6 +319,7 @@ impl Front {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
+        counters.backend.store(backend_port, Ordering::SeqCst);
         let (s, c) = (stop.clone(), counters.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -326,7 +329,8 @@ impl Front {
                 let Ok(stream) = stream else { continue };
                 let c = c.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, port, backend_port, mode, &c);
+                    let backend = c.backend.load(Ordering::SeqCst);
+                    let _ = serve(stream, port, backend, mode, &c);
                 });
             }
         });
@@ -353,6 +357,11 @@ impl Front {
     /// Requests answered with the failing status so far.
     pub fn refused(&self) -> u64 {
         self.counters.refused.load(Ordering::SeqCst)
+    }
+
+    /// Passes later requests on to another port: one registry name, another log behind it.
+    pub fn switch_to(&self, backend_port: u16) {
+        self.counters.backend.store(backend_port, Ordering::SeqCst);
     }
 
     /// [`Mode::FreezeCheckpoint`]: from now on, the first checkpoint is served again.

@@ -59,6 +59,23 @@ impl DataDir {
         data
     }
 
+    /// A copy of this embedded data directory, taken while no server runs on it: the same
+    /// operator key and the same log so far, free to diverge (a registry that forks its log).
+    pub fn fork(&self) -> Self {
+        let data = Self {
+            bin: self.bin.clone(),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(self.path())
+            .arg(data.path())
+            .status()
+            .expect("cp runs");
+        assert!(copied.success(), "copying {} failed", self.path().display());
+        data
+    }
+
     /// Replaces `from` with `to` in the data directory's config file (which `init` wrote with
     /// every setting), e.g. to set `generic_namespaces`.
     pub fn edit_config(&self, from: &str, to: &str) {
@@ -188,7 +205,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(namespaces: &[&str]) -> Self {
-        let data = DataDir::init(namespaces);
+        Self::serving(DataDir::init(namespaces), namespaces)
+    }
+
+    /// A registry serving an existing data directory, with a new token for `namespaces`.
+    pub fn serving(data: DataDir, namespaces: &[&str]) -> Self {
         let token = data.token(namespaces);
         let server = data
             .serve("127.0.0.1:0", &[])
