@@ -31,7 +31,7 @@ seed() {
   mkdir -p "$dir"
   [ -n "$(ls -A "$dir" 2>/dev/null)" ] && return 0
   case "$target" in
-    compose|http|envelope|oci_manifest)
+    compose|http|envelope|oci_manifest|client_answers)
       # The kept cases are the seeds: small sockets and plugs joined as the target reads them
       # (compose), headers, publish records and manifests written by real clients.
       ;;

@@ -10,6 +10,9 @@ use wtool_registry::policy::content::ContentPolicy;
 // in here from their own files. They name each other from the crate root (`crate::digest`), so
 // a crate that includes this file re-exports them there.
 #[allow(dead_code)]
+#[path = "../../cli/src/registry/answers.rs"]
+pub mod answers;
+#[allow(dead_code)]
 #[path = "../../cli/src/digest.rs"]
 pub mod digest;
 #[allow(dead_code)]
@@ -26,7 +29,7 @@ pub mod wkg_config;
 pub type Check = fn(&[u8]);
 
 /// The targets by name, for the replay test.
-pub const TARGETS: [(&str, Check); 10] = [
+pub const TARGETS: [(&str, Check); 11] = [
     ("validate", validate),
     ("inspect", inspect),
     ("content_policy", content_policy),
@@ -37,7 +40,43 @@ pub const TARGETS: [(&str, Check); 10] = [
     ("oci_manifest", oci_manifest),
     ("http", http),
     ("envelope", envelope),
+    ("client_answers", client_answers),
 ];
+
+/// What the client parses of a registry's answers: the first byte picks a `WWW-Authenticate`
+/// value, a token service's answer or a metadata document, the rest is the text. Nothing
+/// panics, a challenge has the realm it was given, and an offer is consistent with itself.
+pub fn client_answers(data: &[u8]) {
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    match kind % 3 {
+        0 => {
+            if let Ok(text) = std::str::from_utf8(rest) {
+                if let Some(c) = answers::Challenge::parse(text) {
+                    assert!(
+                        text.to_ascii_lowercase().contains("realm"),
+                        "a realm from a header without one: {text:?}"
+                    );
+                    let _ = c.service;
+                }
+            }
+        }
+        1 => {
+            let _ = answers::issued_token(rest);
+        }
+        _ => {
+            if let Ok(meta) = serde_json::from_slice::<serde_json::Value>(rest) {
+                let offer = answers::Offer::of(&meta);
+                assert!(
+                    offer.oci_registry.is_none() || offer.offers_oci,
+                    "{offer:?}"
+                );
+                assert!(offer.warg_url.is_none() || offer.offers_warg, "{offer:?}");
+            }
+        }
+    }
+}
 
 /// `validate` and its feature scan: a report or an error, never a panic, and the one validator
 /// agrees with wasmparser's on what is valid.

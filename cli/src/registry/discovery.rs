@@ -138,23 +138,15 @@ pub fn from_metadata(
     meta: &serde_json::Value,
     prefer: Option<Protocol>,
 ) -> Result<Location> {
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let warg_url = meta
-        .get("wargUrl")
-        .and_then(text)
-        .or_else(|| meta.pointer("/warg/url").and_then(text));
-    let oci_block = meta.get("oci");
-    let oci_registry = oci_block
-        .and_then(|o| o.get("registry"))
-        .or_else(|| meta.get("ociRegistry"))
-        .and_then(text);
-    let oci_prefix = oci_block
-        .and_then(|o| o.get("namespacePrefix"))
-        .or_else(|| meta.get("ociNamespacePrefix"))
-        .and_then(text);
-    let offers_oci = oci_block.is_some() || oci_registry.is_some() || oci_prefix.is_some();
-    let offers_warg = warg_url.is_some() || meta.get("warg").is_some();
-    let preferred = match meta.get("preferredProtocol").and_then(|v| v.as_str()) {
+    let super::answers::Offer {
+        warg_url,
+        oci_registry,
+        oci_prefix,
+        offers_oci,
+        offers_warg,
+        preferred,
+    } = super::answers::Offer::of(meta);
+    let preferred = match preferred.as_deref() {
         None => None,
         Some("oci") => Some(Protocol::Oci),
         Some("warg") => Some(Protocol::Warg),

@@ -3,6 +3,7 @@
 //! the registry's `/.well-known/wasm-pkg/registry.json` (or, without one, the API that
 //! answers).
 
+pub mod answers;
 mod discovery;
 mod http;
 mod local;

@@ -10,6 +10,7 @@
 //! kept for the repository, and the request sent again.
 
 use super::auth::Secret;
+use crate::registry::answers::{issued_token, Challenge};
 use oci_client::errors::{OciDistributionError, OciEnvelope};
 use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -27,33 +28,6 @@ pub struct Reads {
     tokens: Mutex<HashMap<String, HeaderValue>>,
     /// The last `Retry-After` a 429 or 503 carried, for the retry that follows.
     retry_after: Mutex<Option<Duration>>,
-}
-
-/// A `Bearer` challenge: where to ask for a token, and for which service.
-#[derive(Debug, PartialEq)]
-struct Challenge {
-    realm: String,
-    service: Option<String>,
-}
-
-impl Challenge {
-    fn parse(header: &str) -> Option<Self> {
-        http_auth::parser::ChallengeParser::new(header)
-            .filter_map(|c| c.ok())
-            .filter(|c| c.scheme.eq_ignore_ascii_case("Bearer"))
-            .find_map(|c| {
-                let param = |name: &str| {
-                    c.params
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| v.to_unescaped())
-                };
-                Some(Challenge {
-                    realm: param("realm")?,
-                    service: param("service"),
-                })
-            })
-    }
 }
 
 impl Reads {
@@ -137,18 +111,13 @@ impl Reads {
                 challenge.realm
             )));
         }
-        #[derive(serde::Deserialize)]
-        struct Issued {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let issued: Issued = serde_json::from_slice(&response.bytes().await?).map_err(|e| {
+        let issued = issued_token(&response.bytes().await?).map_err(|e| {
             OciDistributionError::RegistryTokenDecodeError(format!(
                 "the token service at {} answered something else than a token: {e}",
                 challenge.realm
             ))
         })?;
-        let token = issued.token.or(issued.access_token).ok_or_else(|| {
+        let token = issued.ok_or_else(|| {
             OciDistributionError::RegistryTokenDecodeError(format!(
                 "the token service at {} issued no token",
                 challenge.realm
