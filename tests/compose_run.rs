@@ -577,3 +577,54 @@ fn the_emitted_wac_document_composes_to_the_same_bytes() {
     let from_wac = std::fs::read(&out).unwrap();
     assert!(from_wac == wired, "the document composes to other bytes");
 }
+
+#[test]
+fn one_middleware_at_three_places_in_a_chain_is_embedded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chain.wasm");
+    let iface = "example:logging/logger@0.1.0";
+    let mw = fixture("components/middleware.wasm");
+    let mut args = vec![
+        "compose".to_string(),
+        fixture("components/app.wasm").display().to_string(),
+        "--plug".into(),
+        format!("logger={}", fixture("components/logger.wasm").display()),
+        "--wire".into(),
+        format!("app:{iface}=mw1"),
+    ];
+    for i in 1..=3 {
+        let next = if i == 3 {
+            "logger".to_string()
+        } else {
+            format!("mw{}", i + 1)
+        };
+        args.extend([
+            "--plug".into(),
+            format!("mw{i}={}", mw.display()),
+            "--wire".into(),
+            format!("mw{i}:{iface}={next}"),
+        ]);
+    }
+    args.extend(["-o".into(), out.display().to_string()]);
+    wtool_ok(&args);
+    let bytes = std::fs::read(&out).unwrap();
+    let one = std::fs::read(&mw).unwrap().len();
+    let app = std::fs::read(fixture("components/app.wasm")).unwrap().len();
+    let logger = std::fs::read(fixture("components/logger.wasm"))
+        .unwrap()
+        .len();
+    assert!(
+        bytes.len() < app + logger + one + one / 2,
+        "{} bytes: the middleware is embedded more than once ({one} bytes each)",
+        bytes.len()
+    );
+    // Three instances all the same, each with its own place in the chain.
+    assert_eq!(
+        run_command(&bytes),
+        "rust-logger [info] [mw] [mw] [mw] app started
+rust-logger [warn] [mw] [mw] [mw] disk almost full
+rust-logger [error] [mw] [mw] [mw] connection lost
+logged 3 messages
+"
+    );
+}

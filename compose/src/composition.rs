@@ -393,17 +393,30 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
             }
         }
         let package_name = format!("{}:{stem}", role.name());
-        // The bytes move into the package: a second copy of an 18 MB input would push peak
-        // memory past twice the input size.
-        let package = Package::from_bytes(&package_name, None, input.bytes, graph.types_mut())
-            .map_err(|e| ComposeError::InvalidComponent {
-                name: input.name.clone(),
-                detail: format!("{e:#}"),
-            })?;
-        let world = package.ty();
-        let package = graph
-            .register_package(package)
-            .map_err(|e| ComposeError::Encode(e.into()))?;
+        // The same bytes twice (one middleware at several places in a chain) are one package
+        // with several instances: the output holds the component once, and it is decoded once.
+        let same = members.iter().find(|m: &&Member| {
+            let earlier = graph[m.package].bytes();
+            earlier.len() == input.bytes.len() && earlier[..] == input.bytes[..]
+        });
+        let (package, world) = match same {
+            Some(m) => (m.package, m.world),
+            None => {
+                // The bytes move into the package: a second copy of an 18 MB input would push
+                // peak memory past twice the input size.
+                let package =
+                    Package::from_bytes(&package_name, None, input.bytes, graph.types_mut())
+                        .map_err(|e| ComposeError::InvalidComponent {
+                            name: input.name.clone(),
+                            detail: format!("{e:#}"),
+                        })?;
+                let world = package.ty();
+                let package = graph
+                    .register_package(package)
+                    .map_err(|e| ComposeError::Encode(e.into()))?;
+                (package, world)
+            }
+        };
         // An input the caller named apart from its file shows both, so that the same file
         // under two names reads as two inputs.
         let label = match &input.instance {
