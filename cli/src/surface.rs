@@ -18,7 +18,7 @@ pub struct Surface {
 
 /// The surface of the component in `bytes`; `what` names it in errors.
 pub fn of(bytes: &[u8], what: &str) -> Result<Surface> {
-    let (resolve, world) = match wit_component::decode(bytes) {
+    let (resolve, world) = match wtool_compose::input::decode_wit(bytes) {
         Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
         Ok(DecodedWasm::WitPackage(..)) => bail!("{what} is a WIT package, not a component"),
         Err(e) => return Err(anyhow!("{what} is not a component: {e:#}")),

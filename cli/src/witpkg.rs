@@ -34,7 +34,7 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<Decoded> {
     if let Ok(ArtifactKind::CoreModule) = wtool_compose::input::header_kind("", bytes) {
         bail!("{what} is a core WebAssembly module, neither a WIT package nor a component");
     }
-    match wit_component::decode(bytes) {
+    match wtool_compose::input::decode_wit(bytes) {
         Ok(DecodedWasm::WitPackage(resolve, id)) => {
             Ok(Decoded::Package(Box::new(WitPackage { resolve, id })))
         }

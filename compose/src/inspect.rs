@@ -155,7 +155,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<Inspection, InspectError> {
         }
     };
     let (world, wit_error) = match kind {
-        ArtifactKind::Component => match wit_component::decode(bytes) {
+        ArtifactKind::Component => match crate::input::decode_wit(bytes) {
             Ok(decoded) => (world(&decoded), None),
             Err(e) => (None, Some(format!("{e:#}"))),
         },
@@ -183,7 +183,7 @@ pub fn wit(name: &str, bytes: &[u8]) -> Result<String, InspectError> {
     };
     // Decoding reads every section; a file it fails on is walked again to say whether it is
     // damaged.
-    let decoded = match wit_component::decode(bytes) {
+    let decoded = match crate::input::decode_wit(bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
             classify(name, bytes)?;

@@ -92,7 +92,7 @@ pub(crate) fn describe(name: &str, bytes: &[u8]) -> Described {
         ..Default::default()
     };
     metadata(bytes, &mut out);
-    let decoded = match wit_component::decode(bytes) {
+    let decoded = match wtool_compose::input::decode_wit(bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
             out.wit_error = Some(format!("{e:#}"));

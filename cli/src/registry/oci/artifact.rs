@@ -234,7 +234,7 @@ pub fn build(
 
 /// What a component or WIT package exports and imports, named as oci-wasm names them.
 pub fn component_info(bytes: &[u8]) -> ComponentInfo {
-    let Ok(decoded) = wit_component::decode(bytes) else {
+    let Ok(decoded) = wtool_compose::input::decode_wit(bytes) else {
         return ComponentInfo::default();
     };
     let resolve = decoded.resolve();
