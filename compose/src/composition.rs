@@ -705,6 +705,32 @@ fn encode_and_validate(
     Ok((Body::Plain(bytes), imports))
 }
 
+/// Inputs are decoded for their types, not validated, so an input with a broken function body
+/// first shows up as an invalid output. Before calling that a bug of wtool's, each input is
+/// validated (only then, so the common case pays nothing), and the first invalid one is named.
+fn blame_an_input(
+    e: ComposeError,
+    graph: &CompositionGraph,
+    inputs: &[GraphInput],
+) -> ComposeError {
+    if !matches!(e, ComposeError::InvalidOutput(_)) {
+        return e;
+    }
+    for input in inputs {
+        let bytes = graph[input.package].bytes();
+        if let Err(invalid) =
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(bytes)
+        {
+            return ComposeError::InvalidComponent {
+                name: input.name.clone(),
+                detail: invalid.to_string(),
+            };
+        }
+    }
+    e
+}
+
 fn validate_output(chunks: &[&[u8]], options: &ComposeOptions) -> Result<(), ComposeError> {
     let check = |features| {
         crate::validate::chunks::validate_chunks(chunks, features)
@@ -712,8 +738,8 @@ fn validate_output(chunks: &[&[u8]], options: &ComposeOptions) -> Result<(), Com
     };
     match options.features {
         Some(features) => check(features),
-        // wac already validated every input with all features on. An output that only passes
-        // that way inherits a need some input had; composition itself adds no new feature.
+        // An output that only passes with every feature on inherits a need some input had;
+        // composition itself adds no new feature.
         None => check(wasmparser::WasmFeatures::default())
             .or_else(|_| check(wasmparser::WasmFeatures::all())),
     }
@@ -812,7 +838,7 @@ pub fn encode_graph(
     } else {
         (hash(), encode())
     };
-    let (body, imports) = encoded?;
+    let (body, imports) = encoded.map_err(|e| blame_an_input(e, &graph, inputs))?;
     // A custom section cannot change what the validated component means or whether it is
     // valid, so stamping after validation keeps the hashing off the critical path.
     let mut output = match body {
