@@ -573,14 +573,6 @@ fn a_warg_registry_that_rewinds_or_drops_records_is_not_believed() {
     let publisher = Client::new(&registry);
     let work = tempfile::tempdir().unwrap();
     publish_fixtures(&publisher, work.path());
-    let port: u16 = registry
-        .url
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
     let app = work.path().join("app");
     let fresh = |app: &Path| {
         let _ = std::fs::remove_file(app.join("wkg.lock"));
@@ -589,7 +581,7 @@ fn a_warg_registry_that_rewinds_or_drops_records_is_not_believed() {
 
     // A rewind: the registry serves a checkpoint its operator really signed, but older than
     // one the client has already verified.
-    let front = Front::before(port, Mode::FreezeCheckpoint);
+    let front = Front::before(registry.port(), Mode::FreezeCheckpoint);
     let victim = Client::at(&format!("warg+{}", front.url()));
     victim.ok(&app, &["fetch"]);
     publisher.ok(
@@ -630,7 +622,7 @@ fn a_warg_registry_that_rewinds_or_drops_records_is_not_believed() {
 
     // A dropped record: each package log comes without its last record. A client with no
     // state of its own must find out from the checkpoint alone.
-    let front = Front::before(port, Mode::DropLastRecord);
+    let front = Front::before(registry.port(), Mode::DropLastRecord);
     let victim = Client::at(&format!("warg+{}", front.url()));
     fresh(&app);
     let out = victim.run(&app, &["fetch"]);
@@ -657,7 +649,6 @@ fn a_warg_registry_that_forks_its_log_is_refused() {
     let forked = original.fork();
     let a = Registry::serving(original, &["acme"]);
     let b = Registry::serving(forked, &["acme"]);
-    let port = |r: &Registry| -> u16 { r.url.rsplit(':').next().unwrap().parse().unwrap() };
     let work = tempfile::tempdir().unwrap();
     publish_fixtures(&Client::new(&a), work.path());
     let other = tempfile::tempdir().unwrap();
@@ -674,11 +665,11 @@ fn a_warg_registry_that_forks_its_log_is_refused() {
     );
 
     // A client verifies A's log, then the same name starts answering with B's.
-    let front = Front::before(port(&a), Mode::Forward);
+    let front = Front::before(a.port(), Mode::Forward);
     let victim = Client::at(&format!("warg+{}", front.url()));
     let app = work.path().join("app");
     victim.ok(&app, &["fetch"]);
-    front.switch_to(port(&b));
+    front.switch_to(b.port());
     let _ = std::fs::remove_file(app.join("wkg.lock"));
     let _ = std::fs::remove_dir_all(app.join("wit/deps"));
     let out = victim.run(&app, &["fetch"]);

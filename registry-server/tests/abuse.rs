@@ -439,6 +439,45 @@ async fn token_guessing_is_refused_for_a_minute_and_other_addresses_are_not() {
         .unwrap();
     assert_eq!(push(other.clone(), token.clone()).await.0, 202);
     assert_eq!(push(other, "wtr_wrong".into()).await.0, 401);
+
+    // Guesses through the browser's login form count the same way (on a registry whose reads
+    // need a token, where the form is what a browser gets).
+    let (_guarded_dir, guarded, guarded_token) = server_with(&[
+        ("auth_failures_per_minute", "5"),
+        ("require_read_token", "true"),
+    ]);
+    let url = guarded.url.clone();
+    let browser = reqwest::Client::builder()
+        .local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |form: String| {
+        let (browser, url) = (browser.clone(), url.clone());
+        async move {
+            browser
+                .post(format!("{url}-/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(
+            login(format!("token=wtr_guess{i}&next=/")).await,
+            401,
+            "login guess {i}"
+        );
+    }
+    assert_eq!(
+        login(format!("token={guarded_token}&next=/")).await,
+        429,
+        "the sixth login in a minute"
+    );
 }
 
 #[test]

@@ -541,6 +541,9 @@ fn serve(
         }
         _ => false,
     };
+    // The answer as this front sends it: the registry's `Connection` header replaced, and the
+    // length recounted where the body was changed.
+    let mut answer = Vec::new();
     for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
         let lower = line.to_ascii_lowercase();
         if lower.starts_with("connection:")
@@ -548,27 +551,24 @@ fn serve(
         {
             continue;
         }
-        write!(out, "{line}\r\n")?;
+        answer.extend_from_slice(format!("{line}\r\n").as_bytes());
     }
     if oversize || resized {
-        write!(out, "Content-Length: {}\r\n", resp_body.len())?;
+        answer.extend_from_slice(format!("Content-Length: {}\r\n", resp_body.len()).as_bytes());
     }
-    write!(out, "Connection: close\r\n\r\n")?;
-    if matches!(mode, Mode::FreezeCheckpoint) && checkpoint_get {
-        let mut first = counters.first_checkpoint.lock().unwrap();
-        if first.is_none() && resp_head.starts_with("HTTP/1.1 200") {
-            let mut whole = Vec::new();
-            for line in resp_head.split("\r\n").filter(|l| !l.is_empty()) {
-                if !line.to_ascii_lowercase().starts_with("connection:") {
-                    whole.extend_from_slice(format!("{line}\r\n").as_bytes());
-                }
-            }
-            whole.extend_from_slice(b"Connection: close\r\n\r\n");
-            whole.extend_from_slice(&resp_body);
-            *first = Some(whole);
-        }
+    answer.extend_from_slice(b"Connection: close\r\n\r\n");
+    answer.extend_from_slice(&resp_body);
+    if matches!(mode, Mode::FreezeCheckpoint)
+        && checkpoint_get
+        && resp_head.starts_with("HTTP/1.1 200")
+    {
+        counters
+            .first_checkpoint
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| answer.clone());
     }
-    out.write_all(&resp_body)
+    out.write_all(&answer)
 }
 
 /// A listener on a loopback port that answers every request `404` and keeps the request heads

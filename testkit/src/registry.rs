@@ -222,6 +222,15 @@ impl Registry {
         }
     }
 
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the registry URL ends in its port")
+    }
+
     /// `host:port`, the registry's name in locks and token variables.
     pub fn name(&self) -> String {
         self.url.trim_start_matches("http://").to_string()

@@ -77,7 +77,7 @@ fn carries_credentials(req: &Request) -> bool {
     let headers = req.headers();
     headers.contains_key(axum::http::header::AUTHORIZATION)
         || headers.contains_key(axum::http::header::COOKIE)
-        || (req.method() == axum::http::Method::POST && req.uri().path() == "/login")
+        || (req.method() == axum::http::Method::POST && req.uri().path() == web::LOGIN_PATH)
 }
 
 async fn limits(State(state): State<Shared>, req: Request, next: Next) -> Response {

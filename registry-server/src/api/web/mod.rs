@@ -25,6 +25,8 @@ pub(crate) use cache::Web;
 
 /// The cookie that carries a read token for the pages.
 const TOKEN_COOKIE: &str = "wtool_read_token";
+/// Where the login form posts its token.
+pub(crate) const LOGIN_PATH: &str = "/-/login";
 /// Content larger than this is described without reading it.
 const DESCRIBE_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -40,7 +42,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/log", get(log))
         .route("/-/style.css", get(style))
         .route("/-/app.js", get(script))
-        .route("/-/login", post(login))
+        .route(LOGIN_PATH, post(login))
         .route("/-/logout", post(logout))
         .route("/{package}", get(package))
 }
