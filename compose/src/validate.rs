@@ -7,6 +7,7 @@
 //! registry's content policy feed it piece by piece.
 
 pub(crate) mod chunks;
+mod known;
 mod scan;
 mod stream;
 
@@ -17,6 +18,7 @@ use std::fmt;
 use wasmparser::WasmFeatures;
 
 pub use crate::nesting::{NestedKind, Nesting};
+pub use known::KnownBodies;
 pub use stream::{Held, Invalid, Summary, Validator};
 
 /// What validation found in a valid artifact.

@@ -126,6 +126,7 @@ pub fn content_policy(input: &[u8]) {
         max_bytes: 1 << 20,
         validate_wasm: true,
         allow_core_modules: cut & 1 == 0,
+        known_bodies: None,
     };
     let whole = {
         let mut check = policy.start();
@@ -139,6 +140,22 @@ pub fn content_policy(input: &[u8]) {
         fed.and_then(|()| check.finish().map(drop))
     };
     assert_eq!(whole.is_ok(), chunked.is_ok(), "{whole:?} vs {chunked:?}");
+    // Bodies known from the whole content change no verdict when it comes again in chunks.
+    let known = ContentPolicy {
+        known_bodies: Some(std::sync::Arc::new(validate::KnownBodies::new(1 << 16))),
+        ..policy
+    };
+    for _ in 0..2 {
+        let mut check = known.start();
+        let size = usize::from(cut >> 1).max(1);
+        let fed = data.chunks(size).try_for_each(|c| check.feed(c));
+        let again = fed.and_then(|()| check.finish().map(drop));
+        assert_eq!(
+            whole.is_ok(),
+            again.is_ok(),
+            "{whole:?} vs {again:?} with known bodies"
+        );
+    }
 }
 
 /// The lock and config parsers: any text parses or fails cleanly, and a lock that parses is

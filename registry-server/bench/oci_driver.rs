@@ -82,7 +82,12 @@ async fn main() {
             .unwrap_or_else(|e| panic!("push to {reference}: {e}"));
         push_ms.push(started.elapsed());
     }
-    push_ms.sort();
+    // The first push brings code the registry has not seen; the later ones are releases that
+    // keep it (they differ in a custom section).
+    let first_push = push_ms.first().copied().unwrap_or_default();
+    let later = push_ms.split_off(1.min(push_ms.len()));
+    let mut releases = later;
+    releases.sort();
 
     // Reads are anonymous, as most pulls are.
     let http = reqwest::Client::new();
@@ -141,10 +146,11 @@ async fn main() {
         "{}",
         serde_json::json!({
             "push_ms": {
-                "p50": percentile(&push_ms, 0.5),
-                "min": percentile(&push_ms, 0.0),
-                "max": percentile(&push_ms, 1.0),
-                "count": push_ms.len(),
+                "first": first_push.as_secs_f64() * 1e3,
+                "p50": percentile(&releases, 0.5),
+                "min": percentile(&releases, 0.0),
+                "max": percentile(&releases, 1.0),
+                "count": releases.len(),
                 "bytes": component.len(),
             },
             "blob_pull_16": {

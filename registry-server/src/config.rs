@@ -303,6 +303,11 @@ impl Config {
             max_bytes: self.max_content_bytes,
             validate_wasm: self.validate_content,
             allow_core_modules: self.allow_core_modules,
+            known_bodies: Some(std::sync::Arc::new(
+                wtool_compose::validate::KnownBodies::new(
+                    crate::policy::content::KNOWN_BODIES_PER_GENERATION,
+                ),
+            )),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! Function bodies found in one call to `feed` are validated before it returns, on rayon's pool
 //! when they are many, and the features they use are scanned in the same visit.
 
+use super::known::{BodyKey, Context, KnownBodies};
 use super::scan::{self, ModuleState, SectionScan, Uses};
 use super::{FunctionRef, Location};
 use crate::input::{ArtifactKind, KindProbe};
@@ -26,6 +27,7 @@ use crate::sections::{self, CUSTOM, DATA};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use wasm_encoder::Encode;
 use wasmparser::{
     BinaryReader, BinaryReaderError, Chunk, ConstExpr, Encoding, FuncToValidate,
@@ -83,6 +85,8 @@ pub struct Held {
     pub peak: usize,
     /// Bytes of data-segment and custom-section payloads dropped without being looked at.
     pub skipped: u64,
+    /// Function bodies not validated again because [`Validator::known_bodies`] held them.
+    pub known_bodies: usize,
 }
 
 /// A fault before it is placed: the frame and function it is in are resolved to a
@@ -202,6 +206,8 @@ struct Level {
     at_section_start: bool,
     /// Function bodies still to come in the current code section, and where it ends.
     code: Option<(u32, u64)>,
+    /// What this module's bodies may refer to, when bodies are looked up in known ones.
+    context: Option<Context>,
 }
 
 impl Level {
@@ -213,6 +219,7 @@ impl Level {
             encoding: None,
             at_section_start: false,
             code: None,
+            context: None,
         }
     }
 }
@@ -234,6 +241,8 @@ struct Job<'d> {
     body: FunctionBody<'d>,
     frame: usize,
     shift: u64,
+    /// Its digest among known bodies, when they are looked up.
+    key: Option<BodyKey>,
 }
 
 /// A WebAssembly validator fed with bytes in chunks, forward only.
@@ -245,8 +254,10 @@ struct Job<'d> {
 /// ```
 pub struct Validator {
     validator: wasmparser::Validator,
+    features: WasmFeatures,
     report: bool,
     parallel: bool,
+    known: Option<Arc<KnownBodies>>,
     levels: Vec<Level>,
     /// Input bytes from `pos` on that an earlier chunk cut short.
     held: Vec<u8>,
@@ -275,8 +286,10 @@ impl Validator {
     pub fn new(features: WasmFeatures) -> Self {
         Self {
             validator: wasmparser::Validator::new_with_features(features),
+            features,
             report: false,
             parallel: false,
+            known: None,
             levels: vec![Level::new(Parser::new(0), None, 0)],
             held: Vec::new(),
             want: 0,
@@ -300,6 +313,14 @@ impl Validator {
     /// section is then held even when it does not fit in a chunk) for locations.
     pub fn reporting(mut self) -> Self {
         self.report = true;
+        self
+    }
+
+    /// Looks function bodies up in `known` before validating them, and adds the ones it
+    /// validates. Not with [`reporting`](Self::reporting): the feature scan must see every
+    /// body, so a reporting validator validates them all.
+    pub fn known_bodies(mut self, known: Arc<KnownBodies>) -> Self {
+        self.known = Some(known);
         self
     }
 
@@ -497,8 +518,9 @@ impl Validator {
                     return Ok(());
                 }
                 Chunk::Parsed { consumed, payload } => {
+                    let raw = &window[..consumed];
                     *off += consumed;
-                    self.handle(payload, pos + consumed as u64, jobs)?;
+                    self.handle(payload, raw, pos + consumed as u64, jobs)?;
                 }
             }
         }
@@ -662,13 +684,15 @@ impl Validator {
         level.shift += total - section.len() as u64;
         // Data and custom sections never start a nested parser or end a level, or hold bodies.
         let mut none = Vec::new();
-        self.handle(payload, start + total, &mut none)
+        self.handle(payload, &section, start + total, &mut none)
     }
 
-    /// Validates one payload of the current level; `after` is the input offset after it.
+    /// Validates one payload of the current level; `raw` is its bytes as the parser was handed
+    /// them, and `after` the input offset after it.
     fn handle<'d>(
         &mut self,
         payload: Payload<'d>,
+        raw: &[u8],
         after: u64,
         jobs: &mut Vec<Job<'d>>,
     ) -> Result<(), Fault> {
@@ -679,6 +703,9 @@ impl Validator {
         let shift = level.shift;
         if let Payload::Version { encoding, .. } = &payload {
             level.encoding = Some(*encoding);
+            if *encoding == Encoding::Module && self.known.is_some() && !self.report {
+                level.context = Some(Context::new(self.features));
+            }
             if self.top.is_none() {
                 self.top = Some(*encoding);
             }
@@ -690,6 +717,13 @@ impl Validator {
             Payload::CodeSectionStart { count, size, .. } => Some((*count, after + *size as u64)),
             _ => None,
         };
+        if let Some(context) = &mut level.context {
+            match &payload {
+                Payload::CodeSectionStart { .. } => context.close(),
+                Payload::CustomSection(_) | Payload::CodeSectionEntry(_) => {}
+                _ => context.section(raw),
+            }
+        }
         limits(&payload, depth, shift, frame)?;
         let valid = self
             .validator
@@ -714,12 +748,20 @@ impl Validator {
                 };
             }
             ValidPayload::Func(func, body) => {
-                jobs.push(Job {
-                    func,
-                    body,
-                    frame,
-                    shift,
-                });
+                let key = level.context.as_ref().and_then(|c| c.key(func.index, raw));
+                let known = self.known.as_ref();
+                if key.is_some_and(|k| known.is_some_and(|known| known.contains(&k))) {
+                    self.held_stats.known_bodies += 1;
+                    self.functions += 1;
+                } else {
+                    jobs.push(Job {
+                        func,
+                        body,
+                        frame,
+                        shift,
+                        key,
+                    });
+                }
                 if let Some((left, end)) = &mut level.code {
                     *left = left.saturating_sub(1);
                     level.at_section_start = *left == 0 && after == *end;
@@ -784,6 +826,7 @@ impl Validator {
             return Ok(());
         }
         self.functions += jobs.len();
+        let keys: Vec<BodyKey> = jobs.iter().filter_map(|j| j.key).collect();
         let report = self.report;
         let run = |allocs: &mut FuncValidatorAllocations, (order, job): (usize, Job<'_>)| {
             let mut func = job.func.into_validator(std::mem::take(allocs));
@@ -825,7 +868,12 @@ impl Validator {
         self.uses = std::mem::take(&mut self.uses).merge(outcome.uses);
         match outcome.error {
             Some((_, fault)) => Err(fault),
-            None => Ok(()),
+            None => {
+                if let Some(known) = &self.known {
+                    known.insert_all(keys);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -1040,5 +1088,83 @@ mod tests {
             "{:?}",
             first(&whole)
         );
+    }
+
+    fn with_known(
+        bytes: &[u8],
+        chunk: usize,
+        known: &Arc<KnownBodies>,
+    ) -> (Result<Summary, Invalid>, Held) {
+        let mut v = Validator::new(WasmFeatures::default()).known_bodies(known.clone());
+        for piece in bytes.chunks(chunk.max(1)) {
+            if let Err(e) = v.feed(piece) {
+                return (Err(e), v.held());
+            }
+        }
+        let held = v.held();
+        (v.finish(), held)
+    }
+
+    /// A component seen before is not validated again, however either is cut into chunks;
+    /// a reporting validator still validates every body.
+    #[test]
+    fn known_bodies_are_not_validated_again() {
+        let bytes = fixture("components/go-logger.wasm");
+        let known = Arc::new(KnownBodies::new(1 << 20));
+        let (first, held) = with_known(&bytes, 1 << 16, &known);
+        let functions = first.expect("valid").functions;
+        assert!(functions > 100, "{functions} bodies");
+        assert_eq!(held.known_bodies, 0);
+        assert_eq!(known.len(), functions);
+        let (again, held) = with_known(&bytes, 4093, &known);
+        assert_eq!(again.expect("valid").functions, functions);
+        assert_eq!(held.known_bodies, functions);
+        let mut v = Validator::new(WasmFeatures::default())
+            .known_bodies(known)
+            .reporting();
+        v.feed(&bytes).unwrap();
+        v.feed(&[]).unwrap();
+        assert_eq!(v.held().known_bodies, 0);
+    }
+
+    /// A body known valid in one module is validated again in a module where it may refer to
+    /// something else, and a changed body is validated again.
+    #[test]
+    fn a_known_body_in_another_context_is_validated_again() {
+        let known = Arc::new(KnownBodies::new(1 << 20));
+        let module = |globals: &str, body: &str| {
+            wat::parse_str(format!(
+                "(module {globals} (func (result i32) i32.const 1) (func (result i32) {body}))"
+            ))
+            .unwrap()
+        };
+        let valid = module("(global i32 (i32.const 7))", "global.get 0");
+        assert!(with_known(&valid, 7, &known).0.is_ok());
+        assert_eq!(known.len(), 2);
+        // The same bodies, with the global the second one reads taken away.
+        let (result, held) = with_known(&module("", "global.get 0"), 7, &known);
+        assert!(result.is_err(), "validated again, and refused");
+        assert_eq!(held.known_bodies, 0, "another context: nothing is known");
+        // The same context, with the second body changed: the first one is known.
+        let (result, held) = with_known(
+            &module("(global i32 (i32.const 7))", "f32.const 1"),
+            7,
+            &known,
+        );
+        assert!(
+            result.is_err(),
+            "the changed body is validated, and refused"
+        );
+        assert_eq!(held.known_bodies, 1);
+        // A custom section before the code changes nothing.
+        let mut custom = wat::parse_str(
+            "(module (global i32 (i32.const 7)) (@custom \"note\" (before func) \"x\") \
+             (func (result i32) i32.const 1) (func (result i32) global.get 0))",
+        )
+        .unwrap();
+        assert!(with_known(&custom, 64, &known).0.is_ok());
+        assert_eq!(with_known(&custom, 64, &known).1.known_bodies, 2);
+        custom.truncate(custom.len() - 1);
+        assert!(with_known(&custom, 64, &known).0.is_err());
     }
 }

@@ -95,6 +95,27 @@ pub(crate) fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without
+/// waiting. An upload arrives in chunks and is fsynced once it is complete; bytes already on
+/// their way by then make that fsync short. Only a hint: it changes nothing that is promised.
+pub(crate) fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the whole call, and the call reads no memory.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// One committed record as persisted: the exact envelope bytes plus where it sits in the log.

@@ -434,7 +434,7 @@ impl UploadStore for SqliteOciStore {
                     return Ok(AppendOutcome::TooLarge);
                 }
                 pending.extend_from_slice(&chunk);
-                if pending.len() >= 256 * 1024 {
+                if pending.len() >= 1 << 20 {
                     tokio::task::block_in_place(|| file.write_all(&pending))?;
                     pending.clear();
                 }
@@ -442,6 +442,7 @@ impl UploadStore for SqliteOciStore {
             let t = now();
             let committed = tokio::task::block_in_place(|| -> StoreResult<usize> {
                 file.write_all(&pending)?;
+                super::start_writeback(&file, offset, end - offset);
                 Ok(self.sessions().execute(
                     "UPDATE oci_uploads SET committed = ?2, updated_at = ?3 WHERE id = ?1 AND committed = ?4",
                     params![id, end as i64, t, offset as i64],

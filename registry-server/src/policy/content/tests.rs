@@ -13,6 +13,7 @@ fn policy(allow_core_modules: bool) -> ContentPolicy {
         max_bytes: 1 << 30,
         validate_wasm: true,
         allow_core_modules,
+        known_bodies: None,
     }
 }
 
@@ -487,6 +488,7 @@ fn policy_rules_besides_validity() {
         max_bytes: 4,
         validate_wasm: true,
         allow_core_modules: false,
+        known_bodies: None,
     };
     let c = component(&[]);
     assert_eq!(
@@ -502,6 +504,7 @@ fn policy_rules_besides_validity() {
         max_bytes: 100,
         validate_wasm: false,
         allow_core_modules: false,
+        known_bodies: None,
     };
     assert!(check_policy(&off, b"junk").is_ok());
     assert!(check_policy(&off, &[]).is_err());
@@ -515,6 +518,7 @@ fn invalid_content_is_still_cut_at_the_size_limit() {
         max_bytes: 64,
         validate_wasm: true,
         allow_core_modules: false,
+        known_bodies: None,
     };
     let mut check = small.start();
     assert!(matches!(
@@ -579,4 +583,43 @@ fn a_real_18_mb_component_is_checked_in_bounded_memory() {
         bytes.len()
     );
     eprintln!("py-logger.wasm: {} bytes, {stats:?}", bytes.len());
+}
+
+/// A second upload of the 18 MB component (a new release that keeps its code) finds every
+/// function body known, and gets the same verdict; so does content that differs from it.
+#[test]
+fn a_release_that_keeps_its_code_is_not_validated_again() {
+    let bytes = std::fs::read(workspace_fixtures().join("components/py-logger.wasm")).unwrap();
+    let known = ContentPolicy {
+        known_bodies: Some(std::sync::Arc::new(KnownBodies::new(
+            super::KNOWN_BODIES_PER_GENERATION,
+        ))),
+        ..policy(false)
+    };
+    let first = check_policy(&known, &bytes).unwrap();
+    assert_eq!(first.known_bodies, 0);
+    let mut release = bytes.clone();
+    release.extend_from_slice(&section(0, b"\x04note2.0.1"));
+    let second = check_policy(&known, &release).unwrap();
+    assert_eq!(second.known_bodies, 13_353, "{second:?}");
+    // The last body of the content loses its final `end`: it alone is validated again, and
+    // refused.
+    let last_end = wasmparser::Parser::new(0)
+        .parse_all(&release)
+        .filter_map(|p| match p {
+            Ok(wasmparser::Payload::CodeSectionEntry(body)) => Some(body.range().end as usize - 1),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    let mut broken = release.clone();
+    assert_eq!(broken[last_end], 0x0b);
+    broken[last_end] = 0x01;
+    let (verdict, stats) = check_with_stats(&known, &broken);
+    assert!(
+        matches!(verdict, Err(ContentRejection::Invalid(_))),
+        "{verdict:?}"
+    );
+    assert_eq!(stats.known_bodies, 13_352, "{stats:?}");
+    assert!(check_policy(&policy(false), &broken).is_err());
 }
