@@ -166,9 +166,16 @@ impl KindProbe {
 /// holds, so an 11 KB file that claims a 500 MB section made it allocate 500 MB before it found
 /// the end of the input (found by the `inspect` fuzz target). Walking the sections over the
 /// bytes first allocates nothing, and stops at the first section that claims more than is left.
+/// A panic in the decoder (see [`crate::unwind`]) is returned as an error.
 pub fn decode_wit(bytes: &[u8]) -> anyhow::Result<wit_component::DecodedWasm> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         payload?;
     }
-    wit_component::decode(bytes)
+    crate::unwind::catching(|| wit_component::decode(bytes)).unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "wit-component's decoder cannot read its types ({panic}); the input may use a \
+             shape that wit-parser does not handle yet, such as a component type imported \
+             as a type"
+        ))
+    })
 }

@@ -28,6 +28,7 @@ mod report;
 pub mod sections;
 mod splice;
 pub mod target;
+mod unwind;
 pub mod validate;
 pub mod wac_document;
 pub mod wiring;
