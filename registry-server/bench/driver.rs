@@ -144,7 +144,7 @@ async fn main() {
         .unwrap();
     let log_length = checkpoint["contents"]["logLength"].as_u64().unwrap();
     let log_id = LogId::package_log::<Sha256>(&name).to_string();
-    let body = serde_json::json!({"logLength": log_length, "packages": {log_id: null}});
+    let body = serde_json::json!({"logLength": log_length, "packages": {log_id.clone(): null}});
     let (h, u, b) = (http.clone(), url.clone(), body.clone());
     let fetch_logs = load(64, Duration::from_secs(seconds), move || {
         let (h, u, b) = (h.clone(), u.clone(), b.clone());
@@ -191,6 +191,9 @@ async fn main() {
         parsed.port_or_known_default().unwrap()
     );
     let body = serde_json::to_vec(&body).unwrap();
+    // The digest and the body are printed too, so that another load generator (shared.sh runs
+    // wrk) can send exactly these requests.
+    let body_text = String::from_utf8(body.clone()).unwrap();
     let mut logs_request = format!(
         "POST {}v1/fetch/logs HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         parsed.path(),
@@ -219,6 +222,9 @@ async fn main() {
             "client_ceiling": client_ceiling,
             "fetch_logs_raw": fetch_logs_raw,
             "content_sources_raw": content_raw,
+            "content_digest": digest.to_string(),
+            "package_log_id": log_id,
+            "fetch_logs_body": body_text,
         })
     );
 }
