@@ -11,7 +11,10 @@
 # tests/fuzz-cases/TARGET/ so that `cargo test` replays it. Corpora grow in
 # $FUZZ_CORPUS (default: ~/.cache/wtool/fuzz/corpus). FUZZ_SANITIZER=none runs without ASan,
 # two to three times as many executions a second (the code under test is safe Rust; the
-# default, address, also covers the C in binaryen and SQLite). Needs cargo-fuzz
+# default, address, also covers the C in binaryen and SQLite). FUZZ_TIMEOUT (1) is the wall
+# time in seconds after which libFuzzer calls an input a hang; on a machine busy with builds,
+# raise it and time each timeout artifact alone (`$CARGO_TARGET_DIR/.../TARGET FILE`): one that
+# runs in under a second alone was the load, not a hang. Needs cargo-fuzz
 # (`cargo install cargo-fuzz --locked`; FUZZ_CARGO_FUZZ points at another binary).
 set -euo pipefail
 
@@ -59,7 +62,7 @@ run() {
   seed "$target" "$corpus"
   echo "== $target for ${seconds}s (corpus $corpus: $(ls "$corpus" | wc -l) inputs)" >&2
   (cd "$repo/fuzz" && "$cargo_fuzz" run --sanitizer "${FUZZ_SANITIZER:-address}" "$target" "$corpus" -- \
-     -max_total_time="$seconds" -timeout=1 -malloc_limit_mb=512 -rss_limit_mb="$rss_limit" -max_len=65536 -print_final_stats=1) \
+     -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-1}" -malloc_limit_mb=512 -rss_limit_mb="$rss_limit" -max_len=65536 -print_final_stats=1) \
      2>&1 | tee "${FUZZ_LOG_DIR:-/tmp}/fuzz-$target.log" | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' || true
 }
 
