@@ -35,7 +35,15 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
 
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
+# PostgreSQL runs under runuser when root, so killing the pid it gave is not enough: pg_ctl
+# stops the cluster itself.
+stop_all() {
+  for p in "${pids[@]}"; do { kill -9 "$p"; wait "$p"; } 2>/dev/null || true; done
+  [ -f "$scratch/pg/data/postmaster.pid" ] \
+    && "${as_pg[@]}" "$pgbin/pg_ctl" -D "$scratch/pg/data" stop -m immediate >/dev/null 2>&1
+  return 0
+}
+trap stop_all EXIT
 
 # --- PostgreSQL, durable (fsync on), on a port of its own.
 mkdir -p "$scratch/pg"
