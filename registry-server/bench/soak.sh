@@ -45,14 +45,18 @@ for at in "$third" "$((2 * third))"; do
   serve_again
   up
 done
-# The last instance: RSS after a warm-up of 5 s, and at the end.
+# The last instance: RSS every second from its start, after a warm-up of 5 s, and at the end.
+: > "$scratch/rss"
+( while kill -0 "$pid" 2>/dev/null; do echo "$(rss_kb "$pid" 2>/dev/null || echo 0)" >> "$scratch/rss"; sleep 1; done ) &
+sampler=$!
 sleep 5
 warm_rss=$(rss_kb "$pid")
 wait "$driver_pid"
 end_rss=$(rss_kb "$pid")
+kill "$sampler" 2>/dev/null || true
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 
-python3 - "$scratch/soak.json" "$scratch/kills" "$warm_rss" "$end_rss" "${BENCH_RESTART_WINDOW_MS:-3000}" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+python3 - "$scratch/soak.json" "$scratch/kills" "$warm_rss" "$end_rss" "${BENCH_RESTART_WINDOW_MS:-3000}" "$(cut -d' ' -f1-3 /proc/loadavg)" "$scratch/rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 # Both clocks in Unix milliseconds: the driver's errors are counted from its own start.
@@ -71,6 +75,8 @@ print(f"| errors inside them | {len(inside)} |")
 print(f"| acknowledged publishes | {r['acknowledged_publishes']} |")
 print(f"| acknowledged but missing at the end | {len(r['missing_after'])} |")
 print(f"| last instance's RSS after warm-up / at the end (MB) | {warm/1024:.0f} / {end/1024:.0f} ({(end/warm - 1)*100:+.0f}%) |")
+series = [int(l) for l in open(sys.argv[7]) if l.strip() and int(l) > 0]
+print(f"| last instance's RSS every 5 s (MB) | {' '.join(f'{v/1024:.0f}' for v in series[::5])} |")
 for e in outside[:10]:
     print(f"outside a window, at {e[0]} ms: {e[1]}", file=sys.stderr)
 for m in r["missing_after"][:10]:
