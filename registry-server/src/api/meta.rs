@@ -32,10 +32,7 @@ pub(super) async fn well_known(State(state): State<Shared>) -> Response {
 }
 
 pub(super) async fn healthz(State(state): State<Shared>) -> Response {
-    let len = state
-        .service
-        .latest_checkpoint()
-        .map(|c| c.as_ref().checkpoint.log_length);
+    let len = state.service.held_log_length();
     json(
         StatusCode::OK,
         &serde_json::json!({ "status": "ok", "logLength": len }),

@@ -98,6 +98,15 @@ fn push_array<R: Clone>(
 }
 
 impl Service {
+    /// The log length of the latest checkpoint this instance holds, without asking the store
+    /// for a newer one: what a health check reports, so that it costs no database round trip.
+    pub(crate) fn held_log_length(&self) -> Option<RegistryLen> {
+        self.core
+            .read()
+            .latest_checkpoint()
+            .map(|c| c.as_ref().checkpoint.log_length)
+    }
+
     pub(crate) fn latest_checkpoint(&self) -> Option<SerdeEnvelope<TimestampedCheckpoint>> {
         // Another instance may have given this client a newer one.
         self.core.refresh_logged();
