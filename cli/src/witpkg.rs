@@ -160,11 +160,18 @@ fn referenced_by_type(ty: &ComponentType, named: &mut BTreeSet<PackageName>) -> 
 fn package_of(name: &ComponentExternName) -> Option<Option<PackageName>> {
     let parsed = ComponentName::new(name.name, 0).ok()?;
     Some(match parsed.kind() {
-        ComponentNameKind::Interface(i) => Some(PackageName {
-            namespace: i.namespace().to_string(),
-            name: i.package().to_string(),
-            version: i.version(name.version_suffix).ok()?,
-        }),
+        ComponentNameKind::Interface(i) => {
+            // The package is what comes before the first `/`. wasmparser's `namespace()` and
+            // `package()` look for the last `:` of the whole name, and a version may hold one
+            // too: `a:b/c@0.1:0` made them slice out of bounds (found by fuzzing).
+            let (package, _) = i.as_str().split_once('/')?;
+            let (namespace, package) = package.rsplit_once(':')?;
+            Some(PackageName {
+                namespace: namespace.to_string(),
+                name: package.to_string(),
+                version: i.version(name.version_suffix).ok()?,
+            })
+        }
         _ => None,
     })
 }
