@@ -77,6 +77,8 @@ pub fn outline(bytes: &[u8]) -> Option<Outline> {
         match section.id {
             CUSTOM => {}
             TYPE => {
+                wtool_compose::type_nesting::check_section(section.data, section.body.start as u64)
+                    .ok()?;
                 let types: SectionLimited<ComponentType> = SectionLimited::new(reader()).ok()?;
                 for ty in types {
                     // Each top-level type is one interface or world of the package; what it

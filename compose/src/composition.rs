@@ -402,6 +402,13 @@ fn load(socket: Input, plugs: Vec<Input>) -> Result<Registered, ComposeError> {
         let (package, world) = match same {
             Some(m) => (m.package, m.world),
             None => {
+                // wac-graph reads the types recursively: bound their nesting first.
+                crate::input::walk_all(&input.bytes).map_err(|e| {
+                    ComposeError::InvalidComponent {
+                        name: input.name.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
                 // The bytes move into the package: a second copy of an 18 MB input would push
                 // peak memory past twice the input size.
                 let package =

@@ -161,6 +161,40 @@ impl KindProbe {
     }
 }
 
+/// Walks every section of `bytes` at every depth, allocating nothing: a section that claims
+/// more than is left, or types nested past [`crate::type_nesting::MAX_TYPE_NESTING`], is an
+/// error. Run before handing untrusted bytes to a reader that trusts them (wit-component,
+/// wac-graph).
+pub fn walk_all(bytes: &[u8]) -> Result<(), WalkError> {
+    for payload in Walk::new(bytes) {
+        let payload = payload.map_err(|e| WalkError {
+            message: e.message().to_string(),
+            offset: e.offset(),
+        })?;
+        if let wasmparser::Payload::ComponentTypeSection(section) = &payload {
+            let range = section.range();
+            let body = bytes
+                .get(range.start as usize..range.end as usize)
+                .unwrap_or_default();
+            crate::type_nesting::check_section(body, range.start).map_err(|e| WalkError {
+                message: e.to_string(),
+                offset: e.offset,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Why [`walk_all`] stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at offset {offset:#x})")]
+pub struct WalkError {
+    /// What is wrong.
+    pub message: String,
+    /// Where, in the input.
+    pub offset: u64,
+}
+
 /// `wit_component::decode`, after checking that every section the input declares is there.
 /// The decoder reads from a reader and sizes its buffer by what the next section says it
 /// holds, so an 11 KB file that claims a 500 MB section made it allocate 500 MB before it found
@@ -168,9 +202,7 @@ impl KindProbe {
 /// bytes first allocates nothing, and stops at the first section that claims more than is left.
 /// A panic in the decoder (see [`crate::unwind`]) is returned as an error.
 pub fn decode_wit(bytes: &[u8]) -> anyhow::Result<wit_component::DecodedWasm> {
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        payload?;
-    }
+    walk_all(bytes)?;
     crate::unwind::catching(|| wit_component::decode(bytes)).unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(
             "wit-component's decoder cannot read its types ({panic}); the input may use a \

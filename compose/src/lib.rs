@@ -28,6 +28,7 @@ mod report;
 pub mod sections;
 mod splice;
 pub mod target;
+pub mod type_nesting;
 mod unwind;
 pub mod validate;
 pub mod wac_document;

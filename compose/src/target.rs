@@ -122,6 +122,10 @@ pub fn check(
     world: &str,
 ) -> Result<Vec<Problem>, TargetError> {
     let mut types = Types::default();
+    crate::input::walk_all(package_bytes).map_err(|e| TargetError::Package {
+        package: package.to_string(),
+        detail: e.into(),
+    })?;
     let target = Package::from_bytes(package, None, package_bytes.to_vec(), &mut types).map_err(
         |detail| TargetError::Package {
             package: package.to_string(),

@@ -725,6 +725,8 @@ impl Validator {
             }
         }
         limits(&payload, depth, shift, frame)?;
+        crate::type_nesting::check_payload(&payload, raw)
+            .map_err(|e| Fault::at(e.offset + shift, e.to_string(), frame))?;
         let valid = self
             .validator
             .payload(&payload)

@@ -623,3 +623,34 @@ fn a_release_that_keeps_its_code_is_not_validated_again() {
     assert_eq!(stats.known_bodies, 13_352, "{stats:?}");
     assert!(check_policy(&policy(false), &broken).is_err());
 }
+
+/// Component and instance types nested a million deep (3 MB): wasmparser 0.258 reads them
+/// recursively, so this overflowed the stack and aborted the server. It is refused, in any
+/// chunking, before wasmparser reads the section.
+#[test]
+fn types_nested_past_the_bound_are_refused_not_a_stack_overflow() {
+    let mut ty = vec![0x42, 0x00];
+    for i in 0..1_000_000 {
+        ty.extend_from_slice(if i % 2 == 0 {
+            &[0x01, 0x01, 0x41]
+        } else {
+            &[0x01, 0x01, 0x42]
+        });
+    }
+    ty.reverse();
+    // Reversed, each level reads `0x41|0x42, 1, 1` and the innermost `0x42, 0`.
+    let inner = ty.split_off(ty.len() - 2);
+    let ty = [ty, inner.into_iter().rev().collect()].concat();
+    let content = component(&[section(7, &[vec![1], ty].concat())]);
+    for size in [CHUNK, 4093, content.len()] {
+        let mut check = policy(false).start();
+        let fed = content.chunks(size).try_for_each(|c| check.feed(c));
+        let verdict = fed.and_then(|()| check.finish().map(drop));
+        match verdict {
+            Err(ContentRejection::Invalid(m)) => {
+                assert!(m.contains("nest deeper than the limit of 100"), "{m}")
+            }
+            other => panic!("chunks of {size}: {other:?}"),
+        }
+    }
+}
