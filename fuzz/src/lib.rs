@@ -89,13 +89,15 @@ pub fn validate(data: &[u8]) {
             checked.is_ok(),
             "validate and check disagree"
         );
-        let reference = wasmparser::Validator::new_with_features(features)
-            .validate_all(data)
-            .is_ok();
         // wtool also refuses what is past its own bounds (nesting depth, name length), and a
         // nested artifact whose section claims more bytes than the input has: wasmparser 0.258's
         // whole-buffer validation misses that truncation (0.263 refuses it, as wtool does).
         let bounded = matches!(&checked, Err(e) if e.to_string().contains("than the limit of"));
+        // Past wtool's bound on type nesting, wasmparser 0.258 would overflow its own stack.
+        let reference = !bounded
+            && wasmparser::Validator::new_with_features(features)
+                .validate_all(data)
+                .is_ok();
         let truncated = matches!(&checked, Err(validate::ValidateError::Invalid { message, offset, .. })
             if message.contains("unexpected end") && *offset == data.len() as u64);
         assert!(
