@@ -104,6 +104,12 @@ pub fn compose(path: &Path, opts: &Options) -> Result<Output> {
         packages.insert(key, resolved.bytes);
     }
 
+    // wac-parser reads each package's types recursively: bound their nesting first.
+    for (key, span) in &keys {
+        if let Some(Err(e)) = packages.get(key).map(|b| wtool_compose::input::walk_all(b)) {
+            return Err(unresolved(key.name, *span, e.into()));
+        }
+    }
     // Resolution is where instantiations meet their arguments: what fails here does not plug.
     let resolution = document
         .resolve(packages)
