@@ -116,7 +116,7 @@ impl Context {
     /// The code section starts: nothing after it can change what a body may refer to.
     pub(crate) fn close(&mut self) {
         if let Self::Hashing(hasher) = self {
-            *self = Self::Known(hasher.clone().finalize().into());
+            *self = Self::Known(std::mem::take(hasher).finalize().into());
         }
     }
 

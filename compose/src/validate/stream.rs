@@ -750,9 +750,13 @@ impl Validator {
                 };
             }
             ValidPayload::Func(func, body) => {
+                // A context is set only when bodies are looked up in known ones.
                 let key = level.context.as_ref().and_then(|c| c.key(func.index, raw));
-                let known = self.known.as_ref();
-                if key.is_some_and(|k| known.is_some_and(|known| known.contains(&k))) {
+                let known = match (&key, &self.known) {
+                    (Some(key), Some(known)) => known.contains(key),
+                    _ => false,
+                };
+                if known {
                     self.held_stats.known_bodies += 1;
                     self.functions += 1;
                 } else {
@@ -993,7 +997,15 @@ mod tests {
     }
 
     fn run(bytes: &[u8], chunk: usize) -> (Result<Summary, Invalid>, Held) {
-        let mut v = Validator::new(WasmFeatures::default()).reporting();
+        feed_in(
+            Validator::new(WasmFeatures::default()).reporting(),
+            bytes,
+            chunk,
+        )
+    }
+
+    /// Feeds `bytes` to `v` in chunks of `chunk`, stopping at the first fault.
+    fn feed_in(mut v: Validator, bytes: &[u8], chunk: usize) -> (Result<Summary, Invalid>, Held) {
         for piece in bytes.chunks(chunk.max(1)) {
             if let Err(e) = v.feed(piece) {
                 return (Err(e), v.held());
@@ -1097,14 +1109,8 @@ mod tests {
         chunk: usize,
         known: &Arc<KnownBodies>,
     ) -> (Result<Summary, Invalid>, Held) {
-        let mut v = Validator::new(WasmFeatures::default()).known_bodies(known.clone());
-        for piece in bytes.chunks(chunk.max(1)) {
-            if let Err(e) = v.feed(piece) {
-                return (Err(e), v.held());
-            }
-        }
-        let held = v.held();
-        (v.finish(), held)
+        let v = Validator::new(WasmFeatures::default()).known_bodies(known.clone());
+        feed_in(v, bytes, chunk)
     }
 
     /// A component seen before is not validated again, however either is cut into chunks;

@@ -147,10 +147,10 @@ async fn digest_session(mut rx: mpsc::Receiver<Msg>, check: Option<ContentCheck>
             continue;
         }
         gathered = 0;
-        let batch = std::mem::take(&mut batch);
+        let taken = std::mem::take(&mut batch);
         if let Some((mut hasher, mut check)) = state.take() {
             let digested = tokio::task::spawn_blocking(move || {
-                for bytes in &batch {
+                for bytes in &taken {
                     hasher.update(bytes);
                     if let Some(check) = check.as_mut() {
                         // A rejection is kept by the check and reported when it finishes.
